@@ -1,0 +1,37 @@
+// Package desired holds the per-host desired state: what one host must
+// look like after a push, in apply order, with every template rendered
+// and every secret still a reference ("secret:PATH"). It is the hand-off
+// between the offline half of vigo (stockpile, inventory, template) and
+// the online half (converge, executors, push). It must never touch the
+// network or resolve secrets.
+package desired
+
+import "github.com/vigo-sh/vigocli/stockpile"
+
+// Resource is one rendered resource of one host.
+//
+// Fields holds the rendered type fields: every scalar is a string, lists
+// are []any and maps are map[string]any (values again string, []any or
+// map[string]any). A string value that is exactly "secret:PATH" is a
+// secret reference, resolved only at push time.
+type Resource struct {
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Module     string          `json:"module"`
+	Fields     map[string]any  `json:"fields"`
+	Raw        map[string]bool `json:"-"` // fields that were marked !raw (not rendered)
+	DependsOn  []string        `json:"depends_on,omitempty"`
+	Notify     []string        `json:"notify,omitempty"`
+	Subscribes []string        `json:"subscribes,omitempty"`
+	Pos        stockpile.Pos   `json:"pos"`
+}
+
+// Host is the desired state of one host.
+type Host struct {
+	Name        string         `json:"name"`
+	Environment string         `json:"environment,omitempty"`
+	Roles       []string       `json:"roles"`
+	Modules     []string       `json:"modules"` // apply order
+	Vars        map[string]any `json:"vars"`
+	Resources   []Resource     `json:"resources"` // apply order
+}

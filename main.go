@@ -1,0 +1,92 @@
+// Command vigocli manages Docker on a fleet of Linux hosts over plain SSH.
+//
+// main.go only wires the CLI: flags become options structs, commands call
+// into the packages, and main is the only place that exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes, documented in the README.
+const (
+	exitOK          = 0
+	exitError       = 1 // unexpected error
+	exitHostFailed  = 2 // some host failed
+	exitUnreachable = 3 // some host unreachable (and none failed)
+	exitInvalid     = 4 // invalid stockpile, inventory or arguments
+)
+
+// exitError carries an exit code out of a command.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &codeError{code: code, err: err}
+}
+
+func newApp() *cli.App {
+	app := &cli.App{
+		Name:    "vigocli",
+		Usage:   "manage Docker on a fleet of Linux hosts over plain SSH",
+		Version: version,
+		Description: "vigo reads a stockpile (modules, roles, envoys) and an inventory of hosts,\n" +
+			"renders each host's desired state, and converges hosts over SSH in batches.\n" +
+			"Nothing is installed on the hosts but sshd and Docker.",
+		Flags:                globalFlags(),
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // main decides exit codes
+	}
+	envoys := &cli.Command{
+		Name:  "envoys",
+		Usage: "list the hosts the stockpile assigns, or push their desired state",
+		Subcommands: []*cli.Command{
+			envoysListCommand(), // cmd_offline.go
+			envoysPushCommand(), // cmd_push.go
+		},
+	}
+	app.Commands = append(app.Commands, validateCommand(), renderCommand(), envoys)
+	app.Commands = append(app.Commands, taskCommand(), lockCommand()) // cmd_task.go, cmd_lock.go
+	app.Commands = append(app.Commands, secretsCommand())             // cmd_secrets.go
+	return app
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newApp().RunContext(ctx, os.Args)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce *codeError
+	if errors.As(err, &ce) {
+		if ce.err != nil && ce.err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "vigocli:", ce.err)
+		}
+		return ce.code
+	}
+	fmt.Fprintln(os.Stderr, "vigocli:", err)
+	return exitError
+}

@@ -1,0 +1,43 @@
+package stockpile
+
+// Kind is the shape a resource field takes in YAML. Scalars are kept as
+// strings after loading (a YAML user writes 6379, "6379", 512mb and true
+// and means text); the executor that owns a field parses it after
+// templates are rendered. Literal (template-free) values are still checked
+// at load time against Kind and Enum so mistakes are reported with file:line.
+type Kind int
+
+const (
+	KindString   Kind = iota // any scalar, kept as text
+	KindBool                 // true/false/"true"/"false"/yes/no
+	KindInt                  // integer, given as number or string
+	KindDuration             // Go duration: 30s, 2m
+	KindList                 // list of scalars
+	KindMap                  // map of scalar -> scalar
+	KindAny                  // any YAML (nested maps/lists), e.g. healthcheck
+)
+
+// Field describes one field of a resource type.
+type Field struct {
+	Name     string
+	Kind     Kind
+	Required bool
+	Enum     []string // allowed literal values, if restricted
+	Doc      string   // one line for the README reference and --help
+}
+
+// TypeSchema describes a resource type. Executors provide one per type;
+// the loader checks resources against it. Common fields (name, type,
+// depends_on, notify, subscribes) are not listed here.
+type TypeSchema struct {
+	Type   string
+	Doc    string
+	Fields []Field
+}
+
+// Types is what the loader needs to know about resource types: a lookup
+// filled by the executors registry (the stockpile never imports executors).
+type Types interface {
+	Schema(typ string) (TypeSchema, bool)
+	TypeNames() []string
+}
