@@ -1,0 +1,47 @@
+# vigo — the two commands of the README are `make demo` and `make test`.
+GO      ?= go
+HOSTS   ?= 3
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: build test unit vet fuzz demo lab-setup lab-up lab-down lab-status bench clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o vigocli .
+
+## test: everything CI runs: setup, lab up, vet, unit + end-to-end tests, fuzz, lab down
+test:
+	scripts/test.sh
+
+## unit: the tests that need no lab (lab tests skip with a reason)
+unit:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 20s ./stockpile
+	$(GO) test -run '^$$' -fuzz FuzzRender -fuzztime 20s ./template
+
+## demo: install what is needed, bring the lab up, push examples/docker-stack, run the doc's task
+demo:
+	scripts/demo.sh
+
+lab-setup:
+	lab/setup
+
+lab-up:
+	HOSTS=$(HOSTS) lab/lab up
+
+lab-down:
+	lab/lab down
+
+lab-status:
+	lab/lab status
+
+bench:
+	scripts/bench.sh
+
+clean:
+	rm -f vigocli

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The README's test command (make test): installs what the tests need,
+# brings the lab up, runs vet, every unit and end-to-end test and bounded
+# fuzzing, and brings the lab down again even when tests fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+export GOFLAGS=${GOFLAGS:--mod=mod}
+start=$(date +%s)
+step() { printf '\n== %s (+%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+
+if [ "$(id -u)" != 0 ]; then
+	echo "make test needs root: the lab runs sshd and dockerd in network namespaces" >&2
+	exit 1
+fi
+
+step "setup: packages and the compose plugin"
+lab/setup
+
+step "build and vet"
+go build -o vigocli .
+go vet ./...
+
+step "lab up"
+# The end-to-end tests share out the lab's hosts by package; see lab/README.md.
+HOSTS=${HOSTS:-10} COMPOSE_HOSTS=${COMPOSE_HOSTS:-1} BASTION=${BASTION:-1} lab/lab up
+cleanup() {
+	step "lab down"
+	lab/lab down || true
+}
+trap cleanup EXIT
+
+step "tests (unit and end to end, one package at a time so lab hosts are not shared)"
+export CI=${CI:-true}
+go test -p 1 -count=1 -timeout 45m ./...
+
+step "fuzz (bounded)"
+go test -run '^$' -fuzz FuzzLoad -fuzztime 20s ./stockpile
+go test -run '^$' -fuzz FuzzRender -fuzztime 20s ./template
+
+trap - EXIT
+cleanup
+step "lab leftovers check"
+lab/check-clean
+step "done"
