@@ -1,0 +1,83 @@
+package main
+
+import (
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The CLI is tested with testscript: every testdata/script/*.txtar file is
+// a script that runs the real vigocli (this test binary re-executed as
+// "vigocli", see TestMain) in a fresh work directory.
+//
+// Each script gets these variables:
+//
+//	$REPO      absolute path of the repository root
+//	$EXAMPLES  absolute path of examples/
+//	$HOME      the script's work directory (so ~/.ssh is the script's own)
+//
+// and a ready-made copy of the documentation's example stockpile at
+// $WORK/docker-stack (modules/, roles/, envoys/ only: scripts write their
+// own inventory.vgo so they never depend on a lab inventory).
+//
+// go test -run TestScript -update rewrites cmp golden sections in place.
+
+var updateScripts = flag.Bool("update", false, "rewrite testscript cmp files in place")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"vigocli": main,
+	})
+}
+
+func TestScript(t *testing.T) {
+	repo, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		UpdateScripts:       *updateScripts,
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("REPO", repo)
+			env.Setenv("EXAMPLES", filepath.Join(repo, "examples"))
+			env.Setenv("HOME", env.WorkDir)
+			for _, sub := range []string{"modules", "roles", "envoys"} {
+				src := filepath.Join(repo, "examples", "docker-stack", sub)
+				dst := filepath.Join(env.WorkDir, "docker-stack", sub)
+				if err := copyDir(src, dst); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
+}
+
+// copyDir copies the regular files of src (recursively) into dst.
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
