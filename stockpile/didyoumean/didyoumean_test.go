@@ -1,0 +1,39 @@
+package didyoumean
+
+import "testing"
+
+func TestSuggest(t *testing.T) {
+	fields := []string{"container", "image", "state", "ports", "restart_policy", "environment", "command"}
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"restart_polcy", "restart_policy"},
+		{"restart_polciy", "restart_policy"},
+		{"restartpolicy", "restart_policy"},
+		{"imgae", "image"},
+		{"Image", "image"},
+		{"port", "ports"},
+		{"enviroment", "environment"},
+		{"xyz", ""},
+		{"volumes", ""},
+		{"", ""},
+		{"image", ""}, // an exact match is not a suggestion
+	} {
+		if got := Suggest(tc.in, fields); got != tc.want {
+			t.Errorf("Suggest(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"a", "", 1}, {"", "ab", 2}, {"kitten", "sitting", 3}, {"ab", "ba", 1}, {"abc", "abc", 0},
+	} {
+		if got := distance(tc.a, tc.b); got != tc.want {
+			t.Errorf("distance(%q,%q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
