@@ -1,0 +1,185 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// keyring finds the signers for an endpoint: identity files and the agent,
+// in OpenSSH's spirit. It caches parsed files and the agent connection for
+// the life of a pool.
+type keyring struct {
+	agentSocket string
+	home        string
+
+	mu       sync.Mutex
+	agent    agent.ExtendedAgent
+	agentErr error
+	agentOK  bool
+	files    map[string]fileKey
+}
+
+type fileKey struct {
+	signer    ssh.Signer
+	pub       ssh.PublicKey // known even when the key is encrypted, if it can be read
+	encrypted bool
+	err       error
+}
+
+// authPlan is the outcome for one endpoint: signers in the order offered,
+// and notes on files that could not be used (named in auth errors).
+type authPlan struct {
+	signers []ssh.Signer
+	skipped []string
+}
+
+func (k *keyring) getAgent() agent.ExtendedAgent {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.agentOK || k.agentErr != nil || k.agentSocket == "" {
+		return k.agent
+	}
+	c, err := net.Dial("unix", k.agentSocket)
+	if err != nil {
+		k.agentErr = err
+		return nil
+	}
+	k.agent, k.agentOK = agent.NewClient(c), true
+	return k.agent
+}
+
+func (k *keyring) loadFile(path string) fileKey {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if fk, ok := k.files[path]; ok {
+		return fk
+	}
+	fk := readKeyFile(path)
+	if k.files == nil {
+		k.files = map[string]fileKey{}
+	}
+	k.files[path] = fk
+	return fk
+}
+
+func readKeyFile(path string) fileKey {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return fileKey{err: err}
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err == nil {
+		return fileKey{signer: signer, pub: signer.PublicKey()}
+	}
+	var pm *ssh.PassphraseMissingError
+	if errors.As(err, &pm) {
+		fk := fileKey{encrypted: true, pub: pm.PublicKey}
+		if fk.pub == nil {
+			if b, err := os.ReadFile(path + ".pub"); err == nil {
+				fk.pub, _, _, _, _ = ssh.ParseAuthorizedKey(b)
+			}
+		}
+		return fk
+	}
+	return fileKey{err: fmt.Errorf("%s: %w", path, err)}
+}
+
+// plan decides which keys to offer to e.
+func (k *keyring) plan(e endpoint) authPlan {
+	var p authPlan
+	var agentSigners []ssh.Signer
+	if a := k.getAgent(); a != nil {
+		agentSigners, _ = a.Signers()
+	}
+	seen := map[string]bool{}
+	add := func(s ssh.Signer) {
+		id := string(s.PublicKey().Marshal())
+		if !seen[id] {
+			seen[id] = true
+			p.signers = append(p.signers, s)
+		}
+	}
+	fromAgent := func(pub ssh.PublicKey) ssh.Signer {
+		if pub == nil {
+			return nil
+		}
+		for _, s := range agentSigners {
+			if bytes.Equal(s.PublicKey().Marshal(), pub.Marshal()) {
+				return s
+			}
+		}
+		return nil
+	}
+
+	files := e.IdentityFiles
+	explicit := len(files) > 0
+	if !explicit {
+		for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			files = append(files, filepath.Join(k.home, ".ssh", n))
+		}
+	}
+	useFile := func(f string) {
+		fk := k.loadFile(f)
+		switch {
+		case fk.signer != nil:
+			add(fk.signer)
+		case fk.encrypted:
+			if s := fromAgent(fk.pub); s != nil {
+				add(s)
+			} else {
+				p.skipped = append(p.skipped, fmt.Sprintf("%s is passphrase-protected and not in ssh-agent (run `ssh-add %s`)", f, f))
+			}
+		case fk.err != nil && (explicit || !os.IsNotExist(fk.err)):
+			p.skipped = append(p.skipped, fmt.Sprintf("identity file %s: %v", f, trimPathErr(fk.err)))
+		}
+	}
+	if explicit {
+		// Files named for this host come first: sshd's MaxAuthTries counts
+		// every key offered.
+		for _, f := range files {
+			useFile(f)
+		}
+	}
+	if !e.IdentitiesOnly {
+		for _, s := range agentSigners {
+			add(s)
+		}
+	}
+	if !explicit {
+		for _, f := range files {
+			useFile(f)
+		}
+	}
+	return p
+}
+
+func trimPathErr(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// authError explains an authentication failure.
+func (p authPlan) authError(e endpoint, err error) error {
+	msg := fmt.Sprintf("%s: authentication failed", e)
+	if len(p.signers) == 0 {
+		msg += ": no usable key (no ssh-agent keys, no identity file)"
+	} else {
+		msg += fmt.Sprintf(" (offered %d key(s))", len(p.signers))
+	}
+	if len(p.skipped) > 0 {
+		msg += "; " + strings.Join(p.skipped, "; ")
+	}
+	return fmt.Errorf("%s: %w: %w", msg, ErrUnreachable, err)
+}

@@ -1,0 +1,148 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// Conn is one host of a run: an SSH connection shared by every command,
+// upload and Docker stream to that host, or the controller itself for a
+// local target. Obtain it from Pool.Get; it is safe for concurrent use.
+type Conn struct {
+	name   string
+	ep     endpoint
+	pool   *Pool
+	via    *Conn       // bastion this connection runs through, if any
+	client *ssh.Client // nil for a local connection
+	local  bool
+	become bool // local only; remote hosts carry it in ep
+
+	sessions chan struct{} // MaxSessions slots
+
+	sftpMu sync.Mutex
+	sftp   *sftp.Client
+
+	dockerMu  sync.Mutex
+	dockerVia string // "", "streamlocal" or "dial-stdio" once known
+
+	closeOnce sync.Once
+	closed    chan struct{}
+
+	stats counters
+}
+
+// Name is the host's inventory name.
+func (c *Conn) Name() string { return c.name }
+
+// String names the connection in messages: user@host:port, or the name of
+// a local host.
+func (c *Conn) String() string {
+	if c.local {
+		return c.name + " (local)"
+	}
+	return c.ep.String()
+}
+
+// Stats returns what this connection did so far.
+func (c *Conn) Stats() Stats { return c.stats.snapshot() }
+
+// Close closes this connection; the pool dials afresh on the next Get.
+func (c *Conn) Close() error {
+	c.closeClient()
+	return nil
+}
+
+func (c *Conn) closeClient() {
+	c.sftpMu.Lock()
+	if c.sftp != nil {
+		c.sftp.Close()
+		c.sftp = nil
+	}
+	c.sftpMu.Unlock()
+	if c.client != nil {
+		c.client.Close()
+	}
+	c.markClosed()
+}
+
+func (c *Conn) markClosed() { c.closeOnce.Do(func() { close(c.closed) }) }
+
+func (c *Conn) becomes() bool { return c.become || c.ep.Become }
+
+// keepAlive sends keepalive@openssh.com requests and closes the
+// connection after three unanswered ones, so that a dead host fails fast
+// instead of hanging the run.
+func (c *Conn) keepAlive(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	missed := 0
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-t.C:
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+			reply <- err
+		}()
+		select {
+		case err := <-reply:
+			if err != nil {
+				c.closeClient()
+				return
+			}
+			missed = 0
+		case <-time.After(every):
+			missed++
+			if missed >= 3 {
+				c.pool.log.Debug("keepalive: no reply, closing", "host", c.String())
+				c.closeClient()
+				return
+			}
+		case <-c.closed:
+			return
+		}
+	}
+}
+
+// acquire takes one of the connection's session slots.
+func (c *Conn) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case c.sessions <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-c.sessions }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.closed:
+		return nil, fmt.Errorf("%s: connection closed: %w", c, ErrUnreachable)
+	}
+}
+
+// newSession opens a session in a slot; release frees the slot and must
+// be called after the session is closed.
+func (c *Conn) newSession(ctx context.Context) (*ssh.Session, func(), error) {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := c.client.NewSession()
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("%s: new session: %w: %w", c, err, ErrUnreachable)
+	}
+	c.count(func(k *counters) { k.sessions.Add(1) })
+	return s, release, nil
+}
+
+// count updates the connection's and the pool's counters.
+func (c *Conn) count(f func(*counters)) {
+	f(&c.stats)
+	f(&c.pool.stats)
+}

@@ -1,0 +1,119 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// DialDocker opens a stream to the host's Docker engine API over the same
+// connection: a direct-streamlocal@openssh.com channel to the Docker
+// socket, which needs no remote process, or, when sshd refuses that
+// (AllowStreamLocalForwarding no, socket not readable by the login user,
+// become), a `docker system dial-stdio` session. The choice is remembered
+// for the connection.
+func (c *Conn) DialDocker(ctx context.Context) (net.Conn, error) {
+	if c.local {
+		return c.dialDockerLocal(ctx)
+	}
+	c.dockerMu.Lock()
+	via := c.dockerVia
+	c.dockerMu.Unlock()
+
+	if via == "" || via == "streamlocal" {
+		if via == "" && c.becomes() {
+			// The socket is root's; the login user may not reach it.
+			goto stdio
+		}
+		conn, err := c.client.DialContext(ctx, "unix", c.pool.opts.DockerSocket)
+		if err == nil {
+			c.count(func(k *counters) { k.streams.Add(1) })
+			c.setDockerVia("streamlocal")
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: docker socket: %w", c.name, ctx.Err())
+		}
+		if via == "streamlocal" {
+			return nil, fmt.Errorf("%s: docker socket %s: %w", c.name, c.pool.opts.DockerSocket, err)
+		}
+		var oce *ssh.OpenChannelError
+		if !errors.As(err, &oce) {
+			return nil, fmt.Errorf("%s: docker socket %s: %w: %w", c.name, c.pool.opts.DockerSocket, err, ErrUnreachable)
+		}
+		c.pool.log.Debug("docker socket stream refused, using dial-stdio", "host", c.String(), "err", err)
+	}
+stdio:
+	conn, err := c.dialStdio(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.setDockerVia("dial-stdio")
+	return conn, nil
+}
+
+func (c *Conn) setDockerVia(v string) {
+	c.dockerMu.Lock()
+	c.dockerVia = v
+	c.dockerMu.Unlock()
+}
+
+// dialStdio runs `docker system dial-stdio` and speaks to it over the
+// session's stdin and stdout; the stream holds a session slot until closed.
+func (c *Conn) dialStdio(ctx context.Context) (net.Conn, error) {
+	line, _ := commandLine(Cmd{Argv: []string{"docker", "system", "dial-stdio"}}, c.becomes())
+	sess, release, err := c.newSession(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: docker dial-stdio: %w", c.name, err)
+	}
+	in, err := sess.StdinPipe()
+	if err == nil {
+		var out io.Reader
+		if out, err = sess.StdoutPipe(); err == nil {
+			if err = sess.Start(line); err == nil {
+				c.count(func(k *counters) { k.streams.Add(1) })
+				return &sessionConn{sess: sess, in: in, out: out, release: release, host: c.name}, nil
+			}
+		}
+	}
+	sess.Close()
+	release()
+	return nil, fmt.Errorf("%s: docker dial-stdio: %w", c.name, err)
+}
+
+// sessionConn is a net.Conn over a session's stdin and stdout.
+type sessionConn struct {
+	sess    *ssh.Session
+	in      io.WriteCloser
+	out     io.Reader
+	release func()
+	host    string
+	once    sync.Once
+}
+
+func (s *sessionConn) Read(p []byte) (int, error)  { return s.out.Read(p) }
+func (s *sessionConn) Write(p []byte) (int, error) { return s.in.Write(p) }
+func (s *sessionConn) Close() error {
+	s.once.Do(func() {
+		s.in.Close()
+		s.sess.Close()
+		s.release()
+	})
+	return nil
+}
+func (s *sessionConn) LocalAddr() net.Addr                { return stdioAddr(s.host) }
+func (s *sessionConn) RemoteAddr() net.Addr               { return stdioAddr(s.host) }
+func (s *sessionConn) SetDeadline(t time.Time) error      { return nil }
+func (s *sessionConn) SetReadDeadline(t time.Time) error  { return nil }
+func (s *sessionConn) SetWriteDeadline(t time.Time) error { return nil }
+
+type stdioAddr string
+
+func (a stdioAddr) Network() string { return "docker-dial-stdio" }
+func (a stdioAddr) String() string  { return string(a) }

@@ -1,0 +1,507 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// PoolOptions configures a Pool. The zero value is usable: every field has
+// a default chosen to behave like OpenSSH and to respect sshd's defaults.
+type PoolOptions struct {
+	// MaxConnecting caps dials and handshakes in progress at once
+	// (default 10). sshd's MaxStartups (10:30:100) starts dropping
+	// unauthenticated connections beyond 10, so a large fleet is
+	// connected in waves while established connections are unlimited.
+	MaxConnecting int
+	// MaxSessionsPerConn caps sessions open at once on one connection
+	// (default 10, sshd's MaxSessions). The SFTP subsystem and Docker
+	// dial-stdio fallback streams each hold one while open.
+	MaxSessionsPerConn int
+	// ConnectTimeout bounds one dial plus handshake (default 10s);
+	// ssh_config ConnectTimeout wins when set for a host.
+	ConnectTimeout time.Duration
+	// KeepAlive is the interval of keepalive@openssh.com requests
+	// (default 15s; negative disables). Three missed replies close the
+	// connection.
+	KeepAlive time.Duration
+	// DialAttempts is how many times a transient dial failure (refused,
+	// timed out, reset) is tried (default 3). Authentication and host key
+	// failures are never retried.
+	DialAttempts int
+	// AcceptNewHostKeys records the key of a host that has none on
+	// record, like OpenSSH's StrictHostKeyChecking=accept-new. A changed
+	// key is refused regardless.
+	AcceptNewHostKeys bool
+	// KnownHostsFiles replaces the default ~/.ssh/known_hosts (or the
+	// ssh_config UserKnownHostsFile). A Target's KnownHostsFile is always
+	// consulted as well. New keys are recorded into the Target's file when
+	// it names one, else into the first of these.
+	KnownHostsFiles []string
+	// SSHConfigPath is the ssh_config file read ("" means ~/.ssh/config,
+	// "none" reads none).
+	SSHConfigPath string
+	// AgentSocket is the ssh-agent socket ("" means $SSH_AUTH_SOCK, "none"
+	// disables the agent).
+	AgentSocket string
+	// DockerSocket is the remote Docker engine socket (default
+	// /var/run/docker.sock).
+	DockerSocket string
+	// HomeDir and LocalUser default to the current user's.
+	HomeDir   string
+	LocalUser string
+	// Logger receives debug records about dials and retries (default:
+	// discarded). The transport never prints.
+	Logger *slog.Logger
+}
+
+// Pool holds one connection per host for a run. It is safe for concurrent
+// use; Close closes every connection.
+type Pool struct {
+	opts  PoolOptions
+	cfg   *sshConfig
+	keys  *keyring
+	hk    *hostKeys
+	log   *slog.Logger
+	slots chan struct{} // handshakes in flight
+
+	mu     sync.Mutex
+	conns  map[string]*poolEntry
+	closed bool
+
+	stats counters
+}
+
+type poolEntry struct {
+	done chan struct{}
+	conn *Conn
+	err  error
+}
+
+// Stats counts what a pool or a connection did; tests and benchmarks use it
+// to prove reuse ("one TCP connection per host") and skipped uploads.
+type Stats struct {
+	Dials          int64 // TCP connections opened (including bastion hops and failed handshakes)
+	Handshakes     int64 // SSH handshakes completed
+	Sessions       int64 // sessions opened (each exec is one round trip)
+	Streams        int64 // Docker engine API streams opened
+	BytesUploaded  int64 // file bytes sent
+	UploadsSkipped int64 // WriteFile calls that found the content already there
+}
+
+type counters struct {
+	dials, handshakes, sessions, streams, bytesUploaded, uploadsSkipped atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Dials: c.dials.Load(), Handshakes: c.handshakes.Load(), Sessions: c.sessions.Load(),
+		Streams: c.streams.Load(), BytesUploaded: c.bytesUploaded.Load(), UploadsSkipped: c.uploadsSkipped.Load(),
+	}
+}
+
+// NewPool reads the ssh_config file and prepares the agent; it dials
+// nothing.
+func NewPool(opts PoolOptions) (*Pool, error) {
+	if opts.MaxConnecting <= 0 {
+		opts.MaxConnecting = 10
+	}
+	if opts.MaxSessionsPerConn <= 0 {
+		opts.MaxSessionsPerConn = 10
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = 15 * time.Second
+	}
+	if opts.DialAttempts <= 0 {
+		opts.DialAttempts = 3
+	}
+	if opts.DockerSocket == "" {
+		opts.DockerSocket = "/var/run/docker.sock"
+	}
+	if opts.HomeDir == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("transport: home directory: %w", err)
+		}
+		opts.HomeDir = h
+	}
+	if opts.LocalUser == "" {
+		if u, err := user.Current(); err == nil {
+			opts.LocalUser = u.Username
+		} else if u := os.Getenv("USER"); u != "" {
+			opts.LocalUser = u
+		} else {
+			return nil, fmt.Errorf("transport: local user: %w", err)
+		}
+	}
+	switch opts.SSHConfigPath {
+	case "":
+		opts.SSHConfigPath = filepath.Join(opts.HomeDir, ".ssh", "config")
+	case "none":
+		opts.SSHConfigPath = ""
+	}
+	switch opts.AgentSocket {
+	case "":
+		opts.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
+	case "none":
+		opts.AgentSocket = ""
+	}
+	cfg, err := loadSSHConfig(opts.SSHConfigPath)
+	if err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Pool{
+		opts:  opts,
+		cfg:   cfg,
+		keys:  &keyring{agentSocket: opts.AgentSocket, home: opts.HomeDir},
+		hk:    &hostKeys{acceptNew: opts.AcceptNewHostKeys},
+		log:   log,
+		slots: make(chan struct{}, opts.MaxConnecting),
+		conns: map[string]*poolEntry{},
+	}, nil
+}
+
+// Stats sums the counters of every connection the pool made.
+func (p *Pool) Stats() Stats { return p.stats.snapshot() }
+
+// Get returns the connection to t, dialling it on first use. Concurrent
+// calls for the same host share one dial; later calls reuse the
+// connection until it dies. Connection errors wrap ErrUnreachable and
+// name user@host:port.
+func (p *Pool) Get(ctx context.Context, t Target) (*Conn, error) {
+	if t.Local {
+		return p.local(t), nil
+	}
+	e, err := resolve(t, p.cfg, p.opts.LocalUser, p.opts.HomeDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, ErrUnreachable)
+	}
+	return p.get(ctx, e, 0)
+}
+
+func (p *Pool) local(t Target) *Conn {
+	name := t.Name
+	if name == "" {
+		name = "localhost"
+	}
+	key := "local:" + name + fmt.Sprint(t.Become)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ent, ok := p.conns[key]; ok {
+		return ent.conn
+	}
+	c := &Conn{name: name, pool: p, local: true, become: t.Become, closed: make(chan struct{})}
+	ent := &poolEntry{done: make(chan struct{}), conn: c}
+	close(ent.done)
+	p.conns[key] = ent
+	return c
+}
+
+func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*Conn, error) {
+	if depth > 8 {
+		return nil, fmt.Errorf("%s: ProxyJump chain too deep (loop?): %w", e, ErrUnreachable)
+	}
+	key := e.key()
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("%s: transport pool closed: %w", e, ErrUnreachable)
+		}
+		ent, ok := p.conns[key]
+		if !ok {
+			ent = &poolEntry{done: make(chan struct{})}
+			p.conns[key] = ent
+			p.mu.Unlock()
+			ent.conn, ent.err = p.dial(ctx, e, depth)
+			p.mu.Lock()
+			if ent.err != nil {
+				// Forget the failure: a later Get dials afresh.
+				delete(p.conns, key)
+			} else if p.closed {
+				ent.conn.closeClient()
+				ent.conn, ent.err = nil, fmt.Errorf("%s: transport pool closed: %w", e, ErrUnreachable)
+			}
+			close(ent.done)
+			p.mu.Unlock()
+			if ent.conn != nil {
+				go p.watch(key, ent)
+			}
+			return ent.conn, ent.err
+		}
+		p.mu.Unlock()
+		select {
+		case <-ent.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: %w: %w", e, ctx.Err(), ErrUnreachable)
+		}
+		if ent.err != nil {
+			return nil, ent.err
+		}
+		select {
+		case <-ent.conn.closed:
+			// Died since: drop it (if still ours) and dial again.
+			p.mu.Lock()
+			if p.conns[key] == ent {
+				delete(p.conns, key)
+			}
+			p.mu.Unlock()
+			continue
+		default:
+			return ent.conn, nil
+		}
+	}
+}
+
+// watch forgets a connection once it dies, so that the next Get redials.
+func (p *Pool) watch(key string, ent *poolEntry) {
+	<-ent.conn.closed
+	p.mu.Lock()
+	if p.conns[key] == ent {
+		delete(p.conns, key)
+	}
+	p.mu.Unlock()
+}
+
+// Close closes every connection of the pool.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	var conns []*Conn
+	for _, ent := range p.conns {
+		select {
+		case <-ent.done:
+			if ent.conn != nil {
+				conns = append(conns, ent.conn)
+			}
+		default: // still dialling: get() closes it when done
+		}
+	}
+	p.conns = map[string]*poolEntry{}
+	p.mu.Unlock()
+	// Targets before bastions: a bastion carries its targets' streams.
+	for _, c := range conns {
+		if c.via == nil {
+			continue
+		}
+		c.closeClient()
+	}
+	for _, c := range conns {
+		c.closeClient()
+	}
+	return nil
+}
+
+// knownHostsFor returns the known_hosts files consulted for e and the one
+// a new key is recorded into.
+func (p *Pool) knownHostsFor(e endpoint) (files []string, record string) {
+	switch {
+	case len(p.opts.KnownHostsFiles) > 0:
+		files = append(files, p.opts.KnownHostsFiles...)
+	case len(e.KnownHosts) > 0:
+		files = append(files, e.KnownHosts...)
+	default:
+		files = []string{filepath.Join(p.opts.HomeDir, ".ssh", "known_hosts")}
+	}
+	record = files[0]
+	if e.ExtraKnown != "" {
+		files = append(files, e.ExtraKnown)
+		record = e.ExtraKnown
+	}
+	return files, record
+}
+
+// dial connects to e, through its ProxyJump chain if any, retrying
+// transient failures with backoff.
+func (p *Pool) dial(ctx context.Context, e endpoint, depth int) (*Conn, error) {
+	var via *Conn
+	if n := len(e.Jumps); n > 0 {
+		hop, err := parseJump(e.Jumps[n-1])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: %w", e, err, ErrUnreachable)
+		}
+		he, err := resolve(hop, p.cfg, p.opts.LocalUser, p.opts.HomeDir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: proxy jump: %w: %w", e, err, ErrUnreachable)
+		}
+		if n > 1 {
+			// In a chain a,b,c the hop c is reached through a,b.
+			he.Jumps = append([]string(nil), e.Jumps[:n-1]...)
+		}
+		if he.ExtraKnown == "" {
+			he.ExtraKnown = e.ExtraKnown
+		}
+		if len(he.IdentityFiles) == 0 {
+			he.IdentityFiles = e.IdentityFiles
+		}
+		via, err = p.get(ctx, he, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("%s: via proxy jump: %w", e, err)
+		}
+	}
+
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		c, err := p.dialOnce(ctx, e, via)
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+		if attempt >= p.opts.DialAttempts || !transient(err) || ctx.Err() != nil {
+			break
+		}
+		wait := time.Duration(1<<(attempt-1)) * 250 * time.Millisecond
+		wait += time.Duration(rand.Int64N(int64(wait / 2)))
+		p.log.Debug("dial failed, retrying", "host", e.String(), "attempt", attempt, "wait", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+	}
+	return nil, lastErr
+}
+
+// transient reports whether a dial error is worth another try.
+func transient(err error) bool {
+	var hke *HostKeyError
+	if errors.As(err, &hke) || errors.Is(err, errAuth) {
+		return false
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	// Errors relayed by a bastion arrive as text.
+	s := err.Error()
+	return strings.Contains(s, "connection refused") || strings.Contains(s, "connection reset") ||
+		strings.Contains(s, "Connection refused") || strings.Contains(s, "timed out")
+}
+
+// errAuth marks authentication failures (never retried).
+var errAuth = errors.New("authentication failed")
+
+func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *Conn) (*Conn, error) {
+	where := e.String()
+	if len(e.Jumps) > 0 {
+		where += " (via " + strings.Join(e.Jumps, ",") + ")"
+	}
+	fail := func(err error) error { return fmt.Errorf("connect %s: %w: %w", where, err, ErrUnreachable) }
+
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fail(ctx.Err())
+	}
+	defer func() { <-p.slots }()
+
+	timeout := p.opts.ConnectTimeout
+	if e.ConnectTimeout > 0 {
+		timeout = e.ConnectTimeout
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var raw net.Conn
+	var err error
+	if via == nil {
+		d := net.Dialer{KeepAlive: 30 * time.Second}
+		raw, err = d.DialContext(dctx, "tcp", e.HostPort())
+	} else {
+		raw, err = via.client.DialContext(dctx, "tcp", e.HostPort())
+	}
+	if err != nil {
+		if dctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("timed out after %s: %w", timeout, context.DeadlineExceeded)
+		}
+		return nil, fail(err)
+	}
+	p.stats.dials.Add(1)
+
+	// The handshake honours the deadline: set it on the socket, and close
+	// the socket if the context ends first (bastion streams have no
+	// deadlines).
+	if dl, ok := dctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(dctx, func() { raw.Close() })
+
+	files, record := p.knownHostsFor(e)
+	plan := p.keys.plan(e)
+	cfg := &ssh.ClientConfig{
+		User:              e.User,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(plan.signers...)},
+		HostKeyCallback:   p.hk.callback(files, record),
+		HostKeyAlgorithms: p.hk.algorithms(files, e.KnownHostsName()),
+		ClientVersion:     "SSH-2.0-vigo",
+	}
+	// The name given here is what known_hosts is searched for.
+	sc, chans, reqs, err := ssh.NewClientConn(raw, e.KnownHostsName(), cfg)
+	stopped := stop()
+	if err != nil {
+		raw.Close()
+		var hke *HostKeyError
+		switch {
+		case errors.As(err, &hke):
+			return nil, fmt.Errorf("connect %s: %w", where, hke)
+		case strings.Contains(err.Error(), "unable to authenticate"):
+			return nil, fail(plan.authError(e, fmt.Errorf("%w: %w", errAuth, err)))
+		case !stopped && ctx.Err() == nil:
+			return nil, fail(fmt.Errorf("handshake timed out after %s: %w", timeout, context.DeadlineExceeded))
+		}
+		return nil, fail(err)
+	}
+	if !stopped {
+		sc.Close()
+		return nil, fail(fmt.Errorf("handshake timed out after %s: %w", timeout, context.DeadlineExceeded))
+	}
+	_ = raw.SetDeadline(time.Time{})
+	p.stats.handshakes.Add(1)
+
+	c := &Conn{
+		name:     e.Alias,
+		ep:       e,
+		pool:     p,
+		via:      via,
+		client:   ssh.NewClient(sc, chans, reqs),
+		sessions: make(chan struct{}, p.opts.MaxSessionsPerConn),
+		closed:   make(chan struct{}),
+	}
+	c.stats.dials.Add(1)
+	c.stats.handshakes.Add(1)
+	go func() {
+		_ = c.client.Wait()
+		c.markClosed()
+	}()
+	if p.opts.KeepAlive > 0 {
+		go c.keepAlive(p.opts.KeepAlive)
+	}
+	p.log.Debug("connected", "host", where)
+	return c, nil
+}

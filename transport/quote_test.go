@@ -1,0 +1,75 @@
+package transport
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", "''"},
+		{"plain", "plain"},
+		{"/usr/bin/docker", "/usr/bin/docker"},
+		{"a b", "'a b'"},
+		{"it's", `'it'\''s'`},
+		{"$(id)", "'$(id)'"},
+		{"`id`", "'`id`'"},
+		{"a=b", "'a=b'"},
+		{"~", "'~'"},
+		{"*", "'*'"},
+		{"'; touch /tmp/pwned; '", `''\''; touch /tmp/pwned; '\'''`},
+		{"line\nbreak", "'line\nbreak'"},
+	}
+	for _, tt := range tests {
+		if got := Quote(tt.in); got != tt.want {
+			t.Errorf("Quote(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestQuoteRoundTrip feeds quoted words to a real sh and checks each
+// arrives as one literal argument.
+func TestQuoteRoundTrip(t *testing.T) {
+	words := []string{"", " ", "'", "''", `"`, `\`, "$HOME", "$(id)", "`id`", "a;b", "a|b", "a&b",
+		"'; touch /tmp/pwned; '", "*", "?", "[a]", "~root", "x\ny", "\t", "-n", "!", "#c", "{a,b}", "é ü"}
+	line := "printf '%s\\0' " + QuoteArgv(words)
+	out, err := exec.Command("sh", "-c", line).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	if len(got) != len(words) {
+		t.Fatalf("got %d words, want %d: %q", len(got), len(words), got)
+	}
+	for i := range words {
+		if got[i] != words[i] {
+			t.Errorf("word %d: got %q, want %q", i, got[i], words[i])
+		}
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		cmd    Cmd
+		become bool
+		want   string
+	}{
+		{Cmd{Argv: []string{"docker", "ps", "-a"}}, false, "docker ps -a"},
+		{Cmd{Argv: []string{"echo", "$(id)"}}, true, "sudo -n -- echo '$(id)'"},
+		{Cmd{Shell: "curl -f localhost || exit 1"}, false, "sh -c 'curl -f localhost || exit 1'"},
+		{Cmd{Shell: "echo 'x'"}, true, `sudo -n -- sh -c 'echo '\''x'\'''`},
+	}
+	for _, tt := range tests {
+		got, err := commandLine(tt.cmd, tt.become)
+		if err != nil || got != tt.want {
+			t.Errorf("commandLine(%+v, %v) = %q, %v; want %q", tt.cmd, tt.become, got, err, tt.want)
+		}
+	}
+	if _, err := commandLine(Cmd{}, false); err == nil {
+		t.Error("empty command accepted")
+	}
+	if _, err := commandLine(Cmd{Argv: []string{"a"}, Shell: "b"}, false); err == nil {
+		t.Error("argv and shell both accepted")
+	}
+}
