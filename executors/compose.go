@@ -1,0 +1,418 @@
+package executors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/secrets"
+	"github.com/vigo-sh/vigocli/transport"
+)
+
+// composeSpec is a decoded docker_compose resource.
+type composeSpec struct {
+	res           desired.Resource
+	File          string
+	Project       string
+	State         string // up | down
+	Pull          string // always | missing | never
+	RemoveOrphans bool
+	Services      []string
+	Wait          bool
+	WaitTimeout   time.Duration
+	Env           map[string]string // declared; secrets as references
+	envVals       map[string]string // resolved (never printed)
+	content       []byte            // desired content of File when a file resource writes it
+}
+
+func decodeCompose(f fields, env Env) (Spec, error) {
+	s := &composeSpec{res: f.r}
+	var err error
+	if s.File, err = f.str("compose_file"); err != nil {
+		return nil, err
+	}
+	if s.File == "" || !path.IsAbs(s.File) {
+		return nil, f.errorf("compose_file", "want an absolute path on the host, got %q", s.File)
+	}
+	if s.Project, err = f.str("project_name"); err != nil {
+		return nil, err
+	}
+	if s.State, err = f.enum("state", "up", "up", "down"); err != nil {
+		return nil, err
+	}
+	if s.Pull, err = f.enum("pull", "missing", "always", "missing", "never"); err != nil {
+		return nil, err
+	}
+	if s.RemoveOrphans, err = f.boolean("remove_orphans", false); err != nil {
+		return nil, err
+	}
+	if s.Services, err = f.list("services"); err != nil {
+		return nil, err
+	}
+	sort.Strings(s.Services)
+	if s.Wait, err = f.boolean("wait", false); err != nil {
+		return nil, err
+	}
+	if s.WaitTimeout, err = f.duration("wait_timeout", 120*time.Second); err != nil {
+		return nil, err
+	}
+	if s.Env, err = f.strMap("env"); err != nil {
+		return nil, err
+	}
+	s.envVals = map[string]string{}
+	for k, v := range s.Env {
+		if p, ok := secrets.Ref(v); ok {
+			val, found := env.Secrets[p]
+			if !found {
+				return nil, f.errorf("env."+k, "secret %q is not set", p)
+			}
+			v = val
+		}
+		if strings.Contains(v, "'") && strings.ContainsAny(v, "\n\r") {
+			return nil, f.errorf("env."+k, "a value with both a single quote and a newline cannot be passed to compose")
+		}
+		s.envVals[k] = v
+	}
+	return s, nil
+}
+
+// SetFileContent tells the resource the compose file's desired content,
+// when a file resource of the same host writes it: observe then reads the
+// services from it instead of asking compose on the host.
+func (s *composeSpec) SetFileContent(b []byte) { s.content = b }
+
+// ComposeFile is the compose file the resource uses.
+func (s *composeSpec) ComposeFile() string { return s.File }
+
+func (s *composeSpec) Resource() desired.Resource { return s.res }
+func (s *composeSpec) Needs(n *Needs) {
+	n.init()
+	n.List = true
+	n.Compose[s.File] = ComposeNeed{File: s.File, Project: s.Project, Content: s.content, Env: s.envVals}
+}
+func (s *composeSpec) Keys() []string        { return []string{"compose:" + s.File, "file:" + s.File} }
+func (s *composeSpec) Touches() []string     { return []string{"compose:" + s.File} }
+func (s *composeSpec) RefreshAction() Action { return ActionReup }
+
+// Plan checks the project's containers, found by compose's own labels
+// (what `docker compose ps` reads too), against the services compose
+// would start.
+func (s *composeSpec) Plan(o *State) Step {
+	cs := o.Compose[s.File]
+	if cs == nil {
+		cs = &ComposeState{Project: s.Project}
+	}
+	var live []ContainerSummary
+	for _, c := range cs.Containers {
+		if c.Labels["com.docker.compose.oneoff"] == "True" {
+			continue
+		}
+		live = append(live, c)
+	}
+	if s.State == "down" {
+		if len(live) == 0 {
+			return Step{Action: ActionNone, Reason: "down"}
+		}
+		st := Step{Action: ActionDown, Reason: fmt.Sprintf("project %s has %d container(s)", cs.Project, len(live))}
+		for _, c := range live {
+			st.Diff = append(st.Diff, fmt.Sprintf("container %s: %s -> removed", c.Name(), c.State))
+		}
+		return st
+	}
+	services := s.Services
+	if len(services) == 0 {
+		services = cs.Services
+	}
+	if len(services) == 0 {
+		reason := "compose configuration unknown"
+		if cs.Err != "" {
+			reason += " (" + firstLine(cs.Err) + ")"
+		}
+		return Step{Action: ActionUp, Reason: reason}
+	}
+	var diff []string
+	running := 0
+	for _, svc := range services {
+		var cs []ContainerSummary
+		for _, c := range live {
+			if c.Labels["com.docker.compose.service"] == svc {
+				cs = append(cs, c)
+			}
+		}
+		if len(cs) == 0 {
+			diff = append(diff, "service "+svc+": missing")
+			continue
+		}
+		for _, c := range cs {
+			if c.State != "running" {
+				diff = append(diff, fmt.Sprintf("service %s: container %s %s", svc, c.Name(), c.State))
+			} else {
+				running++
+			}
+		}
+	}
+	if s.RemoveOrphans && len(s.Services) == 0 {
+		known := map[string]bool{}
+		for _, svc := range cs.Services {
+			known[svc] = true
+		}
+		for _, c := range live {
+			if svc := c.Labels["com.docker.compose.service"]; !known[svc] {
+				diff = append(diff, fmt.Sprintf("orphan: container %s (service %s)", c.Name(), svc))
+			}
+		}
+	}
+	if len(diff) > 0 {
+		return Step{Action: ActionUp, Reason: "not all services running", Diff: diff}
+	}
+	return Step{Action: ActionNone, Reason: fmt.Sprintf("%d service(s) running", len(services))}
+}
+
+func (s *composeSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, error) {
+	switch st.Action {
+	case ActionUp:
+		return s.up(ctx, h)
+	case ActionDown:
+		args := s.baseArgs()
+		args = append(args, "down")
+		if s.RemoveOrphans {
+			args = append(args, "--remove-orphans")
+		}
+		if _, err := s.run(ctx, h, args); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Changed: true}, nil
+	}
+	return Outcome{}, fmt.Errorf("docker_compose: unexpected action %s", st.Action)
+}
+
+// Refresh re-ups the project: compose recreates the services whose
+// configuration changed and leaves the others alone.
+func (s *composeSpec) Refresh(ctx context.Context, h Host, _ *State) (Outcome, error) {
+	if s.State != "up" {
+		return Outcome{}, nil
+	}
+	return s.up(ctx, h)
+}
+
+func (s *composeSpec) baseArgs() []string {
+	args := []string{"-f", s.File}
+	if s.Project != "" {
+		args = append(args, "-p", s.Project)
+	}
+	return args
+}
+
+// up runs `up -d` and reports a change only when the project's containers
+// (IDs and states) differ before and after.
+func (s *composeSpec) up(ctx context.Context, h Host) (Outcome, error) {
+	api := newDockerAPI(h)
+	defer api.Close()
+	project := s.Project
+	if project == "" {
+		project = s.projectFromLabels(ctx, api)
+	}
+	before, err := projectContainers(ctx, api, project)
+	if err != nil {
+		return Outcome{}, err
+	}
+	args := s.baseArgs()
+	args = append(args, "up", "-d")
+	if s.Pull != "" {
+		args = append(args, "--pull", s.Pull)
+	}
+	if s.RemoveOrphans {
+		args = append(args, "--remove-orphans")
+	}
+	if s.Wait {
+		args = append(args, "--wait", "--wait-timeout", strconv.Itoa(int(s.WaitTimeout.Seconds())))
+	}
+	args = append(args, s.Services...)
+	if _, err := s.run(ctx, h, args); err != nil {
+		return Outcome{}, err
+	}
+	if project == "" {
+		project = s.projectFromLabels(ctx, api)
+	}
+	after, err := projectContainers(ctx, api, project)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if before == after {
+		return Outcome{Changed: false, Detail: "up: nothing changed"}, nil
+	}
+	return Outcome{Changed: true}, nil
+}
+
+// projectFromLabels finds the project of the compose file among the
+// containers' compose labels (compose's default name is not always the
+// directory's: a name: key or COMPOSE_PROJECT_NAME may set it).
+func (s *composeSpec) projectFromLabels(ctx context.Context, api *dockerAPI) string {
+	var list []ContainerSummary
+	q := url.Values{"all": {"1"}, "filters": {`{"label":["com.docker.compose.project.config_files"]}`}}
+	if err := api.do(ctx, "GET", "/containers/json", q, nil, &list); err == nil {
+		for _, c := range list {
+			for _, f := range strings.Split(c.Labels["com.docker.compose.project.config_files"], ",") {
+				if f == s.File {
+					return c.Labels["com.docker.compose.project"]
+				}
+			}
+		}
+	}
+	if s.content != nil {
+		if name, _, err := parseComposeServices(s.content); err == nil && name != "" {
+			return name
+		}
+	}
+	return defaultProjectName(s.File)
+}
+
+// projectContainers is a fingerprint of the project's containers: sorted
+// "id state" lines.
+func projectContainers(ctx context.Context, api *dockerAPI, project string) (string, error) {
+	var list []ContainerSummary
+	q := url.Values{"all": {"1"}, "filters": {fmt.Sprintf(`{"label":["com.docker.compose.project=%s"]}`, project)}}
+	if err := api.do(ctx, "GET", "/containers/json", q, nil, &list); err != nil {
+		return "", fmt.Errorf("list containers of project %s: %w", project, err)
+	}
+	lines := make([]string, 0, len(list))
+	for _, c := range list {
+		lines = append(lines, c.ID+" "+c.State)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n"), nil
+}
+
+// run runs compose with the resource's variables. Variables reach the host
+// in an env file written with mode 0600 and removed afterwards: never on a
+// command line.
+func (s *composeSpec) run(ctx context.Context, h Host, args []string) (transport.ExecResult, error) {
+	envFile := ""
+	if len(s.envVals) > 0 {
+		var rnd [8]byte
+		_, _ = rand.Read(rnd[:])
+		envFile = "/tmp/.vigo-compose-" + hex.EncodeToString(rnd[:]) + ".env"
+		var b strings.Builder
+		for _, k := range sortedKeys(s.envVals) {
+			b.WriteString(k + "=" + dotenvQuote(s.envVals[k]) + "\n")
+		}
+		if _, err := h.WriteFile(ctx, envFile, []byte(b.String()), transport.FileOptions{Mode: 0o600}); err != nil {
+			return transport.ExecResult{}, fmt.Errorf("write compose env file: %w", err)
+		}
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = h.RemoveFile(rctx, envFile)
+		}()
+	}
+	return composeExec(ctx, h, args, envFile)
+}
+
+// dotenvQuote quotes a value for compose's env file: single quotes keep it
+// literal; a value holding a single quote is double-quoted with escapes.
+func dotenvQuote(v string) string {
+	if !strings.Contains(v, "'") {
+		return "'" + v + "'"
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", "$$")
+	return `"` + r.Replace(v) + `"`
+}
+
+// composeExec runs `docker compose ARGS` (v2), falling back to the v1
+// `docker-compose ARGS` where the plugin is missing.
+func composeExec(ctx context.Context, h Host, args []string, envFile string) (transport.ExecResult, error) {
+	pre := []string{}
+	if envFile != "" {
+		pre = []string{"--env-file", envFile}
+	}
+	argv := append(append([]string{"docker", "compose"}, pre...), args...)
+	res, err := runArgv(ctx, h, argv)
+	if err == nil {
+		return res, nil
+	}
+	var ee *transport.ExitError
+	if asExit(err, &ee) && (strings.Contains(ee.Stderr, "'compose' is not a docker command") || strings.Contains(ee.Stderr, "unknown command \"compose\"")) {
+		v1 := args
+		if len(args) >= 2 && args[len(args)-2] == "--format" && args[len(args)-3] == "config" {
+			v1 = append(append([]string(nil), args[:len(args)-2]...), "--services")
+		}
+		return runArgv(ctx, h, append(append([]string{"docker-compose"}, pre...), v1...))
+	}
+	return res, err
+}
+
+// runArgv runs argv and turns a non-zero exit into an *transport.ExitError.
+func runArgv(ctx context.Context, h Host, argv []string) (transport.ExecResult, error) {
+	res, err := h.Exec(ctx, transport.Cmd{Argv: argv})
+	if err != nil {
+		return res, err
+	}
+	if res.ExitCode != 0 {
+		return res, &transport.ExitError{Host: h.Name(), Cmd: strings.Join(argv, " "), ExitCode: res.ExitCode, Stderr: tail(string(res.Stderr), 5)}
+	}
+	return res, nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// parseComposeServices reads the project name and the services compose
+// starts by default (services with profiles are not) from a compose file.
+func parseComposeServices(content []byte) (string, []string, error) {
+	var doc struct {
+		Name     string `yaml:"name"`
+		Services map[string]struct {
+			Profiles []string `yaml:"profiles"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return "", nil, fmt.Errorf("parse compose file: %w", err)
+	}
+	var services []string
+	for name, svc := range doc.Services {
+		if len(svc.Profiles) == 0 {
+			services = append(services, name)
+		}
+	}
+	sort.Strings(services)
+	if strings.Contains(doc.Name, "$") {
+		doc.Name = ""
+	}
+	return doc.Name, services, nil
+}
+
+// defaultProjectName is compose's default: the compose file's directory
+// name, lower-cased, keeping only [a-z0-9_-].
+func defaultProjectName(file string) string {
+	dir := path.Base(path.Dir(file))
+	var b strings.Builder
+	for _, r := range strings.ToLower(dir) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' || r == '-' {
+			b.WriteRune(r)
+		}
+	}
+	return strings.TrimLeft(b.String(), "_-")
+}

@@ -1,0 +1,202 @@
+package executors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// dockerAPI is a small client of the Docker engine API over the stream
+// Host.DialDocker opens (a channel of the host's one SSH connection).
+// Requests made concurrently share keep-alive streams; none of them opens
+// another SSH connection.
+type dockerAPI struct {
+	host string
+	c    *http.Client
+	tr   *http.Transport
+}
+
+func newDockerAPI(h Host) *dockerAPI {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return h.DialDocker(ctx)
+		},
+		MaxIdleConns:        16,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+	return &dockerAPI{host: h.Name(), c: &http.Client{Transport: tr}, tr: tr}
+}
+
+func (d *dockerAPI) Close() { d.tr.CloseIdleConnections() }
+
+// apiError is a non-2xx answer of the engine.
+type apiError struct {
+	Status  int
+	Method  string
+	Path    string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("docker api %s %s: %d: %s", e.Method, e.Path, e.Status, e.Message)
+}
+
+func isStatus(err error, code int) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.Status == code
+}
+
+// do sends one request; out (if not nil) receives the decoded JSON answer.
+func (d *dockerAPI) do(ctx context.Context, method, path string, query url.Values, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := "http://docker" + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := d.c.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: docker api %s %s: %w", d.host, method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		var m struct {
+			Message string `json:"message"`
+		}
+		msg := strings.TrimSpace(string(b))
+		if json.Unmarshal(b, &m) == nil && m.Message != "" {
+			msg = m.Message
+		}
+		return &apiError{Status: resp.StatusCode, Method: method, Path: path, Message: msg}
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		b, err := io.ReadAll(resp.Body)
+		*raw = b
+		return err
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// The subset of the engine's answers that vigo reads.
+
+type ContainerSummary struct {
+	ID      string            `json:"Id"`
+	Names   []string          `json:"Names"`
+	Image   string            `json:"Image"`
+	ImageID string            `json:"ImageID"`
+	Labels  map[string]string `json:"Labels"`
+	State   string            `json:"State"`
+	Status  string            `json:"Status"`
+}
+
+// Name is the container's name without the leading slash.
+func (c ContainerSummary) Name() string {
+	if len(c.Names) == 0 {
+		return ""
+	}
+	return strings.TrimPrefix(c.Names[0], "/")
+}
+
+type Healthcheck struct {
+	Test        []string      `json:"Test,omitempty"`
+	Interval    time.Duration `json:"Interval,omitempty"`
+	Timeout     time.Duration `json:"Timeout,omitempty"`
+	StartPeriod time.Duration `json:"StartPeriod,omitempty"`
+	Retries     int           `json:"Retries,omitempty"`
+}
+
+type ContainerConfig struct {
+	Hostname     string              `json:"Hostname,omitempty"`
+	User         string              `json:"User,omitempty"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Env          []string            `json:"Env,omitempty"`
+	Cmd          []string            `json:"Cmd,omitempty"`
+	Healthcheck  *Healthcheck        `json:"Healthcheck,omitempty"`
+	Image        string              `json:"Image,omitempty"`
+	WorkingDir   string              `json:"WorkingDir,omitempty"`
+	Entrypoint   []string            `json:"Entrypoint,omitempty"`
+	Labels       map[string]string   `json:"Labels,omitempty"`
+}
+
+type PortBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+type RestartPolicy struct {
+	Name              string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
+}
+
+type HostConfig struct {
+	Binds         []string                 `json:"Binds,omitempty"`
+	NetworkMode   string                   `json:"NetworkMode,omitempty"`
+	PortBindings  map[string][]PortBinding `json:"PortBindings,omitempty"`
+	RestartPolicy RestartPolicy            `json:"RestartPolicy"`
+}
+
+type ContainerState struct {
+	Status   string `json:"Status"`
+	Running  bool   `json:"Running"`
+	ExitCode int    `json:"ExitCode"`
+	Health   *struct {
+		Status string `json:"Status"`
+	} `json:"Health,omitempty"`
+}
+
+// Container is the inspect answer of one container.
+type Container struct {
+	ID              string          `json:"Id"`
+	Name            string          `json:"Name"`
+	Image           string          `json:"Image"` // image ID
+	State           ContainerState  `json:"State"`
+	Config          ContainerConfig `json:"Config"`
+	HostConfig      HostConfig      `json:"HostConfig"`
+	NetworkSettings struct {
+		Networks map[string]json.RawMessage `json:"Networks"`
+	} `json:"NetworkSettings"`
+}
+
+// Image is the inspect answer of one image.
+type Image struct {
+	ID       string          `json:"Id"`
+	RepoTags []string        `json:"RepoTags"`
+	Config   ContainerConfig `json:"Config"`
+}
+
+// createBody is the body of POST /containers/create.
+type createBody struct {
+	ContainerConfig
+	HostConfig       HostConfig `json:"HostConfig"`
+	NetworkingConfig *struct {
+		EndpointsConfig map[string]struct{} `json:"EndpointsConfig"`
+	} `json:"NetworkingConfig,omitempty"`
+}

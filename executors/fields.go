@@ -1,0 +1,275 @@
+package executors
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigo-sh/vigocli/desired"
+)
+
+// fields reads the rendered fields of one resource. Every error names the
+// resource and its position so that a user can find the line to fix.
+type fields struct {
+	r desired.Resource
+}
+
+func (f fields) errorf(field, format string, args ...any) error {
+	return fmt.Errorf("%s: resource %q (%s) field %s: %s", f.r.Pos, f.r.Name, f.r.Type, field, fmt.Sprintf(format, args...))
+}
+
+func (f fields) has(name string) bool {
+	v, ok := f.r.Fields[name]
+	return ok && v != nil
+}
+
+// str returns a scalar field as text ("" when absent).
+func (f fields) str(name string) (string, error) {
+	v, ok := f.r.Fields[name]
+	if !ok || v == nil {
+		return "", nil
+	}
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case int:
+		return strconv.Itoa(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	}
+	return "", f.errorf(name, "want a scalar, got %T", v)
+}
+
+// enum returns a scalar field that must be one of allowed (def when absent).
+func (f fields) enum(name, def string, allowed ...string) (string, error) {
+	s, err := f.str(name)
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
+		return def, nil
+	}
+	for _, a := range allowed {
+		if s == a {
+			return s, nil
+		}
+	}
+	return "", f.errorf(name, "%q is not one of %s", s, strings.Join(allowed, ", "))
+}
+
+// boolean accepts true/false in the spellings YAML users write.
+func (f fields) boolean(name string, def bool) (bool, error) {
+	v, ok := f.r.Fields[name]
+	if !ok || v == nil {
+		return def, nil
+	}
+	if b, ok := v.(bool); ok {
+		return b, nil
+	}
+	s, err := f.str(name)
+	if err != nil {
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	case "":
+		return def, nil
+	}
+	return false, f.errorf(name, "%q is not a boolean (true or false)", s)
+}
+
+func (f fields) duration(name string, def time.Duration) (time.Duration, error) {
+	s, err := f.str(name)
+	if err != nil {
+		return 0, err
+	}
+	if s == "" {
+		return def, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, f.errorf(name, "%q is not a duration (e.g. 30s, 2m)", s)
+	}
+	return d, nil
+}
+
+// list returns a list of scalars; a single scalar is a list of one.
+func (f fields) list(name string) ([]string, error) {
+	v, ok := f.r.Fields[name]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	switch x := v.(type) {
+	case []string:
+		return append([]string(nil), x...), nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for i, e := range x {
+			s, ok := scalarText(e)
+			if !ok {
+				return nil, f.errorf(fmt.Sprintf("%s[%d]", name, i), "want a scalar, got %T", e)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	if s, ok := scalarText(v); ok {
+		return []string{s}, nil
+	}
+	return nil, f.errorf(name, "want a list, got %T", v)
+}
+
+// strMap returns a map of scalar values.
+func (f fields) strMap(name string) (map[string]string, error) {
+	v, ok := f.r.Fields[name]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	out := map[string]string{}
+	switch x := v.(type) {
+	case map[string]string:
+		for k, e := range x {
+			out[k] = e
+		}
+	case map[string]any:
+		for k, e := range x {
+			if e == nil {
+				out[k] = ""
+				continue
+			}
+			s, ok := scalarText(e)
+			if !ok {
+				return nil, f.errorf(name+"."+k, "want a scalar, got %T", e)
+			}
+			out[k] = s
+		}
+	case []any:
+		// KEY=VALUE list form, as compose and docker run accept.
+		for i, e := range x {
+			s, ok := scalarText(e)
+			k, val, found := strings.Cut(s, "=")
+			if !ok || !found || k == "" {
+				return nil, f.errorf(fmt.Sprintf("%s[%d]", name, i), "want KEY=VALUE")
+			}
+			out[k] = val
+		}
+	default:
+		return nil, f.errorf(name, "want a map, got %T", v)
+	}
+	return out, nil
+}
+
+// argv returns a command-like field: a list is taken as is, a string is
+// split like a shell splits words (quotes and backslashes), with no
+// expansion of any kind.
+func (f fields) argv(name string) ([]string, bool, error) {
+	v, ok := f.r.Fields[name]
+	if !ok || v == nil {
+		return nil, false, nil
+	}
+	if _, isList := v.([]any); isList {
+		l, err := f.list(name)
+		return l, true, err
+	}
+	s, err := f.str(name)
+	if err != nil {
+		return nil, false, err
+	}
+	words, err := splitWords(s)
+	if err != nil {
+		return nil, false, f.errorf(name, "%v", err)
+	}
+	return words, true, nil
+}
+
+func scalarText(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case bool:
+		return strconv.FormatBool(x), true
+	case int:
+		return strconv.Itoa(x), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+// splitWords splits s into words the way a POSIX shell does for quoting
+// only: single quotes, double quotes (with \" \\ \$ \` escapes) and
+// backslashes. Nothing is expanded.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\\':
+			inWord = true
+			if i+1 < len(s) {
+				i++
+				if s[i] != '\n' {
+					cur.WriteByte(s[i])
+				}
+			}
+		case c == '\'':
+			inWord = true
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated single quote in %q", s)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+		case c == '"':
+			inWord = true
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`\n", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, fmt.Errorf("unterminated double quote in %q", s)
+			}
+		default:
+			inWord = true
+			cur.WriteByte(c)
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

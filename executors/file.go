@@ -1,0 +1,172 @@
+package executors
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/secrets"
+	"github.com/vigo-sh/vigocli/transport"
+)
+
+// fileSpec is a decoded file resource.
+type fileSpec struct {
+	res     desired.Resource
+	Path    string
+	Content []byte
+	Source  string // what the content came from, for messages
+	Secret  string // secret path when the content is a secret reference
+	SHA256  string
+	Mode    os.FileMode
+	Owner   string
+	Group   string
+	State   string // present | absent
+}
+
+func decodeFile(f fields, env Env) (Spec, error) {
+	s := &fileSpec{res: f.r}
+	var err error
+	if s.Path, err = f.str("target_path"); err != nil {
+		return nil, err
+	}
+	if s.Path == "" || !path.IsAbs(s.Path) || path.Clean(s.Path) != s.Path {
+		return nil, f.errorf("target_path", "want a clean absolute path, got %q", s.Path)
+	}
+	if s.State, err = f.enum("state", "present", "present", "absent"); err != nil {
+		return nil, err
+	}
+	content, err := f.str("content")
+	if err != nil {
+		return nil, err
+	}
+	src, err := f.str("source")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f.has("content") && src != "":
+		return nil, f.errorf("source", "set content or source, not both")
+	case src != "":
+		if filepath.IsAbs(src) || strings.HasPrefix(filepath.Clean(src), "..") {
+			return nil, f.errorf("source", "%q must be a path inside the stockpile", src)
+		}
+		b, err := os.ReadFile(filepath.Join(env.StockpileDir, src))
+		if err != nil {
+			return nil, f.errorf("source", "%v", err)
+		}
+		s.Content, s.Source = b, src
+	case s.State == "present" && !f.has("content"):
+		return nil, f.errorf("content", "content or source is required")
+	default:
+		if p, ok := secrets.Ref(content); ok && !f.r.Raw["content"] {
+			val, found := env.Secrets[p]
+			if !found {
+				return nil, f.errorf("content", "secret %q is not set", p)
+			}
+			s.Secret, content = p, val
+		}
+		s.Content = []byte(content)
+	}
+	sum := sha256.Sum256(s.Content)
+	s.SHA256 = hex.EncodeToString(sum[:])
+	mode, err := f.str("mode")
+	if err != nil {
+		return nil, err
+	}
+	s.Mode = 0o644
+	if mode != "" {
+		m, err := strconv.ParseUint(mode, 8, 32)
+		if err != nil || m > 0o7777 {
+			return nil, f.errorf("mode", "%q is not an octal mode like \"0644\"", mode)
+		}
+		s.Mode = os.FileMode(m)
+	}
+	if s.Owner, err = f.str("owner"); err != nil {
+		return nil, err
+	}
+	if s.Group, err = f.str("group"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// TargetPath is where the file goes; Content is what it holds (used to
+// tell a docker_compose resource its file's services).
+func (s *fileSpec) TargetPath() string { return s.Path }
+func (s *fileSpec) FileContent() []byte {
+	if s.State != "present" || s.Secret != "" {
+		return nil
+	}
+	return s.Content
+}
+
+func (s *fileSpec) Resource() desired.Resource { return s.res }
+func (s *fileSpec) Needs(n *Needs)             { n.file(s.Path) }
+func (s *fileSpec) Keys() []string             { return []string{"file:" + s.Path} }
+func (s *fileSpec) Touches() []string          { return []string{"file:" + s.Path} }
+func (s *fileSpec) RefreshAction() Action      { return ActionNone }
+
+func (s *fileSpec) Plan(o *State) Step {
+	fi := o.Files[s.Path]
+	if s.State == "absent" {
+		if fi == nil {
+			return Step{Action: ActionNone, Reason: "absent"}
+		}
+		return Step{Action: ActionRemove, Reason: "exists, absent wanted"}
+	}
+	what := fmt.Sprintf("%d bytes", len(s.Content))
+	if s.Secret != "" {
+		what = "secret:" + s.Secret
+	}
+	if fi == nil {
+		return Step{Action: ActionWrite, Reason: "missing", Diff: []string{"content: absent -> sha256 " + short(s.SHA256) + " (" + what + ")"}}
+	}
+	var diff []string
+	if fi.SHA256 != s.SHA256 {
+		diff = append(diff, "content: sha256 "+short(fi.SHA256)+" -> "+short(s.SHA256)+" ("+what+")")
+	}
+	if want := fmt.Sprintf("%04o", s.Mode); fi.Mode != "" && fi.Mode != want {
+		diff = append(diff, "mode: "+fi.Mode+" -> "+want)
+	}
+	if s.Owner != "" && fi.Owner != "" && fi.Owner != s.Owner {
+		diff = append(diff, "owner: "+fi.Owner+" -> "+s.Owner)
+	}
+	if s.Group != "" && fi.Group != "" && fi.Group != s.Group {
+		diff = append(diff, "group: "+fi.Group+" -> "+s.Group)
+	}
+	switch {
+	case len(diff) == 0:
+		return Step{Action: ActionNone, Reason: "sha256 " + short(s.SHA256)}
+	case fi.SHA256 != s.SHA256:
+		return Step{Action: ActionWrite, Reason: "content differs", Diff: diff}
+	}
+	return Step{Action: ActionChattr, Reason: "attributes differ", Diff: diff}
+}
+
+func (s *fileSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, error) {
+	switch st.Action {
+	case ActionRemove:
+		if err := h.RemoveFile(ctx, s.Path); err != nil {
+			return Outcome{}, fmt.Errorf("remove %s: %w", s.Path, err)
+		}
+		return Outcome{Changed: true}, nil
+	case ActionWrite, ActionChattr:
+		// WriteFile creates parent directories, writes a temporary file and
+		// renames it, and fixes only mode and owner when the content matches.
+		if _, err := h.WriteFile(ctx, s.Path, s.Content, transport.FileOptions{Mode: s.Mode, Owner: s.Owner, Group: s.Group}); err != nil {
+			return Outcome{}, fmt.Errorf("write %s: %w", s.Path, err)
+		}
+		return Outcome{Changed: true}, nil
+	}
+	return Outcome{}, fmt.Errorf("file: unexpected action %s", st.Action)
+}
+
+// Refresh does nothing: a file has no refresh.
+func (s *fileSpec) Refresh(context.Context, Host, *State) (Outcome, error) { return Outcome{}, nil }

@@ -1,0 +1,212 @@
+package executors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/transport"
+)
+
+// imageSpec is a decoded docker_image resource.
+type imageSpec struct {
+	res   desired.Resource
+	Ref   string // repository:tag or repository@digest
+	State string // present | absent
+	Pull  string // missing | always
+}
+
+func decodeImage(f fields, _ Env) (Spec, error) {
+	s := &imageSpec{res: f.r}
+	image, err := f.str("image")
+	if err != nil {
+		return nil, err
+	}
+	if image == "" {
+		return nil, f.errorf("image", "required")
+	}
+	tag, err := f.str("tag")
+	if err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(image, " \t\n") || strings.ContainsAny(tag, " \t\n:/@") {
+		return nil, f.errorf("image", "%q with tag %q is not an image reference", image, tag)
+	}
+	switch {
+	case tag != "":
+		s.Ref = image + ":" + tag
+	case strings.Contains(image, "@") || hasTag(image):
+		s.Ref = image
+	default:
+		s.Ref = image + ":latest"
+	}
+	if s.State, err = f.enum("state", "present", "present", "absent"); err != nil {
+		return nil, err
+	}
+	if s.Pull, err = f.enum("pull", "missing", "missing", "always"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// hasTag says whether an image reference carries a tag (a colon after the
+// last slash; a colon before it is a registry port).
+func hasTag(ref string) bool {
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	return strings.Contains(last, ":")
+}
+
+// normalizeRef adds :latest to a reference without tag or digest.
+func normalizeRef(ref string) string {
+	if strings.Contains(ref, "@") || hasTag(ref) {
+		return ref
+	}
+	return ref + ":latest"
+}
+
+func (s *imageSpec) Resource() desired.Resource { return s.res }
+func (s *imageSpec) Needs(n *Needs) {
+	n.image(s.Ref)
+	if s.State == "absent" {
+		n.List = true
+	}
+}
+func (s *imageSpec) Keys() []string        { return []string{"image:" + s.Ref} }
+func (s *imageSpec) Touches() []string     { return []string{"image:" + s.Ref} }
+func (s *imageSpec) RefreshAction() Action { return ActionRepull }
+
+func (s *imageSpec) Plan(o *State) Step {
+	img := o.Images[s.Ref]
+	switch {
+	case s.State == "absent" && img == nil:
+		return Step{Action: ActionNone, Reason: "absent"}
+	case s.State == "absent":
+		st := Step{Action: ActionRemove, Reason: "present, absent wanted", Diff: []string{fmt.Sprintf("image: %s %s -> absent", s.Ref, shortID(img.ID))}}
+		if users := imageUsers(o, img.ID); len(users) > 0 {
+			st.Diff = append(st.Diff, fmt.Sprintf("used by: %s", strings.Join(users, ", ")))
+		}
+		return st
+	case img == nil:
+		return Step{Action: ActionPull, Reason: "not present", Diff: []string{fmt.Sprintf("image: %s absent -> present", s.Ref)}}
+	case s.Pull == "always":
+		return Step{Action: ActionPull, Reason: "pull: always (changed only if the image ID changes)"}
+	}
+	return Step{Action: ActionNone, Reason: "present " + shortID(img.ID)}
+}
+
+func imageUsers(o *State, id string) []string {
+	var users []string
+	for _, c := range o.List {
+		if c.ImageID == id {
+			users = append(users, c.Name())
+		}
+	}
+	return users
+}
+
+func (s *imageSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, error) {
+	switch st.Action {
+	case ActionPull:
+		var before string
+		if img := st.obs.Images[s.Ref]; img != nil {
+			before = img.ID
+		}
+		after, err := pullImage(ctx, h, s.Ref)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if after == before {
+			return Outcome{Changed: false, Detail: "pulled, image ID unchanged " + shortID(after)}, nil
+		}
+		if before == "" {
+			return Outcome{Changed: true, Detail: "pulled " + shortID(after)}, nil
+		}
+		return Outcome{Changed: true, Detail: fmt.Sprintf("pulled, image ID %s -> %s", shortID(before), shortID(after))}, nil
+	case ActionRemove:
+		api := newDockerAPI(h)
+		defer api.Close()
+		err := api.do(ctx, "DELETE", "/images/"+s.Ref, nil, nil, nil)
+		if isStatus(err, 409) {
+			users := imageUsers(st.obs, st.obs.Images[s.Ref].ID)
+			if len(users) > 0 {
+				return Outcome{}, fmt.Errorf("image %s is used by container(s) %s: remove them first (docker_container with state: absent)", s.Ref, strings.Join(users, ", "))
+			}
+			return Outcome{}, fmt.Errorf("image %s is in use: %w", s.Ref, err)
+		}
+		if isStatus(err, 404) {
+			return Outcome{}, nil
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("remove image %s: %w", s.Ref, err)
+		}
+		return Outcome{Changed: true}, nil
+	}
+	return Outcome{}, fmt.Errorf("docker_image: unexpected action %s", st.Action)
+}
+
+func (s *imageSpec) Refresh(ctx context.Context, h Host, o *State) (Outcome, error) {
+	if s.State == "absent" {
+		return Outcome{}, nil
+	}
+	return s.Apply(ctx, h, Step{Action: ActionPull, obs: o, spec: s})
+}
+
+// pullImage runs docker pull on the host (so that the host's registry
+// credentials and mirrors apply) and returns the pulled image's ID.
+func pullImage(ctx context.Context, h Host, ref string) (string, error) {
+	_, err := h.Exec(ctx, transport.Cmd{Argv: []string{"docker", "pull", "--quiet", ref}})
+	if err != nil {
+		var ee *transport.ExitError
+		if asExit(err, &ee) {
+			return "", fmt.Errorf("pull %s failed: %s", ref, pullReason(ee.Stderr))
+		}
+		return "", fmt.Errorf("pull %s: %w", ref, err)
+	}
+	api := newDockerAPI(h)
+	defer api.Close()
+	img, err := inspectImage(ctx, api, ref)
+	if err != nil {
+		return "", fmt.Errorf("inspect image %s after pull: %w", ref, err)
+	}
+	if img == nil {
+		return "", fmt.Errorf("image %s still absent after pull", ref)
+	}
+	return img.ID, nil
+}
+
+// pullReason turns docker pull's stderr into a short, clear reason.
+func pullReason(stderr string) string {
+	s := strings.TrimSpace(stderr)
+	low := strings.ToLower(s)
+	switch {
+	case strings.Contains(low, "manifest unknown"), strings.Contains(low, "not found"):
+		return "image or tag not found in the registry (" + lastLine(s) + ")"
+	case strings.Contains(low, "unauthorized"), strings.Contains(low, "denied"):
+		return "access denied by the registry: log in on the host (" + lastLine(s) + ")"
+	case s == "":
+		return "docker pull exited non-zero"
+	}
+	return lastLine(s)
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func asExit(err error, target **transport.ExitError) bool {
+	return errors.As(err, target)
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return id
+}

@@ -1,0 +1,353 @@
+package executors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Needs is what the resources of one host need observed. Observe reads all
+// of it in one concurrent round trip over the host's one connection.
+type Needs struct {
+	Containers map[string]bool // by name
+	Images     map[string]bool // by reference, e.g. redis:7-alpine
+	Files      map[string]bool // by absolute path
+	Compose    map[string]ComposeNeed
+	// List asks for the list of all containers (compose labels, leftovers,
+	// image users).
+	List bool
+}
+
+// ComposeNeed says what one docker_compose resource needs.
+type ComposeNeed struct {
+	File    string
+	Project string // declared project name, "" = compose's default
+	// Content is the compose file's desired content when a file resource
+	// of the same host writes it; nil means ask compose on the host.
+	Content []byte
+	Env     map[string]string
+}
+
+func (n *Needs) init() {
+	if n.Containers == nil {
+		n.Containers = map[string]bool{}
+		n.Images = map[string]bool{}
+		n.Files = map[string]bool{}
+		n.Compose = map[string]ComposeNeed{}
+	}
+}
+
+func (n *Needs) container(name string) { n.init(); n.Containers[name] = true }
+func (n *Needs) image(ref string)      { n.init(); n.Images[ref] = true }
+func (n *Needs) file(path string)      { n.init(); n.Files[path] = true }
+
+// Empty says whether nothing needs to be observed.
+func (n *Needs) Empty() bool {
+	return len(n.Containers) == 0 && len(n.Images) == 0 && len(n.Files) == 0 && len(n.Compose) == 0 && !n.List
+}
+
+// FileInfo is what observe learnt of one file.
+type FileInfo struct {
+	SHA256 string
+	Mode   string // octal, e.g. 0644 ("" when stat failed)
+	Owner  string
+	Group  string
+}
+
+// ComposeState is what observe learnt of one compose project.
+type ComposeState struct {
+	Project    string
+	Services   []string // services compose would start ("" unknown)
+	Containers []ContainerSummary
+	Err        string // why the project's configuration could not be read
+}
+
+// State is the observed state of one host, as far as its resources need it.
+// A nil map entry means absent.
+type State struct {
+	Containers map[string]*Container
+	Images     map[string]*Image // by reference
+	ImagesByID map[string]*Image // images of existing containers that differ from their spec
+	List       []ContainerSummary
+	Files      map[string]*FileInfo
+	Compose    map[string]*ComposeState // by compose file
+}
+
+// NewState returns an empty state (everything absent).
+func NewState() *State {
+	return &State{
+		Containers: map[string]*Container{},
+		Images:     map[string]*Image{},
+		ImagesByID: map[string]*Image{},
+		Files:      map[string]*FileInfo{},
+		Compose:    map[string]*ComposeState{},
+	}
+}
+
+// Merge copies what o observed over s (used after re-observing a subset).
+func (s *State) Merge(o *State) {
+	for k, v := range o.Containers {
+		s.Containers[k] = v
+	}
+	for k, v := range o.Images {
+		s.Images[k] = v
+	}
+	for k, v := range o.ImagesByID {
+		s.ImagesByID[k] = v
+	}
+	for k, v := range o.Files {
+		s.Files[k] = v
+	}
+	for k, v := range o.Compose {
+		s.Compose[k] = v
+	}
+	if o.List != nil {
+		s.List = o.List
+	}
+}
+
+// Observe reads everything n asks for, concurrently: container and image
+// inspects and the container list over the Docker API stream, file hashes
+// and file modes over the same SSH connection. Only when an existing
+// container runs another image than its spec's (a change is coming anyway)
+// is that image inspected in a second round, so that the plan can tell
+// the image's defaults from declared values.
+func Observe(ctx context.Context, h Host, n Needs) (*State, error) {
+	st := NewState()
+	if n.Empty() {
+		return st, nil
+	}
+	api := newDockerAPI(h)
+	defer api.Close()
+	return st, observeWith(ctx, h, api, n, st)
+}
+
+func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	host := h.Name()
+
+	needList := n.List || len(n.Compose) > 0
+	if needList {
+		g.Go(func() error {
+			var list []ContainerSummary
+			if err := api.do(gctx, "GET", "/containers/json", url.Values{"all": {"1"}}, nil, &list); err != nil {
+				return fmt.Errorf("%s: list containers: %w", host, err)
+			}
+			sort.Slice(list, func(i, j int) bool { return list[i].Name() < list[j].Name() })
+			mu.Lock()
+			st.List = list
+			mu.Unlock()
+			return nil
+		})
+	}
+	for name := range n.Containers {
+		g.Go(func() error {
+			var c Container
+			err := api.do(gctx, "GET", "/containers/"+url.PathEscape(name)+"/json", nil, nil, &c)
+			if isStatus(err, 404) {
+				mu.Lock()
+				st.Containers[name] = nil
+				mu.Unlock()
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("%s: inspect container %s: %w", host, name, err)
+			}
+			mu.Lock()
+			st.Containers[name] = &c
+			mu.Unlock()
+			return nil
+		})
+	}
+	for ref := range n.Images {
+		g.Go(func() error {
+			img, err := inspectImage(gctx, api, ref)
+			if err != nil {
+				return fmt.Errorf("%s: inspect image %s: %w", host, ref, err)
+			}
+			mu.Lock()
+			st.Images[ref] = img
+			mu.Unlock()
+			return nil
+		})
+	}
+	if len(n.Files) > 0 {
+		g.Go(func() error {
+			files, err := observeFiles(gctx, h, sortedKeys(n.Files))
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			for p, fi := range files {
+				st.Files[p] = fi
+			}
+			mu.Unlock()
+			return nil
+		})
+	}
+	composeCfg := map[string]*ComposeState{}
+	for file, cn := range n.Compose {
+		cs := &ComposeState{Project: cn.Project}
+		composeCfg[file] = cs
+		if cn.Content != nil {
+			name, services, err := parseComposeServices(cn.Content)
+			if err != nil {
+				cs.Err = err.Error()
+			}
+			if cs.Project == "" {
+				cs.Project = name
+			}
+			cs.Services = services
+			continue
+		}
+		g.Go(func() error {
+			name, services, err := composeConfig(gctx, h, cn)
+			if err != nil {
+				cs.Err = err.Error()
+				return nil
+			}
+			if cs.Project == "" {
+				cs.Project = name
+			}
+			cs.Services = services
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for file, cs := range composeCfg {
+		if cs.Project == "" {
+			cs.Project = defaultProjectName(file)
+		}
+		for _, c := range st.List {
+			if c.Labels["com.docker.compose.project"] == cs.Project {
+				cs.Containers = append(cs.Containers, c)
+			}
+		}
+		st.Compose[file] = cs
+	}
+
+	// Second round, only on the way to a change: the old image of a
+	// container whose image differs from the spec's.
+	var old []string
+	for _, c := range st.Containers {
+		if c == nil {
+			continue
+		}
+		if img := st.Images[c.Config.Image]; img != nil && img.ID == c.Image {
+			continue
+		}
+		if _, seen := st.ImagesByID[c.Image]; !seen {
+			old = append(old, c.Image)
+			st.ImagesByID[c.Image] = nil
+		}
+	}
+	for _, img := range st.Images {
+		if img != nil {
+			st.ImagesByID[img.ID] = img
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	g2, gctx2 := errgroup.WithContext(ctx)
+	for _, id := range old {
+		g2.Go(func() error {
+			img, err := inspectImage(gctx2, api, id)
+			if err != nil {
+				return fmt.Errorf("%s: inspect image %s: %w", host, id, err)
+			}
+			mu.Lock()
+			st.ImagesByID[id] = img
+			mu.Unlock()
+			return nil
+		})
+	}
+	return g2.Wait()
+}
+
+func inspectImage(ctx context.Context, api *dockerAPI, ref string) (*Image, error) {
+	var img Image
+	err := api.do(ctx, "GET", "/images/"+ref+"/json", nil, nil, &img)
+	if isStatus(err, 404) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &img, nil
+}
+
+// fileScript prints, for each path argument, one line: the mode, owner,
+// group and sha256 of the regular file, or "-" when it is absent. The
+// script is constant and the paths are arguments: nothing is spliced into
+// it, and no file name is parsed back.
+const fileScript = `for p; do
+  if [ -f "$p" ] && m=$(stat -c '%a %U %G' -- "$p") && h=$(sha256sum < "$p"); then echo "$m ${h%% *}"; else echo -; fi
+done`
+
+// observeFiles reads content hash, mode, owner and group of the paths in
+// one command.
+func observeFiles(ctx context.Context, h Host, paths []string) (map[string]*FileInfo, error) {
+	argv := append([]string{"sh", "-c", fileScript, "vigo-observe"}, paths...)
+	res, err := runArgv(ctx, h, argv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: observe files: %w", h.Name(), err)
+	}
+	lines := strings.Split(strings.TrimRight(string(res.Stdout), "\n"), "\n")
+	if len(lines) != len(paths) {
+		return nil, fmt.Errorf("%s: observe %d files: got %d lines", h.Name(), len(paths), len(lines))
+	}
+	out := make(map[string]*FileInfo, len(paths))
+	for i, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 4 {
+			out[paths[i]] = nil
+			continue
+		}
+		m, err := strconv.ParseUint(f[0], 8, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%s: observe %s: bad mode %q", h.Name(), paths[i], f[0])
+		}
+		out[paths[i]] = &FileInfo{Mode: fmt.Sprintf("%04o", m), Owner: f[1], Group: f[2], SHA256: f[3]}
+	}
+	return out, nil
+}
+
+// composeConfig asks compose on the host for the project's name and
+// services, when vigo does not write the compose file itself.
+func composeConfig(ctx context.Context, h Host, cn ComposeNeed) (string, []string, error) {
+	args := []string{"-f", cn.File}
+	if cn.Project != "" {
+		args = append(args, "-p", cn.Project)
+	}
+	args = append(args, "config", "--format", "json")
+	res, err := composeExec(ctx, h, args, "")
+	if err != nil {
+		return "", nil, err
+	}
+	out := bytes.TrimSpace(res.Stdout)
+	if !bytes.HasPrefix(out, []byte("{")) { // v1: config --services
+		services := strings.Fields(string(out))
+		sort.Strings(services)
+		return "", services, nil
+	}
+	var cfg struct {
+		Name     string                     `json:"name"`
+		Services map[string]json.RawMessage `json:"services"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		return "", nil, fmt.Errorf("compose config: %w", err)
+	}
+	return cfg.Name, sortedKeys(cfg.Services), nil
+}

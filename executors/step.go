@@ -1,0 +1,146 @@
+package executors
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/vigo-sh/vigocli/desired"
+)
+
+// Action is what a step does to a resource.
+type Action string
+
+const (
+	ActionNone     Action = "none"
+	ActionCreate   Action = "create"   // container: create and start (or only create when stopped is wanted)
+	ActionStart    Action = "start"    // container exists, stopped
+	ActionStop     Action = "stop"     // container running, stopped is wanted
+	ActionRecreate Action = "recreate" // container differs from its spec
+	ActionRemove   Action = "remove"   // container, image or file present, absent is wanted
+	ActionPull     Action = "pull"     // image missing, or pull: always
+	ActionWrite    Action = "write"    // file content missing or different
+	ActionChattr   Action = "chattr"   // file mode/owner/group differ, content matches
+	ActionUp       Action = "up"       // compose project not (fully) up
+	ActionDown     Action = "down"     // compose project up, down is wanted
+	ActionRestart  Action = "restart"  // container refresh after a notification
+	ActionRepull   Action = "repull"   // image refresh after a notification
+	ActionReup     Action = "reup"     // compose refresh after a notification
+)
+
+// Step is the plan for one resource: what to do, why, and which fields
+// differ. It is computed by a pure function of the desired spec and the
+// observed state, so that dry-run and golden tests show exactly what a
+// push would do. A step never holds a secret value in any printed field.
+type Step struct {
+	Resource string
+	Type     string
+	Action   Action
+	Reason   string
+	Diff     []string
+	// Triggered names the resources whose change triggered this
+	// resource's refresh (set by converge).
+	Triggered []string
+
+	spec Spec   // what Apply works from
+	obs  *State // what Plan saw
+}
+
+// Changes says whether applying the step would change the host. A pull
+// with pull: always is reported as a possible change; Apply tells.
+func (s Step) Changes() bool { return s.Action != ActionNone }
+
+// String is the stable text form of the step, used by dry-run and by
+// golden tests: one header line, then one indented line per differing field.
+func (s Step) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s): %s", s.Resource, s.Type, s.Action)
+	if s.Reason != "" {
+		fmt.Fprintf(&b, ": %s", s.Reason)
+	}
+	if len(s.Triggered) > 0 {
+		fmt.Fprintf(&b, " [notified by %s]", strings.Join(s.Triggered, ", "))
+	}
+	b.WriteByte('\n')
+	for _, d := range s.Diff {
+		fmt.Fprintf(&b, "    %s\n", d)
+	}
+	return b.String()
+}
+
+// Outcome is what applying a step did.
+type Outcome struct {
+	Changed bool
+	// Detail refines the step's reason after the fact, e.g. a pull:
+	// always that found the same image ID.
+	Detail string
+}
+
+// Env is what decoding needs besides the resource itself.
+type Env struct {
+	// StockpileDir is where file sources are read from.
+	StockpileDir string
+	// Secrets maps secret paths to resolved values.
+	Secrets map[string]string
+	// SecretKey keys the hashes that let a spec hash depend on a secret
+	// value without revealing it.
+	SecretKey []byte
+}
+
+// Spec is one decoded resource: it says what it needs observed, plans
+// purely against the observed state, and applies a step.
+type Spec interface {
+	Resource() desired.Resource
+	// Needs adds what Plan must see to n.
+	Needs(n *Needs)
+	// Keys are the state keys the resource reads (for re-observation
+	// after an earlier resource changed one of them).
+	Keys() []string
+	// Touches are the state keys applying the resource may change.
+	Touches() []string
+	// Plan is pure: no I/O.
+	Plan(o *State) Step
+	// Apply carries a step out on the host.
+	Apply(ctx context.Context, h Host, st Step) (Outcome, error)
+	// Refresh runs when a notification triggered the resource and its
+	// own step changed nothing (restart, re-pull, re-up; file: nothing).
+	Refresh(ctx context.Context, h Host, o *State) (Outcome, error)
+	// RefreshAction is the action Refresh performs (ActionNone: nothing).
+	RefreshAction() Action
+}
+
+// Decode turns a rendered resource into its typed spec.
+func Decode(r desired.Resource, env Env) (Spec, error) {
+	f := fields{r: r}
+	switch r.Type {
+	case "docker_image":
+		return decodeImage(f, env)
+	case "docker_container":
+		return decodeContainer(f, env)
+	case "docker_compose":
+		return decodeCompose(f, env)
+	case "file":
+		return decodeFile(f, env)
+	}
+	return nil, fmt.Errorf("%s: resource %q: unknown type %q", r.Pos, r.Name, r.Type)
+}
+
+// Plan plans a spec against the state and keeps what Apply needs.
+func Plan(sp Spec, o *State) Step {
+	st := sp.Plan(o)
+	r := sp.Resource()
+	st.Resource, st.Type = r.Name, r.Type
+	st.spec, st.obs = sp, o
+	return st
+}
+
+// Apply applies a planned step.
+func Apply(ctx context.Context, h Host, st Step) (Outcome, error) {
+	if st.spec == nil {
+		return Outcome{}, fmt.Errorf("resource %q: step was not planned", st.Resource)
+	}
+	if st.Action == ActionNone {
+		return Outcome{}, nil
+	}
+	return st.spec.Apply(ctx, h, st)
+}
