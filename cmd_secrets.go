@@ -1,5 +1,369 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
 
-func secretsCommand() *cli.Command { return &cli.Command{Name: "secrets", Usage: "TODO"} }
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/vigo-sh/vigocli/secrets"
+)
+
+// secretsCommand manages the stockpile's encrypted age store. Only
+// `secrets get` ever prints a value; `set` never takes one as an argument.
+func secretsCommand() *cli.Command {
+	pathArg := func(c *cli.Context, verb string) (string, error) {
+		if c.NArg() != 1 {
+			return "", withCode(exitInvalid, fmt.Errorf("secrets %s takes exactly one argument, the secret's path", verb))
+		}
+		p := c.Args().First()
+		if err := secrets.ValidatePath(p); err != nil {
+			return "", withCode(exitInvalid, err)
+		}
+		return p, nil
+	}
+	return &cli.Command{
+		Name:  "secrets",
+		Usage: "manage the stockpile's encrypted secrets (secrets.age)",
+		Description: "Values live in STOCKPILE/secrets.age, encrypted with age to every recipient's public key;\n" +
+			"STOCKPILE/secrets.recipients lists the recipients. Your identity comes from VIGO_AGE_KEY,\n" +
+			"VIGO_AGE_KEY_FILE or $XDG_CONFIG_HOME/vigo/age.key. Resources refer to a value as\n" +
+			"\"secret:PATH\"; pushes resolve it (from VIGO_SECRET_* variables first, see docs/secrets.md).",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "init",
+				Usage:     "create the store (and your identity if you have none); prints your public key",
+				ArgsUsage: " ",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "comment", Usage: "who the key belongs to (default USER@HOST)"},
+				},
+				Action: secretsInit,
+			},
+			{
+				Name:      "keygen",
+				Usage:     "create a new age identity in a file (e.g. for a CI job) and print its public key",
+				ArgsUsage: " ",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "identity file to create (mode 0600; never overwritten)"},
+				},
+				Action: func(c *cli.Context) error {
+					id, err := secrets.GenerateIdentity(c.String("output"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.ErrWriter, "created age identity %s (keep it private)\n", id.Source)
+					fmt.Fprintln(c.App.Writer, id.Recipients[0])
+					return nil
+				},
+			},
+			{
+				Name:      "set",
+				Usage:     "store a value read from stdin (or typed at a prompt without echo)",
+				ArgsUsage: "PATH",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "raw", Usage: "keep stdin byte for byte (default: drop one trailing newline)"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 1 {
+						// Never echo the extra arguments: one of them is likely the value.
+						return withCode(exitInvalid, errors.New("secrets set takes one argument, the path; the value is read from stdin or a prompt, never from an argument (it would land in shell history and the process list)"))
+					}
+					path, err := pathArg(c, "set")
+					if err != nil {
+						return err
+					}
+					store, err := openStore(c)
+					if err != nil {
+						return err
+					}
+					value, err := readSecretValue(c, path)
+					if err != nil {
+						return err
+					}
+					if err := store.Set(path, value); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.ErrWriter, "stored %s in %s\n", path, store.Path())
+					return nil
+				},
+			},
+			{
+				Name:      "get",
+				Usage:     "print a value (the one command that does)",
+				ArgsUsage: "PATH",
+				Action: func(c *cli.Context) error {
+					path, err := pathArg(c, "get")
+					if err != nil {
+						return err
+					}
+					store, err := openStore(c)
+					if err != nil {
+						return err
+					}
+					v, err := store.Get(c.Context, path)
+					if err != nil {
+						return fmt.Errorf("secret %q: %w", path, err)
+					}
+					fmt.Fprintln(c.App.Writer, v)
+					return nil
+				},
+			},
+			{
+				Name:      "list",
+				Aliases:   []string{"ls"},
+				Usage:     "list the stored paths (never values)",
+				ArgsUsage: " ",
+				Action: func(c *cli.Context) error {
+					store, err := openStore(c)
+					if err != nil {
+						return err
+					}
+					paths, err := store.Paths()
+					if err != nil {
+						return err
+					}
+					for _, p := range paths {
+						fmt.Fprintln(c.App.Writer, p)
+					}
+					return nil
+				},
+			},
+			{
+				Name:      "rm",
+				Usage:     "remove a value",
+				ArgsUsage: "PATH",
+				Action: func(c *cli.Context) error {
+					path, err := pathArg(c, "rm")
+					if err != nil {
+						return err
+					}
+					store, err := openStore(c)
+					if err != nil {
+						return err
+					}
+					if err := store.Remove(path); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.ErrWriter, "removed %s from %s\n", path, store.Path())
+					return nil
+				},
+			},
+			{
+				Name:  "recipients",
+				Usage: "list, add or remove the public keys the store is encrypted to",
+				Subcommands: []*cli.Command{
+					{
+						Name:      "list",
+						Aliases:   []string{"ls"},
+						Usage:     "list recipients (reads secrets.recipients; no key needed)",
+						ArgsUsage: " ",
+						Action:    secretsRecipientsList,
+					},
+					{
+						Name:      "add",
+						Usage:     "add a public key (age1..., or - to read it from stdin) and re-encrypt the store",
+						ArgsUsage: "KEY|-",
+						Flags: []cli.Flag{
+							&cli.StringFlag{Name: "comment", Usage: "who the key belongs to"},
+						},
+						Action: func(c *cli.Context) error {
+							if c.NArg() != 1 {
+								return withCode(exitInvalid, errors.New("secrets recipients add takes exactly one argument, a public key (age1...)"))
+							}
+							store, err := openStore(c)
+							if err != nil {
+								return err
+							}
+							key, err := keyArg(c)
+							if err != nil {
+								return err
+							}
+							if err := store.AddRecipient(key, c.String("comment")); err != nil {
+								return err
+							}
+							fmt.Fprintf(c.App.ErrWriter, "added %s; re-encrypted %s\n", key, store.Path())
+							return nil
+						},
+					},
+					{
+						Name:      "rm",
+						Usage:     "remove a public key and re-encrypt the store (rotate the values it could read)",
+						ArgsUsage: "KEY|-",
+						Action: func(c *cli.Context) error {
+							if c.NArg() != 1 {
+								return withCode(exitInvalid, errors.New("secrets recipients rm takes exactly one argument, a public key (age1...)"))
+							}
+							store, err := openStore(c)
+							if err != nil {
+								return err
+							}
+							key, err := keyArg(c)
+							if err != nil {
+								return err
+							}
+							if err := store.RemoveRecipient(key); err != nil {
+								return err
+							}
+							fmt.Fprintf(c.App.ErrWriter, "removed %s; re-encrypted %s\n"+
+								"note: that key can still read old copies of the file (e.g. in git history): rotate the values it could see\n",
+								key, store.Path())
+							return nil
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+// stockpileDir returns the stockpile directory, which must exist.
+func stockpileDir(c *cli.Context) (string, error) {
+	dir := c.String("stockpile")
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return "", withCode(exitInvalid, fmt.Errorf("stockpile directory %q does not exist (set --stockpile or VIGO_STOCKPILE)", dir))
+	}
+	return dir, nil
+}
+
+func openStore(c *cli.Context) (*secrets.AgeStore, error) {
+	dir, err := stockpileDir(c)
+	if err != nil {
+		return nil, err
+	}
+	return secrets.NewAgeStore(dir, secrets.OSEnv().LoadIdentity), nil
+}
+
+func secretsInit(c *cli.Context) error {
+	dir, err := stockpileDir(c)
+	if err != nil {
+		return err
+	}
+	env := secrets.OSEnv()
+	out, errw := c.App.Writer, c.App.ErrWriter
+	id, err := env.LoadIdentity()
+	if errors.Is(err, secrets.ErrNoIdentity) {
+		file, ferr := env.KeyFile()
+		if ferr != nil {
+			return ferr
+		}
+		if id, err = secrets.GenerateIdentity(file); err != nil {
+			return err
+		}
+		fmt.Fprintf(errw, "created age identity %s (keep it private and back it up)\n", id.Source)
+	} else if err != nil {
+		return err
+	} else {
+		fmt.Fprintf(errw, "using %s\n", id)
+	}
+	store := secrets.NewAgeStore(dir, func() (*secrets.Identity, error) { return id, nil })
+	if store.Exists() {
+		rs, lerr := store.ListRecipients()
+		member := false
+		for _, r := range rs {
+			member = member || r.Key == id.Recipients[0]
+		}
+		fmt.Fprintf(errw, "%s already exists\n", store.Path())
+		if lerr == nil && !member {
+			fmt.Fprintf(errw, "your key is not one of its recipients: ask a recipient to run `vigocli secrets recipients add %s`\n", id.Recipients[0])
+		}
+	} else {
+		comment := c.String("comment")
+		if comment == "" {
+			comment = defaultKeyComment()
+		}
+		if err := store.Init(id, comment); err != nil {
+			return err
+		}
+		fmt.Fprintf(errw, "created %s and %s\n", store.Path(), store.RecipientsPath())
+	}
+	fmt.Fprintln(out, id.Recipients[0])
+	return nil
+}
+
+func defaultKeyComment() string {
+	user := os.Getenv("USER")
+	if user == "" {
+		user = "unknown"
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	return user + "@" + host
+}
+
+func secretsRecipientsList(c *cli.Context) error {
+	store, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	rs, err := store.ListRecipients()
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Comment != "" {
+			fmt.Fprintf(c.App.Writer, "%s  # %s\n", r.Key, r.Comment)
+		} else {
+			fmt.Fprintln(c.App.Writer, r.Key)
+		}
+	}
+	// With a key at hand, check the plain file against the encrypted list.
+	if ok, err := store.VerifyRecipients(); err == nil && !ok {
+		fmt.Fprintf(c.App.ErrWriter, "warning: %s differs from the recipients inside %s (edited by hand?); the next write restores it\n",
+			store.RecipientsPath(), store.Path())
+	}
+	return nil
+}
+
+// readSecretValue reads a value from a prompt without echo when stdin is a
+// terminal, else from stdin (dropping one trailing newline unless --raw).
+func readSecretValue(c *cli.Context, path string) (string, error) {
+	if f, ok := c.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(c.App.ErrWriter, "value for %s: ", path)
+		v1, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.App.ErrWriter)
+		if err != nil {
+			return "", fmt.Errorf("read value: %w", err)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "again: ")
+		v2, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.App.ErrWriter)
+		if err != nil {
+			return "", fmt.Errorf("read value: %w", err)
+		}
+		if !bytes.Equal(v1, v2) {
+			return "", errors.New("the two values differ; nothing stored")
+		}
+		return string(v1), nil
+	}
+	data, err := io.ReadAll(io.LimitReader(c.App.Reader, secrets.MaxValueLen+2))
+	if err != nil {
+		return "", fmt.Errorf("read value from stdin: %w", err)
+	}
+	if !c.Bool("raw") {
+		data = bytes.TrimSuffix(data, []byte("\n"))
+		data = bytes.TrimSuffix(data, []byte("\r"))
+	}
+	return string(data), nil
+}
+
+// keyArg returns the public key argument; "-" reads it from stdin (e.g.
+// `vigocli secrets keygen -o ci.key | vigocli secrets recipients add -`).
+func keyArg(c *cli.Context) (string, error) {
+	key := c.Args().First()
+	if key == "-" {
+		data, err := io.ReadAll(io.LimitReader(c.App.Reader, 4096))
+		if err != nil {
+			return "", fmt.Errorf("read public key from stdin: %w", err)
+		}
+		key = string(data)
+	}
+	return strings.TrimSpace(key), nil
+}

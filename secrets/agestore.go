@@ -394,8 +394,12 @@ func (s *AgeStore) Remove(path string) error {
 func (s *AgeStore) AddRecipient(key, comment string) error {
 	key = strings.TrimSpace(key)
 	if _, err := age.ParseX25519Recipient(key); err != nil {
-		if strings.HasPrefix(strings.ToUpper(key), "AGE-SECRET-KEY-") {
+		switch {
+		case strings.Contains(strings.ToUpper(key), "AGE-SECRET-KEY-"):
+			// Never echo it.
 			return errors.New("that is a private key: pass the public key (age1...), and keep the private key to yourself")
+		case strings.ContainsAny(key, " \t\r\n") || len(key) > 128:
+			return errors.New("not a single age X25519 public key (age1...)")
 		}
 		return fmt.Errorf("%q is not an age X25519 public key (age1...)", key)
 	}
