@@ -126,34 +126,60 @@ func (l *loader) file(sub, name string) {
 
 // parse returns the top mapping of a one-document YAML file.
 func (l *loader) parse(disp string, data []byte) (*yaml.Node, bool) {
+	return parseDoc(disp, data, &l.errs)
+}
+
+func parseDoc(disp string, data []byte, errs *Errors) (*yaml.Node, bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			l.errs.Addf(Pos{File: disp, Line: 1, Col: 1}, "", "empty file")
+			errs.Addf(Pos{File: disp, Line: 1, Col: 1}, "", "empty file")
 			return nil, false
 		}
-		l.errs = append(l.errs, yamlError(disp, err))
+		*errs = append(*errs, yamlError(disp, err))
 		return nil, false
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		l.errs.Addf(Pos{File: disp, Line: extra.Line, Col: extra.Column}, "split the file in two", "more than one YAML document in one file")
+		errs.Addf(Pos{File: disp, Line: extra.Line, Col: extra.Column}, "split the file in two", "more than one YAML document in one file")
 	} else if !errors.Is(err, io.EOF) {
-		l.errs = append(l.errs, yamlError(disp, err))
+		*errs = append(*errs, yamlError(disp, err))
 		return nil, false
 	}
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
-		l.errs.Addf(Pos{File: disp, Line: 1, Col: 1}, "", "empty file")
+		errs.Addf(Pos{File: disp, Line: 1, Col: 1}, "", "empty file")
 		return nil, false
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		l.errs.Addf(Pos{File: disp, Line: root.Line, Col: root.Column}, "", "the file must be a YAML map, not %s", kindOf(root))
+		errs.Addf(Pos{File: disp, Line: root.Line, Col: root.Column}, "", "the file must be a YAML map, not %s", kindOf(root))
 		return nil, false
 	}
 	return root, true
 }
+
+// ParseFile parses a one-document YAML file (an inventory, say) whose top
+// level is a map into a Value, with the same rules as stockpile files:
+// positions named after file, !raw known, other tags, nulls and merge keys
+// refused. The Value is nil when errs is not empty.
+func ParseFile(file string, data []byte) (*Value, Errors) {
+	var errs Errors
+	root, ok := parseDoc(file, data, &errs)
+	if !ok {
+		return nil, errs
+	}
+	c := &converter{file: file, errs: &errs}
+	v := c.value(root, false, "")
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return v, nil
+}
+
+// IsIdent reports whether s can be a variable name (reachable as
+// {{ .Vars.s }}).
+func IsIdent(s string) bool { return identRE.MatchString(s) }
 
 // yamlError turns a yaml.v3 syntax error into a positioned Error.
 func yamlError(disp string, err error) *Error {

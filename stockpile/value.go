@@ -173,7 +173,7 @@ func (c *converter) value(n *yaml.Node, raw bool, what string) *Value {
 				continue
 			}
 			seen[key] = c.pos(k)
-			if x := c.value(val, raw, fmt.Sprintf("%s.%s", what, key)); x != nil {
+			if x := c.value(val, raw, joinWhat(what, key)); x != nil {
 				v.Entries = append(v.Entries, Entry{Key: key, KeyPos: c.pos(k), Value: x})
 			}
 		}
@@ -223,3 +223,10 @@ var (
 	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 	identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
+
+func joinWhat(what, key string) string {
+	if what == "" {
+		return key
+	}
+	return what + "." + key
+}
