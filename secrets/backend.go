@@ -8,7 +8,8 @@ import (
 )
 
 // Chain looks a path up in each backend in order; the first that has it
-// wins. A backend error other than ErrNotFound stops the search (a store
+// wins. It refuses values shorter than MinValueLen (or empty, or larger
+// than MaxValueLen) whichever backend holds them. A backend error other than ErrNotFound stops the search (a store
 // that cannot be decrypted is an error, not a miss).
 type Chain struct {
 	Backends []Backend
@@ -23,6 +24,10 @@ func (c *Chain) Get(ctx context.Context, path string) (string, error) {
 	for _, b := range c.Backends {
 		v, err := b.Get(ctx, path)
 		if err == nil {
+			// Every consumer gets only values the Masker can mask.
+			if why := valueProblem(v); why != "" {
+				return "", fmt.Errorf("%v: %s", b, why)
+			}
 			return v, nil
 		}
 		if !errors.Is(err, ErrNotFound) {
@@ -43,26 +48,41 @@ func (c *Chain) String() string {
 	return strings.Join(names, ",")
 }
 
-// FingerprintKey returns the key for fingerprints: HashKey when set, else
-// the first key a backend offers (the age store's salt).
+// FingerprintKey returns the key for fingerprints (and for any hash of a
+// secret value that leaves the operator's machine, such as the spec-hash
+// label of a container), in this order: VIGO_SECRETS_HASH_KEY; the age
+// store's random salt (when the store exists and the identity decrypts
+// it); a key derived from the VIGO_SECRET_* variables (env backend). It
+// fails only when none of these exists.
 func (c *Chain) FingerprintKey(ctx context.Context) ([]byte, error) {
 	if len(c.HashKey) > 0 {
 		return c.HashKey, nil
 	}
 	var errs []error
+	ordered := make([]Backend, 0, len(c.Backends))
+	for _, b := range c.Backends { // stable keys first
+		if _, ok := b.(*AgeStore); ok {
+			ordered = append(ordered, b)
+		}
+	}
 	for _, b := range c.Backends {
+		if _, ok := b.(*AgeStore); !ok {
+			ordered = append(ordered, b)
+		}
+	}
+	for _, b := range ordered {
 		if k, ok := b.(keyer); ok {
 			key, err := k.FingerprintKey(ctx)
 			if err == nil {
 				return key, nil
 			}
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("%v: %w", b, err))
 		}
 	}
 	if len(errs) == 0 {
 		errs = append(errs, errors.New("no backend holds a fingerprint key"))
 	}
-	return nil, errors.Join(errs...)
+	return nil, fmt.Errorf("no fingerprint key (set %s): %w", HashKeyEnv, errors.Join(errs...))
 }
 
 // keyer is a backend that holds a fingerprint key.
@@ -97,7 +117,7 @@ func NewBackend(stockpile string, env Env) (*Chain, error) {
 		seen[name] = true
 		switch name {
 		case "env":
-			c.Backends = append(c.Backends, EnvBackend{LookupEnv: env.LookupEnv})
+			c.Backends = append(c.Backends, EnvBackend{LookupEnv: env.LookupEnv, Environ: env.Environ})
 		case "age":
 			c.Backends = append(c.Backends, NewAgeStore(stockpile, env.LoadIdentity))
 		default:

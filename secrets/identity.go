@@ -27,11 +27,14 @@ const (
 // Env is the process environment the package reads; tests pass their own.
 type Env struct {
 	LookupEnv     func(string) (string, bool) // os.LookupEnv
+	Environ       func() []string             // os.Environ
 	UserConfigDir func() (string, error)      // os.UserConfigDir
 }
 
 // OSEnv returns the real environment.
-func OSEnv() Env { return Env{LookupEnv: os.LookupEnv, UserConfigDir: os.UserConfigDir} }
+func OSEnv() Env {
+	return Env{LookupEnv: os.LookupEnv, Environ: os.Environ, UserConfigDir: os.UserConfigDir}
+}
 
 func (e Env) get(name string) string {
 	if e.LookupEnv == nil {

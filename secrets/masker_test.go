@@ -20,6 +20,7 @@ func TestMaskerString(t *testing.T) {
 	m.Add("line-one\nline-two\nab")
 	m.Add("abcdef")
 	m.Add("cdefgh") // overlaps abcdef
+	m.Add("p@ss w/rd")
 	tests := []struct{ in, want string }{
 		{"nothing here", "nothing here"},
 		{"pw=hunter2-pass end", "pw=*** end"},
@@ -32,6 +33,8 @@ func TestMaskerString(t *testing.T) {
 		{`"line-one\nline-two\nab"`, `"***"`},                // multi-line value, JSON-escaped
 		{"xabcdefghx", "x***x"},                              // overlapping values masked together
 		{"q=hunter2-pass&x", "q=***&x"},
+		{"https://h/?pw=p%40ss+w%2Frd&a=1", "https://h/?pw=***&a=1"}, // query-escaped
+		{"https://u:p@ss%20w%2Frd@h/", "https://u:***@h/"},           // path-escaped
 	}
 	for _, tt := range tests {
 		if got := m.String(tt.in); got != tt.want {

@@ -121,8 +121,8 @@ func (r *Resolver) resolve(ctx context.Context, path string) (resolved, error) {
 	if err != nil {
 		return resolved{}, fmt.Errorf("secret %q: %w", path, err)
 	}
-	if err := checkValue(path, value); err != nil {
-		return resolved{}, err
+	if why := valueProblem(value); why != "" {
+		return resolved{}, fmt.Errorf("secret %q: %s", path, why)
 	}
 	r.masker.Add(value)
 	if !r.keyDone {
@@ -181,6 +181,26 @@ func (v *Values) Value(path string) (string, bool) {
 func (v *Values) Fingerprint(path string) (string, bool) {
 	r, ok := v.m[path]
 	return r.fingerprint, ok
+}
+
+// Map returns a copy of the values by path (what executors.Env.Secrets
+// takes). Whoever holds it must never print it.
+func (v *Values) Map() map[string]string {
+	m := make(map[string]string, len(v.m))
+	for p, r := range v.m {
+		m[p] = r.value
+	}
+	return m
+}
+
+// Key returns the key the Resolver fingerprints with (see
+// Chain.FingerprintKey), or nil before the first value was resolved or
+// when no key exists. Executors key their spec-hash contributions of
+// secret values with it.
+func (r *Resolver) Key() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.key
 }
 
 // Paths lists the resolved paths, sorted.

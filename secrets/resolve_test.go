@@ -124,7 +124,7 @@ func TestResolverChain(t *testing.T) {
 		t.Fatal("resolve of unknown paths succeeded")
 	}
 	msg := err.Error()
-	for _, want := range []string{`secret "missing/one"`, "VIGO_SECRET_MISSING_ONE is not set", "not in age store", `"bad path!"`, `secret "short/env"`, "shorter than 4"} {
+	for _, want := range []string{`secret "missing/one"`, "VIGO_SECRET_MISSING_ONE is not set", "not in age store", `"bad path!"`, `secret "short/env": env: value is shorter than 4`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
@@ -192,10 +192,18 @@ func TestResolverEnvOnlyFingerprint(t *testing.T) {
 	if fp, _ := vals.Fingerprint("a"); !strings.HasPrefix(fp, "scrypt:") {
 		t.Errorf("env-only fingerprint %q", fp)
 	}
+	// With the environment listable, the key derives from VIGO_SECRET_*.
+	env.Environ = func() []string { return []string{"VIGO_SECRET_A=value-a-long", "PATH=/bin"} }
+	chain, _ = NewBackend(t.TempDir(), env)
+	vals, _ = NewResolver(chain, NewMasker()).Resolve(context.Background(), []string{"a"})
+	fp1, _ := vals.Fingerprint("a")
+	if !strings.HasPrefix(fp1, "hmac-sha256:") {
+		t.Errorf("env-derived fingerprint %q", fp1)
+	}
 	env.LookupEnv = mapEnv(map[string]string{BackendEnv: "env", "VIGO_SECRET_A": "value-a-long", HashKeyEnv: "k"})
 	chain, _ = NewBackend(t.TempDir(), env)
 	vals, _ = NewResolver(chain, NewMasker()).Resolve(context.Background(), []string{"a"})
-	if fp, _ := vals.Fingerprint("a"); !strings.HasPrefix(fp, "hmac-sha256:") {
-		t.Errorf("hash-key fingerprint %q", fp)
+	if fp, _ := vals.Fingerprint("a"); !strings.HasPrefix(fp, "hmac-sha256:") || fp == fp1 {
+		t.Errorf("hash-key fingerprint %q (env-derived %q)", fp, fp1)
 	}
 }

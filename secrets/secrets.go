@@ -105,13 +105,20 @@ func pathRune(r rune) bool {
 // checkValue enforces MinValueLen and MaxValueLen. The error names the
 // path and the rule, never the value.
 func checkValue(path, value string) error {
-	switch {
-	case value == "":
-		return fmt.Errorf("secret %q: value is empty", path)
-	case len(value) < MinValueLen:
-		return fmt.Errorf("secret %q: value is shorter than %d characters; vigo refuses values it cannot mask in output without destroying it", path, MinValueLen)
-	case len(value) > MaxValueLen:
-		return fmt.Errorf("secret %q: value is larger than %d bytes", path, MaxValueLen)
+	if why := valueProblem(value); why != "" {
+		return fmt.Errorf("secret %q: %s", path, why)
 	}
 	return nil
+}
+
+func valueProblem(value string) string {
+	switch {
+	case value == "":
+		return "value is empty"
+	case len(value) < MinValueLen:
+		return fmt.Sprintf("value is shorter than %d characters; vigo refuses values it cannot mask in output without destroying it", MinValueLen)
+	case len(value) > MaxValueLen:
+		return fmt.Sprintf("value is larger than %d bytes", MaxValueLen)
+	}
+	return ""
 }
