@@ -1,0 +1,140 @@
+package executors
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/stockpile"
+)
+
+func TestParsePort(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"6379:6379", []string{":6379:6379/tcp"}, false},
+		{"0.0.0.0:6379:6379/tcp", []string{":6379:6379/tcp"}, false},
+		{"[::]:6379:6379", []string{":6379:6379/tcp"}, false},
+		{"127.0.0.1:80:8080/udp", []string{"127.0.0.1:80:8080/udp"}, false},
+		{"[::1]:80:80", []string{"::1:80:80/tcp"}, false},
+		{"8080", []string{"::8080/tcp"}, false},
+		{"8000-8001:9000-9001", []string{":8000:9000/tcp", ":8001:9001/tcp"}, false},
+		{"80:80/icmp", nil, true},
+		{"a:b", nil, true},
+		{"8000-8002:9000-9001", nil, true},
+		{"70000:80", nil, true},
+	} {
+		got, err := parsePort(c.in)
+		if (err != nil) != c.err || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("parsePort(%q) = %v, %v; want %v (error %v)", c.in, got, err, c.want, c.err)
+		}
+	}
+}
+
+func TestSplitWords(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"redis-server --maxmemory 512mb", []string{"redis-server", "--maxmemory", "512mb"}, false},
+		{`sh -c 'echo $HOME; ls'`, []string{"sh", "-c", "echo $HOME; ls"}, false},
+		{`echo "a \"b\" $c" d\ e`, []string{"echo", `a "b" $c`, "d e"}, false},
+		{`echo ''`, []string{"echo", ""}, false},
+		{`echo 'x`, nil, true},
+		{`echo "x`, nil, true},
+	} {
+		got, err := splitWords(c.in)
+		if (err != nil) != c.err || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("splitWords(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestNormalizeRestartAndRefs(t *testing.T) {
+	for in, want := range map[string]string{"": "no", "no": "no", "always": "always", "on-failure:0": "on-failure", "on-failure:3": "on-failure:3", "unless-stopped": "unless-stopped"} {
+		if got, err := normalizeRestart(in); err != nil || got != want {
+			t.Errorf("normalizeRestart(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := normalizeRestart("sometimes"); err == nil {
+		t.Error("normalizeRestart accepted sometimes")
+	}
+	for in, want := range map[string]string{"redis": "redis:latest", "redis:7": "redis:7", "reg:5000/app": "reg:5000/app:latest", "reg:5000/app:v1": "reg:5000/app:v1", "app@sha256:ab": "app@sha256:ab"} {
+		if got := normalizeRef(in); got != want {
+			t.Errorf("normalizeRef(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func decodeT(typ string, f map[string]any, sec map[string]string) (Spec, error) {
+	return Decode(desired.Resource{Name: "r1", Type: typ, Fields: f, Pos: stockpile.Pos{File: "m.vgo", Line: 7, Col: 3}}, Env{Secrets: sec})
+}
+
+func TestDecodeErrorsNamePosition(t *testing.T) {
+	for _, c := range []struct {
+		typ    string
+		fields map[string]any
+		want   string
+	}{
+		{"docker_container", map[string]any{"container": "x", "image": "i", "ports": []any{"x:y"}}, "field ports[0]"},
+		{"docker_container", map[string]any{"container": "x", "image": "i", "restart_policy": "sometimes"}, "field restart_policy"},
+		{"docker_container", map[string]any{"container": "x"}, "field image: required"},
+		{"docker_container", map[string]any{"container": "x", "image": "i", "wait_healthy": "maybe"}, "is not a boolean"},
+		{"docker_container", map[string]any{"container": "x", "image": "i", "environment": map[string]any{"A": "secret:no/such"}}, `secret "no/such" is not set`},
+		{"docker_container", map[string]any{"container": "x", "image": "i", "wait_timeout": "soon"}, "is not a duration"},
+		{"docker_compose", map[string]any{"compose_file": "rel/dc.yml"}, "absolute path"},
+		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "remove_orphans": "perhaps"}, "is not a boolean"},
+		{"file", map[string]any{"target_path": "/a", "content": "x", "mode": "0999"}, "octal mode"},
+		{"file", map[string]any{"target_path": "/a"}, "content or source is required"},
+		{"docker_image", map[string]any{"image": "redis", "state": "gone"}, `"gone" is not one of present, absent`},
+	} {
+		_, err := decodeT(c.typ, c.fields, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "m.vgo:7:3: resource \"r1\"") {
+			t.Errorf("%s %v: error %v, want one containing %q at m.vgo:7:3", c.typ, c.fields, err, c.want)
+		}
+	}
+}
+
+func TestDecodeValues(t *testing.T) {
+	sp, err := decodeT("docker_compose", map[string]any{"compose_file": "/opt/a/dc.yml", "remove_orphans": "true", "wait": true, "wait_timeout": "90"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sp.(*composeSpec)
+	if !c.RemoveOrphans || !c.Wait || c.WaitTimeout != 90*time.Second || c.Pull != "missing" {
+		t.Fatalf("decoded %+v", c)
+	}
+	sp, err = decodeT("file", map[string]any{"target_path": "/a", "content": "x", "mode": "600"}, nil)
+	if err != nil || sp.(*fileSpec).Mode != 0o600 {
+		t.Fatalf("mode: %v %v", sp, err)
+	}
+}
+
+// The spec hash changes with a secret's value but never contains it, and
+// does not change with state or wait settings.
+func TestSpecHash(t *testing.T) {
+	f := webFields("v2.1.0")
+	h := func(sec string, extra ...any) string {
+		sp, err := Decode(desired.Resource{Name: "w", Type: "docker_container", Fields: with(f, extra...)},
+			Env{Secrets: map[string]string{"vigo/webapp/database_url": sec}, SecretKey: []byte("k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sp.(*containerSpec).hash
+	}
+	a, b := h("one"), h("two")
+	if a == b {
+		t.Fatal("hash does not depend on the secret value")
+	}
+	if h("one", "state", "stopped") != a || h("one", "wait_healthy", "true") != a {
+		t.Fatal("hash depends on state or wait_healthy")
+	}
+	if h("one", "restart_policy", "always") == a {
+		t.Fatal("hash does not depend on restart_policy")
+	}
+}

@@ -1,0 +1,250 @@
+package executors
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/stockpile"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden plan files")
+
+// The key and the secret value the fixtures were recorded with (see
+// record_test.go): the recorded spec hashes depend on them.
+var (
+	goldenKey     = []byte("vigo-golden-key")
+	goldenSecrets = map[string]string{"vigo/webapp/database_url": "postgres://app:golden@db.example.com/app"}
+)
+
+// fixture reads one recorded engine answer from testdata/inspect.
+func fixture[T any](t *testing.T, name string) *T {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "inspect", name+".json"))
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("fixture %s: %v", name, err)
+	}
+	return &v
+}
+
+const (
+	redisRef = "redis:7-alpine"
+	web21    = "myregistry.example.com/webapp:v2.1.0"
+	web22    = "myregistry.example.com/webapp:v2.2.0"
+)
+
+// recorded builds the observed state of a host after the documentation's
+// stack was pushed with app_tag v2.1.0 (recorded from a lab host).
+func recorded(t *testing.T) *State {
+	st := NewState()
+	st.Containers["redis"] = fixture[Container](t, "container-redis")
+	st.Containers["webapp"] = fixture[Container](t, "container-webapp")
+	for ref, name := range map[string]string{redisRef: "image-redis", web21: "image-webapp-v2.1.0", web22: "image-webapp-v2.2.0"} {
+		img := fixture[Image](t, name)
+		st.Images[ref] = img
+		st.ImagesByID[img.ID] = img
+	}
+	st.List = *fixture[[]ContainerSummary](t, "list")
+	return st
+}
+
+func redisFields() map[string]any {
+	return map[string]any{"container": "redis", "image": "redis:7-alpine", "state": "running",
+		"ports": []any{"6379:6379"}, "command": "redis-server --maxmemory 512mb", "restart_policy": "unless-stopped"}
+}
+
+func webFields(tag string) map[string]any {
+	return map[string]any{"container": "webapp", "image": "myregistry.example.com/webapp:" + tag, "state": "running",
+		"ports": []any{"8080:8080"}, "restart_policy": "unless-stopped",
+		"environment": map[string]any{"REDIS_URL": "redis://localhost:6379", "DATABASE_URL": "secret:vigo/webapp/database_url"}}
+}
+
+type goldenCase struct {
+	name   string
+	typ    string
+	fields map[string]any
+	// state changes the recorded state (nil: as recorded).
+	state   func(t *testing.T, st *State)
+	secrets map[string]string
+}
+
+func with(m map[string]any, kv ...any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(out, kv[i].(string))
+		} else {
+			out[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return out
+}
+
+func goldenCases() []goldenCase {
+	env := func(kv ...any) map[string]any {
+		return with(webFields("v2.1.0")["environment"].(map[string]any), kv...)
+	}
+	return []goldenCase{
+		// docker_container lifecycle
+		{name: "container-matches", typ: "docker_container", fields: webFields("v2.1.0")},
+		{name: "container-redis-matches", typ: "docker_container", fields: redisFields()},
+		{name: "container-missing", typ: "docker_container", fields: webFields("v2.1.0"),
+			state: func(t *testing.T, st *State) { st.Containers["webapp"] = nil }},
+		{name: "container-missing-image-missing", typ: "docker_container", fields: webFields("v2.1.0"),
+			state: func(t *testing.T, st *State) { st.Containers["webapp"] = nil; st.Images[web21] = nil }},
+		{name: "container-stopped", typ: "docker_container", fields: webFields("v2.1.0"),
+			state: func(t *testing.T, st *State) { st.Containers["webapp"] = fixture[Container](t, "container-webapp-stopped") }},
+		{name: "container-want-stopped", typ: "docker_container", fields: with(webFields("v2.1.0"), "state", "stopped")},
+		{name: "container-want-absent", typ: "docker_container", fields: with(webFields("v2.1.0"), "state", "absent")},
+		{name: "container-absent-missing", typ: "docker_container", fields: with(webFields("v2.1.0"), "state", "absent"),
+			state: func(t *testing.T, st *State) { st.Containers["webapp"] = nil }},
+		{name: "container-leftover-temp", typ: "docker_container", fields: webFields("v2.1.0"),
+			state: func(t *testing.T, st *State) {
+				st.Containers["webapp"] = nil
+				st.List = append(st.List, ContainerSummary{ID: "f00", Names: []string{"/webapp-vigo-new"}, State: "created"})
+			}},
+		// image by ID
+		{name: "container-new-tag", typ: "docker_container", fields: webFields("v2.2.0")},
+		{name: "container-same-tag-new-id", typ: "docker_container", fields: webFields("v2.1.0"),
+			state: func(t *testing.T, st *State) { st.Images[web21] = st.Images[web22] }},
+		// ports
+		{name: "container-port-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "ports", []any{"8081:8080"})},
+		{name: "container-port-removed", typ: "docker_container", fields: with(webFields("v2.1.0"), "ports", nil)},
+		{name: "container-port-added", typ: "docker_container", fields: with(webFields("v2.1.0"), "ports", []any{"8080:8080", "127.0.0.1:9090:9090/udp"})},
+		{name: "container-port-normalised", typ: "docker_container", fields: with(webFields("v2.1.0"), "ports", []any{"0.0.0.0:8080:8080/tcp"})},
+		// environment
+		{name: "container-env-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "environment", env("REDIS_URL", "redis://localhost:6380"))},
+		{name: "container-env-removed", typ: "docker_container", fields: with(webFields("v2.1.0"), "environment", env("REDIS_URL", nil))},
+		{name: "container-env-added", typ: "docker_container", fields: with(webFields("v2.1.0"), "environment", env("LOG_LEVEL", "debug"))},
+		{name: "container-env-image-only-var-declared-same", typ: "docker_container", fields: with(webFields("v2.1.0"), "environment", env("APP_VERSION", "2.1.0"))},
+		{name: "container-secret-changed", typ: "docker_container", fields: webFields("v2.1.0"),
+			secrets: map[string]string{"vigo/webapp/database_url": "postgres://app:rotated@db.example.com/app"}},
+		// command, restart policy, the rest
+		{name: "container-command-changed", typ: "docker_container", fields: with(redisFields(), "command", "redis-server --maxmemory 256mb")},
+		{name: "container-command-removed", typ: "docker_container", fields: with(redisFields(), "command", nil)},
+		{name: "container-command-list-same", typ: "docker_container", fields: with(redisFields(), "command", []any{"redis-server", "--maxmemory", "512mb"})},
+		{name: "container-restart-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "restart_policy", "always")},
+		{name: "container-restart-drift", typ: "docker_container", fields: webFields("v2.1.0"),
+			state: func(t *testing.T, st *State) { st.Containers["webapp"] = fixture[Container](t, "container-webapp-updated") }},
+		{name: "container-handmade", typ: "docker_container", fields: redisFields(),
+			state: func(t *testing.T, st *State) { st.Containers["redis"] = fixture[Container](t, "container-handmade") }},
+		{name: "container-labels-volumes-user", typ: "docker_container", fields: with(webFields("v2.1.0"),
+			"labels", map[string]any{"team": "web"}, "volumes", []any{"/srv/data:/data:ro"}, "user", "1000", "working_dir", "/srv")},
+		{name: "container-hostname-spec-hash", typ: "docker_container", fields: with(webFields("v2.1.0"), "hostname", "web")},
+		{name: "container-healthcheck-added", typ: "docker_container", fields: with(webFields("v2.1.0"),
+			"healthcheck", map[string]any{"test": "wget -qO- http://localhost:8080/health", "interval": "5s", "retries": "3"})},
+		{name: "container-networks-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "networks", []any{"backend"})},
+		// docker_image
+		{name: "image-present", typ: "docker_image", fields: map[string]any{"image": "redis", "tag": "7-alpine", "state": "present"}},
+		{name: "image-missing", typ: "docker_image", fields: map[string]any{"image": "myregistry.example.com/webapp", "tag": "v2.3.0"}},
+		{name: "image-pull-always", typ: "docker_image", fields: map[string]any{"image": "redis", "tag": "7-alpine", "pull": "always"}},
+		{name: "image-absent-in-use", typ: "docker_image", fields: map[string]any{"image": "redis", "tag": "7-alpine", "state": "absent"}},
+		{name: "image-absent-gone", typ: "docker_image", fields: map[string]any{"image": "nginx", "state": "absent"}},
+		// docker_compose
+		{name: "compose-up-all-running", typ: "docker_compose", fields: composeFields(), state: composeState("compose-list")},
+		{name: "compose-service-removed", typ: "docker_compose", fields: composeFields(), state: composeState("compose-list-api-removed")},
+		{name: "compose-service-exited", typ: "docker_compose", fields: composeFields(), state: composeState("compose-list-web-exited")},
+		{name: "compose-nothing-yet", typ: "docker_compose", fields: composeFields(), state: composeState("")},
+		{name: "compose-orphan", typ: "docker_compose", fields: composeFields(), state: composeState("compose-list", "old")},
+		{name: "compose-down", typ: "docker_compose", fields: with(composeFields(), "state", "down"), state: composeState("compose-list")},
+		// file
+		{name: "file-missing", typ: "file", fields: fileFields("hello\n"), state: func(t *testing.T, st *State) { st.Files["/opt/myapp/app.conf"] = nil }},
+		{name: "file-same", typ: "file", fields: fileFields("hello\n"), state: fileState("hello\n", "0644")},
+		{name: "file-content-differs", typ: "file", fields: fileFields("hello again\n"), state: fileState("hello\n", "0644")},
+		{name: "file-mode-drift", typ: "file", fields: with(fileFields("hello\n"), "mode", "0600"), state: fileState("hello\n", "0644")},
+		{name: "file-absent", typ: "file", fields: with(fileFields("hello\n"), "state", "absent"), state: fileState("hello\n", "0644")},
+	}
+}
+
+func composeFields() map[string]any {
+	return map[string]any{"compose_file": "/opt/myapp/docker-compose.yml", "pull": "always", "remove_orphans": "true"}
+}
+
+// composeState installs what observe learns of the documentation's
+// compose project: its services from the file, its containers from a
+// recorded container list.
+func composeState(list string, extraServices ...string) func(t *testing.T, st *State) {
+	return func(t *testing.T, st *State) {
+		cs := &ComposeState{Project: "myapp", Services: []string{"api", "redis", "web"}}
+		if list != "" {
+			for _, c := range *fixture[[]ContainerSummary](t, list) {
+				if c.Labels["com.docker.compose.project"] == "myapp" {
+					cs.Containers = append(cs.Containers, c)
+				}
+			}
+		}
+		for _, svc := range extraServices {
+			cs.Containers = append(cs.Containers, ContainerSummary{ID: "0ld", Names: []string{"/myapp-" + svc + "-1"}, State: "running",
+				Labels: map[string]string{"com.docker.compose.project": "myapp", "com.docker.compose.service": svc}})
+		}
+		st.Compose["/opt/myapp/docker-compose.yml"] = cs
+	}
+}
+
+func fileFields(content string) map[string]any {
+	return map[string]any{"target_path": "/opt/myapp/app.conf", "content": content}
+}
+
+func fileState(content, mode string) func(t *testing.T, st *State) {
+	return func(t *testing.T, st *State) {
+		s, _ := decodeFile(fields{r: desired.Resource{Fields: map[string]any{"target_path": "/x", "content": content}}}, Env{})
+		st.Files["/opt/myapp/app.conf"] = &FileInfo{SHA256: s.(*fileSpec).SHA256, Mode: mode, Owner: "root", Group: "root"}
+	}
+}
+
+// TestGoldenPlans plans every rule against state recorded from a lab host
+// and compares the plan text with testdata/golden/NAME.txt (-update
+// rewrites them).
+func TestGoldenPlans(t *testing.T) {
+	for _, c := range goldenCases() {
+		t.Run(c.name, func(t *testing.T) {
+			st := recorded(t)
+			if c.state != nil {
+				c.state(t, st)
+			}
+			sec := goldenSecrets
+			if c.secrets != nil {
+				sec = c.secrets
+			}
+			r := desired.Resource{Name: c.name, Type: c.typ, Module: "golden", Fields: c.fields, Pos: stockpile.Pos{File: "golden.vgo", Line: 1, Col: 1}}
+			sp, err := Decode(r, Env{Secrets: sec, SecretKey: goldenKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := Plan(sp, st).String()
+			for _, v := range sec {
+				if strings.Contains(got, v) {
+					t.Fatalf("plan shows a secret value:\n%s", got)
+				}
+			}
+			path := filepath.Join("testdata", "golden", c.name+".txt")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("plan differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
+			}
+		})
+	}
+}
