@@ -1,9 +1,484 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/executors"
+	"github.com/vigo-sh/vigocli/inventory"
+	"github.com/vigo-sh/vigocli/stockpile"
+)
 
 // Offline commands never touch a host.
 
-func validateCommand() *cli.Command   { return &cli.Command{Name: "validate", Usage: "TODO"} }
-func renderCommand() *cli.Command     { return &cli.Command{Name: "render", Usage: "TODO"} }
-func envoysListCommand() *cli.Command { return &cli.Command{Name: "list", Usage: "TODO"} }
+// fleet is a loaded stockpile and inventory, and every host's desired state.
+type fleet struct {
+	sp       *stockpile.Stockpile
+	inv      *inventory.Inventory // nil: no inventory (validate only)
+	invPath  string
+	hosts    []desired.Host
+	warnings []*stockpile.Error
+}
+
+// invalidError is returned for an invalid stockpile or inventory: the
+// problems, one per line, go to stderr (or into JSON), and main exits 4.
+type invalidError struct {
+	errs stockpile.Errors
+	what string
+}
+
+func (e *invalidError) Error() string {
+	n := len(e.errs)
+	s := "s"
+	if n == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("%s: %d error%s", e.what, n, s)
+}
+
+// asInvalid turns loader errors into an invalidError.
+func asInvalid(err error, what string) error {
+	var es stockpile.Errors
+	if errors.As(err, &es) {
+		return &invalidError{errs: es, what: what}
+	}
+	return err
+}
+
+// loadFleet loads the stockpile and the inventory and builds every host.
+// With needInventory false a missing default inventory is not an error:
+// fleet.inv stays nil.
+func loadFleet(c *cli.Context, needInventory bool) (*fleet, error) {
+	dir := stockpileFlag(c)
+	sp, err := stockpile.Load(dir, executors.BuiltinSchemas())
+	if err != nil {
+		return nil, asInvalid(err, "invalid stockpile "+dir)
+	}
+	f := &fleet{sp: sp}
+	path, explicit := inventoryPath(c)
+	f.invPath = path
+	inv, err := inventory.Load(path)
+	if err != nil {
+		if errors.Is(err, inventory.ErrNoInventory) && !explicit && !needInventory {
+			return f, nil
+		}
+		if errors.Is(err, inventory.ErrNoInventory) {
+			return nil, withCode(exitInvalid, err)
+		}
+		return nil, asInvalid(err, "invalid inventory "+path)
+	}
+	f.inv = inv
+	vars, err := flagVars(c)
+	if err != nil {
+		return nil, err
+	}
+	hosts, warns, err := desired.Build(sp, inv, desired.Options{Vars: vars})
+	f.warnings = warns
+	if err != nil {
+		return nil, asInvalid(err, "invalid stockpile "+dir)
+	}
+	f.hosts = hosts
+	return f, nil
+}
+
+// reportInvalid prints an invalidError's problems to w and returns the
+// error main turns into exit code 4.
+func reportInvalid(c *cli.Context, err error) error {
+	var ie *invalidError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	for _, e := range ie.errs {
+		fmt.Fprintln(c.App.ErrWriter, e.Error())
+	}
+	return withCode(exitInvalid, ie)
+}
+
+func printWarnings(w io.Writer, warns []*stockpile.Error) {
+	for _, e := range warns {
+		fmt.Fprintln(w, "warning: "+e.Error())
+	}
+}
+
+// problem is an error or a warning in JSON output.
+type problem struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Col     int    `json:"col,omitempty"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+func problems(es []*stockpile.Error) []problem {
+	out := []problem{}
+	for _, e := range es {
+		out = append(out, problem{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col, Message: e.Msg, Hint: e.Hint})
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "validate",
+		Usage: "check the stockpile and the inventory, render every host, touch nothing",
+		Description: "Loads the stockpile and the inventory, checks every field, reference and\n" +
+			"template, and builds every host's desired state. Exit 0 when valid; exit 4\n" +
+			"with every problem on stderr (file:line:col: message) otherwise. Without an\n" +
+			"inventory only the stockpile is checked.",
+		Flags: sharedFlags(),
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			f, err := loadFleet(c, false)
+			if format == "json" {
+				return validateJSON(c, f, err)
+			}
+			if err != nil {
+				if f != nil {
+					printWarnings(c.App.ErrWriter, f.warnings)
+				}
+				return reportInvalid(c, err)
+			}
+			printWarnings(c.App.ErrWriter, f.warnings)
+			w := c.App.Writer
+			fmt.Fprintf(w, "stockpile %s: %s, %s, %s\n", f.sp.Dir, plural(len(f.sp.Modules), "module"), plural(len(f.sp.Roles), "role"), plural(len(f.sp.Envoys), "envoy"))
+			if f.inv == nil {
+				fmt.Fprintf(c.App.ErrWriter, "warning: no inventory at %s: hosts not checked (write one, or pass --inventory FILE)\n", f.invPath)
+			} else {
+				n := 0
+				for _, h := range f.hosts {
+					n += len(h.Resources)
+				}
+				fmt.Fprintf(w, "inventory %s: %s (%d matched by envoys), %s\n", f.invPath, plural(len(f.inv.Hosts), "host"), len(f.hosts), plural(n, "resource"))
+			}
+			fmt.Fprintln(w, "valid")
+			return nil
+		},
+	}
+}
+
+func validateJSON(c *cli.Context, f *fleet, err error) error {
+	out := struct {
+		Valid     bool      `json:"valid"`
+		Stockpile string    `json:"stockpile"`
+		Inventory string    `json:"inventory,omitempty"`
+		Modules   int       `json:"modules"`
+		Roles     int       `json:"roles"`
+		Envoys    int       `json:"envoys"`
+		Hosts     int       `json:"hosts"`
+		Resources int       `json:"resources"`
+		Errors    []problem `json:"errors"`
+		Warnings  []problem `json:"warnings"`
+	}{Valid: err == nil, Stockpile: stockpileFlag(c), Errors: []problem{}, Warnings: []problem{}}
+	var ie *invalidError
+	if err != nil && !errors.As(err, &ie) {
+		return err
+	}
+	if ie != nil {
+		out.Errors = problems(ie.errs)
+	}
+	if f != nil {
+		out.Warnings = problems(f.warnings)
+		if f.sp != nil {
+			out.Modules, out.Roles, out.Envoys = len(f.sp.Modules), len(f.sp.Roles), len(f.sp.Envoys)
+		}
+		if f.inv != nil {
+			out.Inventory = f.invPath
+		}
+		out.Hosts = len(f.hosts)
+		for _, h := range f.hosts {
+			out.Resources += len(h.Resources)
+		}
+	}
+	if werr := writeJSON(c.App.Writer, out); werr != nil {
+		return werr
+	}
+	if ie != nil {
+		return withCode(exitInvalid, errors.New(""))
+	}
+	return nil
+}
+
+// listedResource is a resource in `envoys list --output json`.
+type listedResource struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Module     string   `json:"module"`
+	Type       string   `json:"type"`
+	DependsOn  []string `json:"depends_on,omitempty"`
+	Notify     []string `json:"notify,omitempty"`
+	Subscribes []string `json:"subscribes,omitempty"`
+	Pos        string   `json:"pos"`
+}
+
+type listedHost struct {
+	Name        string           `json:"name"`
+	Environment string           `json:"environment"`
+	Roles       []string         `json:"roles"`
+	Modules     []string         `json:"modules"`
+	Resources   []listedResource `json:"resources"`
+}
+
+func envoysListCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list each host with its environment, roles, modules and resources in apply order",
+		ArgsUsage: "[GLOB...]",
+		Description: "Without arguments every host an envoy matches is listed; with GLOBs only the\n" +
+			"hosts whose name matches one of them.",
+		Flags: sharedFlags(),
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			f, err := loadFleet(c, true)
+			if err != nil {
+				return reportInvalid(c, err)
+			}
+			printWarnings(c.App.ErrWriter, f.warnings)
+			hosts := f.hosts
+			if c.NArg() > 0 {
+				hosts, err = selectDesired(hosts, c.Args().Slice())
+				if err != nil {
+					return withCode(exitInvalid, err)
+				}
+			}
+			var out []listedHost
+			for _, h := range hosts {
+				lh := listedHost{Name: h.Name, Environment: h.Environment, Roles: h.Roles, Modules: h.Modules, Resources: []listedResource{}}
+				for _, r := range h.Resources {
+					lh.Resources = append(lh.Resources, listedResource{
+						ID: r.ID(), Name: r.Name, Module: r.Module, Type: r.Type,
+						DependsOn: r.DependsOn, Notify: r.Notify, Subscribes: r.Subscribes, Pos: r.Pos.String(),
+					})
+				}
+				out = append(out, lh)
+			}
+			if format == "json" {
+				if out == nil {
+					out = []listedHost{}
+				}
+				return writeJSON(c.App.Writer, out)
+			}
+			printHosts(c.App.Writer, out)
+			return nil
+		},
+	}
+}
+
+// selectDesired keeps the hosts matching one of the globs, each glob
+// having to match at least one.
+func selectDesired(hosts []desired.Host, globs []string) ([]desired.Host, error) {
+	inv := make([]inventory.Host, len(hosts))
+	for i, h := range hosts {
+		inv[i] = inventory.Host{Name: h.Name}
+	}
+	sel, err := inventory.Select(inv, globs, "", false)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	for _, h := range sel {
+		keep[h.Name] = true
+	}
+	var out []desired.Host
+	for _, h := range hosts {
+		if keep[h.Name] {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+func printHosts(w io.Writer, hosts []listedHost) {
+	for i, h := range hosts {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		env := h.Environment
+		if env == "" {
+			env = "-"
+		}
+		fmt.Fprintln(w, h.Name)
+		fmt.Fprintf(w, "  environment: %s\n", env)
+		fmt.Fprintf(w, "  roles:       %s\n", orDash(strings.Join(h.Roles, ", ")))
+		fmt.Fprintf(w, "  modules:     %s\n", orDash(strings.Join(h.Modules, " -> ")))
+		fmt.Fprintf(w, "  resources:\n")
+		width := 0
+		for _, r := range h.Resources {
+			width = max(width, len(r.ID))
+		}
+		for j, r := range h.Resources {
+			line := fmt.Sprintf("    %2d. %-*s  %s", j+1, width, r.ID, r.Type)
+			var rel []string
+			if len(r.DependsOn) > 0 {
+				rel = append(rel, "after "+strings.Join(r.DependsOn, ", "))
+			}
+			if len(r.Notify) > 0 {
+				rel = append(rel, "notifies "+strings.Join(r.Notify, ", "))
+			}
+			if len(r.Subscribes) > 0 {
+				rel = append(rel, "subscribes to "+strings.Join(r.Subscribes, ", "))
+			}
+			if len(rel) > 0 {
+				line += "  (" + strings.Join(rel, "; ") + ")"
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func renderCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "render",
+		Usage:     "print one host's fully rendered resources (secrets stay references)",
+		ArgsUsage: "HOST",
+		Description: "Prints the host's environment, roles, modules, variables and every resource\n" +
+			"in apply order with its templates rendered, as YAML (or JSON with --output\n" +
+			"json). secret: values are shown as the references they are, never resolved.",
+		Flags: sharedFlags(),
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() != 1 {
+				return withCode(exitInvalid, fmt.Errorf("render takes one HOST (see vigocli envoys list)"))
+			}
+			name := c.Args().First()
+			dir := stockpileFlag(c)
+			sp, err := stockpile.Load(dir, executors.BuiltinSchemas())
+			if err != nil {
+				return reportInvalid(c, asInvalid(err, "invalid stockpile "+dir))
+			}
+			path, _ := inventoryPath(c)
+			inv, err := inventory.Load(path)
+			if err != nil {
+				if errors.Is(err, inventory.ErrNoInventory) {
+					return withCode(exitInvalid, err)
+				}
+				return reportInvalid(c, asInvalid(err, "invalid inventory "+path))
+			}
+			vars, err := flagVars(c)
+			if err != nil {
+				return err
+			}
+			h, _, err := desired.BuildHost(sp, inv, name, desired.Options{Vars: vars})
+			if err != nil {
+				var es stockpile.Errors
+				if errors.As(err, &es) {
+					return reportInvalid(c, asInvalid(err, "cannot render "+name))
+				}
+				return withCode(exitInvalid, err)
+			}
+			if format == "json" {
+				return writeJSON(c.App.Writer, h)
+			}
+			node, err := renderYAML(sp, h)
+			if err != nil {
+				return err
+			}
+			enc := yaml.NewEncoder(c.App.Writer)
+			enc.SetIndent(2)
+			if err := enc.Encode(node); err != nil {
+				return err
+			}
+			return enc.Close()
+		},
+	}
+}
+
+// renderYAML lays out a host the way a stockpile is written: resource
+// fields in the order of the file, common fields first.
+func renderYAML(sp *stockpile.Stockpile, h desired.Host) (*yaml.Node, error) {
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	add := func(m *yaml.Node, key string, v any) error {
+		var n yaml.Node
+		if err := n.Encode(v); err != nil {
+			return err
+		}
+		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, &n)
+		return nil
+	}
+	if err := add(root, "host", h.Name); err != nil {
+		return nil, err
+	}
+	for _, kv := range []struct {
+		k string
+		v any
+	}{{"environment", h.Environment}, {"roles", h.Roles}, {"modules", h.Modules}, {"vars", h.Vars}} {
+		if err := add(root, kv.k, kv.v); err != nil {
+			return nil, err
+		}
+	}
+	list := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, r := range h.Resources {
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		m.HeadComment = fmt.Sprintf("%s (%s)", r.ID(), r.Pos)
+		_ = add(m, "name", r.Name)
+		_ = add(m, "module", r.Module)
+		_ = add(m, "type", r.Type)
+		var order []string
+		if sr := sp.Resource(r.ID()); sr != nil {
+			for _, f := range sr.Fields {
+				order = append(order, f.Key)
+			}
+		} else {
+			for k := range r.Fields {
+				order = append(order, k)
+			}
+			sort.Strings(order)
+		}
+		for _, k := range order {
+			v, ok := r.Fields[k]
+			if !ok {
+				continue
+			}
+			if err := add(m, k, v); err != nil {
+				return nil, err
+			}
+		}
+		for _, rel := range []struct {
+			k string
+			v []string
+		}{{"depends_on", r.DependsOn}, {"notify", r.Notify}, {"subscribes", r.Subscribes}} {
+			if len(rel.v) > 0 {
+				_ = add(m, rel.k, rel.v)
+			}
+		}
+		list.Content = append(list.Content, m)
+	}
+	root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "resources"}, list)
+	return root, nil
+}

@@ -6,7 +6,10 @@
 // network or resolve secrets.
 package desired
 
-import "github.com/vigo-sh/vigocli/stockpile"
+import (
+	"github.com/vigo-sh/vigocli/inventory"
+	"github.com/vigo-sh/vigocli/stockpile"
+)
 
 // Resource is one rendered resource of one host.
 //
@@ -15,16 +18,23 @@ import "github.com/vigo-sh/vigocli/stockpile"
 // map[string]any). A string value that is exactly "secret:PATH" is a
 // secret reference, resolved only at push time.
 type Resource struct {
-	Name       string          `json:"name"`
-	Type       string          `json:"type"`
-	Module     string          `json:"module"`
-	Fields     map[string]any  `json:"fields"`
-	Raw        map[string]bool `json:"-"` // fields that were marked !raw (not rendered)
-	DependsOn  []string        `json:"depends_on,omitempty"`
-	Notify     []string        `json:"notify,omitempty"`
-	Subscribes []string        `json:"subscribes,omitempty"`
-	Pos        stockpile.Pos   `json:"pos"`
+	Name   string          `json:"name"`
+	Type   string          `json:"type"`
+	Module string          `json:"module"`
+	Fields map[string]any  `json:"fields"`
+	Raw    map[string]bool `json:"-"` // fields that were marked !raw (not rendered)
+	// DependsOn, Notify and Subscribes hold resource IDs ("module/name",
+	// see ID), only of resources this host has: a notify or subscribes
+	// naming a resource of a module the host does not get is dropped.
+	DependsOn  []string      `json:"depends_on,omitempty"`
+	Notify     []string      `json:"notify,omitempty"`
+	Subscribes []string      `json:"subscribes,omitempty"`
+	Pos        stockpile.Pos `json:"pos"`
 }
+
+// ID is "module/name": unique among a host's resources (two modules may
+// each have a resource of the same name).
+func (r Resource) ID() string { return r.Module + "/" + r.Name }
 
 // Host is the desired state of one host.
 type Host struct {
@@ -34,4 +44,7 @@ type Host struct {
 	Modules     []string       `json:"modules"` // apply order
 	Vars        map[string]any `json:"vars"`
 	Resources   []Resource     `json:"resources"` // apply order
+	// Inventory is the host's inventory entry (how to reach it), with
+	// Environment filled in from its envoys.
+	Inventory inventory.Host `json:"-"`
 }
