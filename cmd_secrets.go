@@ -326,22 +326,7 @@ func secretsRecipientsList(c *cli.Context) error {
 // terminal, else from stdin (dropping one trailing newline unless --raw).
 func readSecretValue(c *cli.Context, path string) (string, error) {
 	if f, ok := c.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintf(c.App.ErrWriter, "value for %s: ", path)
-		v1, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(c.App.ErrWriter)
-		if err != nil {
-			return "", fmt.Errorf("read value: %w", err)
-		}
-		fmt.Fprintf(c.App.ErrWriter, "again: ")
-		v2, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(c.App.ErrWriter)
-		if err != nil {
-			return "", fmt.Errorf("read value: %w", err)
-		}
-		if !bytes.Equal(v1, v2) {
-			return "", errors.New("the two values differ; nothing stored")
-		}
-		return string(v1), nil
+		return promptValue(f, c.App.ErrWriter, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(c.App.Reader, secrets.MaxValueLen+2))
 	if err != nil {
@@ -366,4 +351,32 @@ func keyArg(c *cli.Context) (string, error) {
 		key = string(data)
 	}
 	return strings.TrimSpace(key), nil
+}
+
+// promptValue asks for a value twice on the terminal. Echo is switched off
+// (raw mode) before the prompt appears, so nothing typed after it is
+// echoed, however fast.
+func promptValue(tty *os.File, w io.Writer, path string) (string, error) {
+	fd := int(tty.Fd())
+	old, err := term.MakeRaw(fd)
+	if err != nil {
+		return "", fmt.Errorf("terminal: %w", err)
+	}
+	defer term.Restore(fd, old)
+	t := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{tty, w}, "")
+	v1, err := t.ReadPassword("value for " + path + ": ")
+	if err != nil {
+		return "", errors.New("cancelled; nothing stored")
+	}
+	v2, err := t.ReadPassword("again: ")
+	if err != nil {
+		return "", errors.New("cancelled; nothing stored")
+	}
+	if v1 != v2 {
+		return "", errors.New("the two values differ; nothing stored")
+	}
+	return v1, nil
 }
