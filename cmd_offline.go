@@ -374,7 +374,11 @@ func renderCommand() *cli.Command {
 				return err
 			}
 			if c.NArg() != 1 {
-				return withCode(exitInvalid, fmt.Errorf("render takes one HOST (see vigocli envoys list)"))
+				msg := "render takes one HOST (see vigocli envoys list)"
+				if c.NArg() > 1 && strings.HasPrefix(c.Args().Get(1), "-") {
+					msg += "; put flags before HOST: vigocli render [--var k=v] HOST"
+				}
+				return withCode(exitInvalid, fmt.Errorf("%s", msg))
 			}
 			name := c.Args().First()
 			dir := stockpileFlag(c)
