@@ -223,3 +223,19 @@ func TestMaskerErrorAndEvent(t *testing.T) {
 		t.Errorf("value in JSON of masked event: %s", js)
 	}
 }
+
+// BenchmarkMaskerWriter measures masking a typical stream (80-byte lines)
+// with ten registered values.
+func BenchmarkMaskerWriter(b *testing.B) {
+	m := NewMasker()
+	for i := range 10 {
+		m.Add(fmt.Sprintf("secret-value-%02d-abcdefgh", i))
+	}
+	line := []byte(strings.Repeat("docker: pulling layer 0123456789abcdef ", 2) + "\n")
+	w := m.Writer(io.Discard)
+	b.SetBytes(int64(len(line)))
+	b.ResetTimer()
+	for range b.N {
+		w.Write(line)
+	}
+}
