@@ -259,7 +259,7 @@ func (l *loader) scalar(c *converter, n *yaml.Node, what string) (string, Pos, b
 		return "", c.pos(n), false
 	}
 	if v.Kind != Scalar {
-		l.errs.Addf(v.Pos, "", "%s must be a single value, not %s", what, v.Kind)
+		l.errs.Addf(v.Pos, "", "%s must be a single value, not %s", say(what), v.Kind)
 		return "", v.Pos, false
 	}
 	return v.Str, v.Pos, true
@@ -272,7 +272,7 @@ func (l *loader) name(c *converter, f map[string]field, what string, parent Pos)
 		l.errs.Addf(parent, "", "%s has no name", what)
 		return "", parent, false
 	}
-	s, p, ok := l.scalar(c, nf.val, what+" name")
+	s, p, ok := l.scalar(c, nf.val, mk("name", what))
 	if !ok {
 		return "", p, false
 	}
@@ -296,17 +296,17 @@ func (l *loader) refs(c *converter, n *yaml.Node, what string) []Ref {
 	case List:
 		items = v.Items
 	default:
-		l.errs.Addf(v.Pos, "", "%s must be a name or a list of names, not a map", what)
+		l.errs.Addf(v.Pos, "", "%s must be a name or a list of names, not a map", say(what))
 		return nil
 	}
 	var out []Ref
 	for _, it := range items {
 		if it.Kind != Scalar {
-			l.errs.Addf(it.Pos, "", "%s must be a name or a list of names, not a list of %s", what, strings.TrimPrefix(it.Kind.String(), "a "))
+			l.errs.Addf(it.Pos, "", "%s must be a name or a list of names, not a list of %ss", say(what), strings.TrimPrefix(it.Kind.String(), "a "))
 			continue
 		}
 		if it.Str == "" {
-			l.errs.Addf(it.Pos, "", "empty name in %s", what)
+			l.errs.Addf(it.Pos, "", "empty name in %s", say(what))
 			continue
 		}
 		out = append(out, Ref{Name: it.Str, Pos: it.Pos})
@@ -321,7 +321,7 @@ func (l *loader) vars(c *converter, n *yaml.Node, what string) []*Var {
 		return nil
 	}
 	if v.Kind != Map {
-		l.errs.Addf(v.Pos, "", "%s must be a map of name: value, not %s", what, v.Kind)
+		l.errs.Addf(v.Pos, "", "%s must be a map of name: value, not %s", say(what), v.Kind)
 		return nil
 	}
 	var out []*Var
@@ -347,10 +347,10 @@ func (l *loader) module(c *converter, root *yaml.Node) {
 	}
 	m := &Module{Name: name, Pos: pos}
 	if v, ok := f["vars"]; ok {
-		m.Vars = l.vars(c, v.val, "vars of module "+name)
+		m.Vars = l.vars(c, v.val, mk("vars", "module "+name))
 	}
 	if v, ok := f["depends_on"]; ok {
-		m.DependsOn = l.refs(c, v.val, "depends_on of module "+name)
+		m.DependsOn = l.refs(c, v.val, mk("depends_on", "module "+name))
 	}
 	rf, ok := f["resources"]
 	if !ok {
@@ -375,7 +375,14 @@ func (l *loader) resource(c *converter, n *yaml.Node, module string) *Resource {
 		l.errs.Addf(c.pos(n), "", "a resource of module %q must be a map with name and type, not %s", module, kindOf(n))
 		return nil
 	}
-	all, order := l.fields(c, n, "resource", nil)
+	label := "resource"
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
+			label = fmt.Sprintf("resource %q", v.Value)
+			break
+		}
+	}
+	all, order := l.fields(c, n, label, nil)
 	name, _, nameOK := l.name(c, all, "resource", c.pos(n))
 	what := "resource"
 	if nameOK {
@@ -386,7 +393,7 @@ func (l *loader) resource(c *converter, n *yaml.Node, module string) *Resource {
 	haveSchema := false
 	if tf, ok := all["type"]; !ok {
 		l.errs.Addf(c.pos(n), "types: "+strings.Join(l.types.TypeNames(), ", "), "%s has no type", what)
-	} else if typ, p, ok := l.scalar(c, tf.val, what+" type"); ok {
+	} else if typ, p, ok := l.scalar(c, tf.val, mk("type", what)); ok {
 		r.Type = typ
 		schema, haveSchema = l.types.Schema(typ)
 		if !haveSchema {
@@ -404,18 +411,18 @@ func (l *loader) resource(c *converter, n *yaml.Node, module string) *Resource {
 		case "name", "type":
 			continue
 		case "depends_on":
-			r.DependsOn = l.refs(c, f.val, "depends_on of "+what)
+			r.DependsOn = l.refs(c, f.val, mk("depends_on", what))
 			continue
 		case "notify":
-			r.Notify = l.refs(c, f.val, "notify of "+what)
+			r.Notify = l.refs(c, f.val, mk("notify", what))
 			continue
 		case "subscribes":
-			r.Subscribes = l.refs(c, f.val, "subscribes of "+what)
+			r.Subscribes = l.refs(c, f.val, mk("subscribes", what))
 			continue
 		}
 		if !haveSchema {
 			// Unknown type: its fields cannot be checked, keep them as they are.
-			if v := c.value(f.val, false, key); v != nil {
+			if v := c.value(f.val, false, mk(key, what)); v != nil {
 				r.Fields = append(r.Fields, Entry{Key: key, KeyPos: f.keyPos, Value: v})
 			}
 			continue
@@ -425,7 +432,7 @@ func (l *loader) resource(c *converter, n *yaml.Node, module string) *Resource {
 			l.errs.Addf(f.keyPos, suggest(key, known), "unknown field %q in %s (%s)", key, what, schema.Type)
 			continue
 		}
-		v := c.value(f.val, false, fmt.Sprintf("%s of %s", key, what))
+		v := c.value(f.val, false, mk(key, what))
 		if v == nil {
 			continue
 		}
@@ -461,11 +468,11 @@ func schemaField(s TypeSchema, name string) (Field, bool) {
 // value to keep (lists given as a single scalar become one-item lists;
 // literal booleans become "true" or "false").
 func (l *loader) checkKind(v *Value, f Field, what string) *Value {
-	where := fmt.Sprintf("%s of %s", f.Name, what)
+	where := mk(f.Name, what)
 	switch f.Kind {
 	case KindString, KindBool, KindInt, KindDuration:
 		if v.Kind != Scalar {
-			l.errs.Addf(v.Pos, "", "%s must be %s, not %s", where, kindWord(f.Kind), v.Kind)
+			l.errs.Addf(v.Pos, "", "%s must be %s, not %s", say(where), kindWord(f.Kind), v.Kind)
 			return nil
 		}
 		if !l.checkScalar(v, f, where) {
@@ -473,7 +480,7 @@ func (l *loader) checkKind(v *Value, f Field, what string) *Value {
 		}
 	case KindList:
 		if v.Kind == Map {
-			l.errs.Addf(v.Pos, "", "%s must be a list, not a map", where)
+			l.errs.Addf(v.Pos, "", "%s must be a list, not a map", say(where))
 			return nil
 		}
 		if v.Kind == Scalar {
@@ -482,7 +489,7 @@ func (l *loader) checkKind(v *Value, f Field, what string) *Value {
 		ok := true
 		for i, it := range v.Items {
 			if it.Kind != Scalar {
-				l.errs.Addf(it.Pos, "", "%s[%d] must be a single value, not %s", where, i, it.Kind)
+				l.errs.Addf(it.Pos, "", "%s must be a single value, not %s", say(idx(where, i)), it.Kind)
 				ok = false
 				continue
 			}
@@ -493,17 +500,17 @@ func (l *loader) checkKind(v *Value, f Field, what string) *Value {
 		}
 	case KindMap:
 		if v.Kind != Map {
-			l.errs.Addf(v.Pos, "", "%s must be a map of name: value, not %s", where, v.Kind)
+			l.errs.Addf(v.Pos, "", "%s must be a map of name: value, not %s", say(where), v.Kind)
 			return nil
 		}
 		ok := true
 		for _, e := range v.Entries {
 			if e.Value.Kind != Scalar {
-				l.errs.Addf(e.Value.Pos, "", "%s.%s must be a single value, not %s", where, e.Key, e.Value.Kind)
+				l.errs.Addf(e.Value.Pos, "", "%s must be a single value, not %s", say(joinWhat(where, e.Key)), e.Value.Kind)
 				ok = false
 				continue
 			}
-			ok = l.checkTemplate(e.Value, where+"."+e.Key) && ok
+			ok = l.checkTemplate(e.Value, joinWhat(where, e.Key)) && ok
 		}
 		if !ok {
 			return nil
@@ -528,7 +535,7 @@ func (l *loader) checkTemplates(v *Value, where string) bool {
 	case Map:
 		ok := true
 		for _, e := range v.Entries {
-			ok = l.checkTemplates(e.Value, where+"."+e.Key) && ok
+			ok = l.checkTemplates(e.Value, joinWhat(where, e.Key)) && ok
 		}
 		return ok
 	}
@@ -540,7 +547,7 @@ func (l *loader) checkTemplate(v *Value, where string) bool {
 		return true
 	}
 	if err := template.Check(v.Str); err != nil {
-		l.errs.Addf(v.Pos, "tag the value !raw if it is not a vigo template", "%s: %v", where, err)
+		l.errs.Addf(v.Pos, "tag the value !raw if it is not a vigo template", "%s: %v", say(where), err)
 		return false
 	}
 	return true
@@ -570,23 +577,23 @@ func (l *loader) checkScalar(v *Value, f Field, where string) bool {
 	case KindBool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			l.errs.Addf(v.Pos, "", "%s must be true or false, not %q", where, s)
+			l.errs.Addf(v.Pos, "", "%s must be true or false, not %q", say(where), s)
 			return false
 		}
 		v.Str = strconv.FormatBool(b)
 	case KindInt:
 		if _, err := strconv.Atoi(s); err != nil {
-			l.errs.Addf(v.Pos, "", "%s must be a whole number, not %q", where, s)
+			l.errs.Addf(v.Pos, "", "%s must be a whole number, not %q", say(where), s)
 			return false
 		}
 	case KindDuration:
 		if _, err := time.ParseDuration(s); err != nil {
-			l.errs.Addf(v.Pos, "a number with a unit: 30s, 2m, 1h30m", "%s must be a duration, not %q", where, s)
+			l.errs.Addf(v.Pos, "a number with a unit: 30s, 2m, 1h30m", "%s must be a duration, not %q", say(where), s)
 			return false
 		}
 	}
 	if len(f.Enum) > 0 && !contains(f.Enum, s) {
-		l.errs.Addf(v.Pos, suggestOr(s, f.Enum, ""), "%s must be one of %s, not %q", where, strings.Join(f.Enum, ", "), s)
+		l.errs.Addf(v.Pos, suggestOr(s, f.Enum, ""), "%s must be one of %s, not %q", say(where), strings.Join(f.Enum, ", "), s)
 		return false
 	}
 	return true
@@ -600,7 +607,7 @@ func (l *loader) role(c *converter, root *yaml.Node) {
 	}
 	r := &Role{Name: name, Pos: pos}
 	if v, ok := f["modules"]; ok {
-		r.Modules = l.refs(c, v.val, "modules of role "+name)
+		r.Modules = l.refs(c, v.val, mk("modules", "role "+name))
 	}
 	if len(r.Modules) == 0 {
 		if _, ok := f["modules"]; !ok {
@@ -608,7 +615,7 @@ func (l *loader) role(c *converter, root *yaml.Node) {
 		}
 	}
 	if v, ok := f["vars"]; ok {
-		r.Vars = l.vars(c, v.val, "vars of role "+name)
+		r.Vars = l.vars(c, v.val, mk("vars", "role "+name))
 	}
 	l.sp.Roles = append(l.sp.Roles, r)
 }
@@ -639,7 +646,7 @@ func (l *loader) envoys(c *converter, root *yaml.Node) {
 			l.errs.Addf(e.Pos, "", "envoy has no match glob")
 			continue
 		}
-		s, p, ok := l.scalar(c, mf.val, "match")
+		s, p, ok := l.scalar(c, mf.val, mk("match", "envoy"))
 		if !ok {
 			continue
 		}
@@ -653,15 +660,15 @@ func (l *loader) envoys(c *converter, root *yaml.Node) {
 			continue
 		}
 		if v, ok := ff["environment"]; ok {
-			if s, _, ok := l.scalar(c, v.val, "environment"); ok {
+			if s, _, ok := l.scalar(c, v.val, mk("environment", "envoy "+strconv.Quote(e.Match))); ok {
 				e.Environment = s
 			}
 		}
 		if v, ok := ff["roles"]; ok {
-			e.Roles = l.refs(c, v.val, "roles of envoy "+strconv.Quote(e.Match))
+			e.Roles = l.refs(c, v.val, mk("roles", "envoy "+strconv.Quote(e.Match)))
 		}
 		if v, ok := ff["vars"]; ok {
-			e.Vars = l.vars(c, v.val, "vars of envoy "+strconv.Quote(e.Match))
+			e.Vars = l.vars(c, v.val, mk("vars", "envoy "+strconv.Quote(e.Match)))
 		}
 		l.sp.Envoys = append(l.sp.Envoys, e)
 	}

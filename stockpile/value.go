@@ -140,21 +140,21 @@ func (c *converter) value(n *yaml.Node, raw bool, what string) *Value {
 	case n.Tag == "!raw":
 		raw = true
 	case strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!"):
-		c.errs.Addf(c.pos(n), "the only tag vigo knows is !raw (do not render as a template)", "unknown tag %s on %s", n.Tag, what)
+		c.errs.Addf(c.pos(n), "the only tag vigo knows is !raw (do not render as a template)", "unknown tag %s on %s", n.Tag, say(what))
 		return nil
 	}
 	p := c.pos(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if isNull(n) {
-			c.errs.Addf(p, `write "" for an empty string`, "%s has no value", what)
+			c.errs.Addf(p, `write "" for an empty string`, "%s has no value", say(what))
 			return nil
 		}
 		return &Value{Kind: Scalar, Str: n.Value, Raw: raw, Pos: p}
 	case yaml.SequenceNode:
 		v := &Value{Kind: List, Raw: raw, Pos: p, Items: []*Value{}}
 		for i, it := range n.Content {
-			if x := c.value(it, raw, fmt.Sprintf("%s[%d]", what, i)); x != nil {
+			if x := c.value(it, raw, idx(what, i)); x != nil {
 				v.Items = append(v.Items, x)
 			}
 		}
@@ -169,7 +169,7 @@ func (c *converter) value(n *yaml.Node, raw bool, what string) *Value {
 				continue
 			}
 			if first, dup := seen[key]; dup {
-				c.errs.Addf(c.pos(k), "", "duplicate key %q in %s (first at line %d)", key, what, first.Line)
+				c.errs.Addf(c.pos(k), "", "duplicate key %q in %s (first at line %d)", key, say(what), first.Line)
 				continue
 			}
 			seen[key] = c.pos(k)
@@ -179,7 +179,7 @@ func (c *converter) value(n *yaml.Node, raw bool, what string) *Value {
 		}
 		return v
 	}
-	c.errs.Addf(p, "", "unsupported YAML in %s", what)
+	c.errs.Addf(p, "", "unsupported YAML in %s", say(what))
 	return nil
 }
 
@@ -189,7 +189,7 @@ func (c *converter) key(k *yaml.Node, what string) (string, bool) {
 		k = k.Alias
 	}
 	if k.Kind != yaml.ScalarNode {
-		c.errs.Addf(c.pos(k), "", "a key in %s must be a plain word, not %s", what, kindOf(k))
+		c.errs.Addf(c.pos(k), "", "a key in %s must be a plain word, not %s", say(what), kindOf(k))
 		return "", false
 	}
 	if k.Tag == "!!merge" {
@@ -197,7 +197,7 @@ func (c *converter) key(k *yaml.Node, what string) (string, bool) {
 		return "", false
 	}
 	if isNull(k) {
-		c.errs.Addf(c.pos(k), "", "empty key in %s", what)
+		c.errs.Addf(c.pos(k), "", "empty key in %s", say(what))
 		return "", false
 	}
 	return k.Value, true
@@ -224,9 +224,31 @@ var (
 	identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-func joinWhat(what, key string) string {
-	if what == "" {
-		return key
+// A "what" names a value in messages: a path inside the entity, and the
+// entity ("environment.BAD" of "resource \"app\""), kept apart so that
+// nested values read "environment.BAD of resource "app"".
+func mk(path, of string) string { return path + "\x00" + of }
+
+func say(w string) string {
+	p, o, _ := strings.Cut(w, "\x00")
+	if o == "" {
+		return p
 	}
-	return what + "." + key
+	if p == "" {
+		return o
+	}
+	return p + " of " + o
+}
+
+func joinWhat(what, key string) string {
+	p, o, _ := strings.Cut(what, "\x00")
+	if p != "" {
+		key = p + "." + key
+	}
+	return mk(key, o)
+}
+
+func idx(what string, i int) string {
+	p, o, _ := strings.Cut(what, "\x00")
+	return mk(fmt.Sprintf("%s[%d]", p, i), o)
 }

@@ -5,16 +5,13 @@ package didyoumean
 import "strings"
 
 // Suggest returns the candidate closest to name by edit distance, or ""
-// when none is close enough (at most 1 edit for short names, about a third
-// of the length for longer ones). Ties go to the earliest candidate.
+// when none is close enough (1 edit for names under 4 characters, else 2
+// or a third of the length, at most 4). Ties go to the earliest candidate.
 func Suggest(name string, candidates []string) string {
 	best, bestD := "", -1
-	limit := len(name) / 3
-	if limit < 1 {
-		limit = 1
-	}
-	if limit > 4 {
-		limit = 4
+	limit := 1
+	if len(name) >= 4 {
+		limit = min(max(2, len(name)/3), 4)
 	}
 	ln := strings.ToLower(name)
 	for _, c := range candidates {
