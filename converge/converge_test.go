@@ -368,3 +368,77 @@ func TestUnknownNotifyTarget(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestRecreateOrderAndInterruptedRepair(t *testing.T) {
+	h := fakeHost()
+	run(t, h, docStack("v2.1.0"), false)
+	h.Reset()
+	run(t, h, docStack("v2.2.0"), false)
+	var seq []string
+	for _, m := range h.Mutating() {
+		if strings.Contains(m, "/containers/") {
+			seq = append(seq, m[:strings.Index(m, " ")]+" "+m[strings.LastIndex(m, "/")+1:])
+		}
+	}
+	// The new container is created (under a temporary name) before the old
+	// one is stopped and removed, then renamed and started.
+	want := "POST create,POST stop,DELETE " + strings.Repeat("0", 63) + "2,POST rename,POST start"
+	if got := strings.Join(seq, ","); got != want {
+		t.Fatalf("recreate sequence %s\nwant %s", got, want)
+	}
+
+	// An interrupted recreate left the temporary container and no webapp:
+	// the next push removes the leftover and creates webapp.
+	h.RemoveContainer("webapp")
+	h.AddContainer("webapp-vigo-new", "myregistry.example.com/webapp:v2.2.0", nil, false)
+	r, s := run(t, h, docStack("v2.2.0"), false)
+	if got := s.summary()[3]; got != "resource_changed app-container create" || !strings.Contains(r.Plan, "leftover: webapp-vigo-new") {
+		t.Fatalf("repair: %s\n%s", got, r.Plan)
+	}
+	if h.ContainerByName("webapp-vigo-new") != nil || h.ContainerByName("webapp") == nil {
+		t.Fatal("leftover not cleaned or webapp not created")
+	}
+	r, _ = run(t, h, docStack("v2.2.0"), false)
+	if r.Changed != 0 {
+		t.Fatalf("not converged after repair:\n%s", r.Plan)
+	}
+}
+
+func TestImageInUseAndComposeEnvFile(t *testing.T) {
+	h := fakeHost()
+	run(t, h, docStack("v2.1.0"), false)
+	dh := docStack("v2.1.0")
+	dh.Resources[0].Fields["state"] = "absent"
+	_, err := converge.Run(context.Background(), h, dh, converge.Options{Secrets: secretsMap})
+	if err == nil || !strings.Contains(err.Error(), "image redis:7-alpine is used by container(s) redis") {
+		t.Fatalf("got %v", err)
+	}
+
+	h.ExecHook = composeHook(h, "redis")
+	cs := composeStack("services:\n  redis:\n    image: redis:7-alpine\n")
+	cs.Resources[1].Fields["env"] = map[string]any{"DATABASE_URL": "secret:vigo/webapp/database_url", "MODE": "it's"}
+	var envFile string
+	h.ExecHook = func(argv []string) (transport.ExecResult, bool, error) {
+		line := strings.Join(argv, " ")
+		if strings.Contains(line, "CANARY") {
+			t.Errorf("secret on a command line: %s", line)
+		}
+		for i, a := range argv {
+			if a == "--env-file" {
+				envFile = argv[i+1]
+				f := h.Files[envFile]
+				if f == nil || f.Mode != 0o600 || !strings.Contains(string(f.Data), "DATABASE_URL='"+canary+"'") || !strings.Contains(string(f.Data), `MODE="it's"`) {
+					t.Errorf("env file %+v", f)
+				}
+			}
+		}
+		return composeHook(h, "redis")(argv)
+	}
+	run(t, h, cs, false)
+	if envFile == "" {
+		t.Fatal("compose ran without --env-file")
+	}
+	if h.Files[envFile] != nil {
+		t.Fatal("env file left on the host")
+	}
+}

@@ -863,6 +863,9 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 		return Outcome{}, nil
 	case ActionRemove:
 		if c != nil {
+			if err := stopContainer(ctx, api, c.ID); err != nil {
+				return Outcome{}, err
+			}
 			if err := removeContainer(ctx, api, c.ID); err != nil {
 				return Outcome{}, err
 			}
@@ -871,10 +874,7 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 	case ActionStart:
 		return Outcome{Changed: true}, s.start(ctx, api, c.ID)
 	case ActionStop:
-		if err := api.do(ctx, "POST", "/containers/"+c.ID+"/stop", nil, nil, nil); err != nil && !isStatus(err, 304) {
-			return Outcome{}, fmt.Errorf("stop container %s: %w", s.Name, err)
-		}
-		return Outcome{Changed: true}, nil
+		return Outcome{Changed: true}, stopContainer(ctx, api, c.ID)
 	case ActionCreate, ActionRecreate:
 		if o.Images[s.Image] == nil {
 			if _, err := pullImage(ctx, h, s.Image); err != nil {
@@ -900,6 +900,9 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 			}
 		}
 		if c != nil {
+			if err := stopContainer(ctx, api, c.ID); err != nil {
+				return Outcome{}, err
+			}
 			if err := removeContainer(ctx, api, c.ID); err != nil {
 				return Outcome{}, err
 			}
@@ -979,6 +982,16 @@ func (s *containerSpec) Refresh(ctx context.Context, h Host, o *State) (Outcome,
 		}
 	}
 	return Outcome{Changed: true, Detail: "restarted"}, nil
+}
+
+// stopContainer stops a container gracefully (the engine's stop timeout:
+// SIGTERM, then SIGKILL after the container's StopTimeout, 10s by default).
+func stopContainer(ctx context.Context, api *dockerAPI, id string) error {
+	err := api.do(ctx, "POST", "/containers/"+url.PathEscape(id)+"/stop", nil, nil, nil)
+	if err != nil && !isStatus(err, 304) && !isStatus(err, 404) {
+		return fmt.Errorf("stop container %s: %w", shortID(id), err)
+	}
+	return nil
 }
 
 func removeContainer(ctx context.Context, api *dockerAPI, id string) error {

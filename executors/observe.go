@@ -244,7 +244,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 		if c == nil {
 			continue
 		}
-		if img := st.Images[c.Config.Image]; img != nil && img.ID == c.Image {
+		if img := st.Images[normalizeRef(c.Config.Image)]; img != nil && img.ID == c.Image {
 			continue
 		}
 		if _, seen := st.ImagesByID[c.Image]; !seen {
