@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -132,7 +133,27 @@ func (c *Conn) newSession(ctx context.Context) (*ssh.Session, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := c.client.NewSession()
+	// sshd frees a session slot a moment after the channel closes, so an
+	// open racing a close can be refused although at most MaxSessions are
+	// open: try again briefly before giving up.
+	var s *ssh.Session
+	wait := 5 * time.Millisecond
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		s, err = c.client.NewSession()
+		var oce *ssh.OpenChannelError
+		if err == nil || !errors.As(err, &oce) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			release()
+			return nil, nil, ctx.Err()
+		}
+		if wait < 200*time.Millisecond {
+			wait *= 2
+		}
+	}
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("%s: new session: %w: %w", c, err, ErrUnreachable)

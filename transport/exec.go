@@ -131,8 +131,9 @@ func (c *Conn) exitError(line string, code int, tail string) error {
 
 // killRemote stops a cancelled command: its slot is released first (the
 // kill needs a session of its own), then the process group is sent TERM
-// and, if still alive after 2 s, KILL. sshd does not kill a command when
-// its session closes without a pty, hence the explicit kill.
+// and, if still alive after half a second, KILL (a group whose members are
+// zombies waiting for a reaper also looks alive). sshd does not kill a
+// command when its session closes without a pty, hence the explicit kill.
 func (c *Conn) killRemote(sess *ssh.Session, release func(), pid *pidWriter) {
 	_ = sess.Signal(ssh.SIGTERM) // best effort; older sshd ignores it
 	select {
@@ -145,12 +146,13 @@ func (c *Conn) killRemote(sess *ssh.Session, release func(), pid *pidWriter) {
 	if p <= 1 {
 		return
 	}
+	// "kill -s SIG --": dash reads "kill -TERM --" as a pid named "--".
 	const script = `g=-$1
-kill -TERM -- "$g" 2>/dev/null || exit 0
+kill -s TERM -- "$g" 2>/dev/null || exit 0
 i=0
-while kill -0 -- "$g" 2>/dev/null; do
-  if [ "$i" -ge 20 ]; then kill -KILL -- "$g" 2>/dev/null; exit 0; fi
-  sleep 0.1; i=$((i+1))
+while kill -s 0 -- "$g" 2>/dev/null; do
+  if [ "$i" -ge 10 ]; then kill -s KILL -- "$g" 2>/dev/null; exit 0; fi
+  sleep 0.05; i=$((i+1))
 done
 exit 0`
 	kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

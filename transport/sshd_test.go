@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -131,6 +132,9 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
+# bash sources ~/.bashrc for ssh commands only when SHLVL < 2: keep
+# the controller's own rc files (pyenv...) out of test timings.
+SetEnv SHLVL=1
 %s
 `, s.Port, s.HostKey.Path, filepath.Join(dir, "authorized_keys"), o.extra)
 		cfgPath := filepath.Join(dir, "sshd_config")
@@ -291,6 +295,7 @@ func (e *testEnv) options() PoolOptions {
 		LocalUser:     "root",
 		SSHConfigPath: "none",
 		AgentSocket:   "none",
+		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }
 

@@ -1,0 +1,263 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// TestOneTCPConnectionPerHost: many concurrent commands, uploads and
+// checks on one host share one TCP connection, counted by a proxy.
+func TestOneTCPConnectionPerHost(t *testing.T) {
+	env := newEnv(t)
+	s := startSSHD(t, sshdOptions{authorized: []ssh.PublicKey{env.Client.Pub}})
+	proxy := newCountingProxy(t, s.Addr(), 0)
+	// The proxy's port is what known_hosts names.
+	os.WriteFile(env.KnownHosts, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", proxy.Port(), ssh.MarshalAuthorizedKey(s.HostKey.Pub))), 0o600)
+	p := env.pool(t, env.options())
+	tg := env.target(s)
+	tg.Port = proxy.Port()
+	dir := t.TempDir()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ctx := context.Background()
+			c, err := p.Get(ctx, tg)
+			if err != nil {
+				errs <- err
+				return
+			}
+			_, err = c.Exec(ctx, Cmd{Argv: []string{"true"}})
+			errs <- err
+			f := filepath.Join(dir, fmt.Sprint("f", i))
+			_, err = c.WriteFile(ctx, f, []byte(f), FileOptions{Mode: 0o640})
+			errs <- err
+			_, err = c.FileSHA256(ctx, []string{f})
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := proxy.accepted.Load(); n != 1 {
+		t.Errorf("%d TCP connections to the host, want 1", n)
+	}
+	if st := p.Stats(); st.Dials != 1 || st.Handshakes != 1 {
+		t.Errorf("pool stats %+v, want 1 dial and 1 handshake", st)
+	}
+}
+
+// TestTransientDialErrorRetried: a connection dropped before the handshake
+// (sshd's MaxStartups under a burst) is retried.
+func TestTransientDialErrorRetried(t *testing.T) {
+	env := newEnv(t)
+	s := startSSHD(t, sshdOptions{authorized: []ssh.PublicKey{env.Client.Pub}})
+	proxy := newCountingProxy(t, s.Addr(), 1)
+	os.WriteFile(env.KnownHosts, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", proxy.Port(), ssh.MarshalAuthorizedKey(s.HostKey.Pub))), 0o600)
+	p := env.pool(t, env.options())
+	tg := env.target(s)
+	tg.Port = proxy.Port()
+	if _, err := p.Get(context.Background(), tg); err != nil {
+		t.Fatalf("not retried: %v", err)
+	}
+	if n := proxy.accepted.Load(); n != 2 {
+		t.Errorf("%d connections, want 2 (one dropped, one retried)", n)
+	}
+}
+
+// TestHandshakeHonoursDeadline: a host that accepts TCP and says nothing
+// fails when the context's deadline passes.
+func TestHandshakeHonoursDeadline(t *testing.T) {
+	env := newEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent until the test ends
+		}
+	}()
+	p := env.pool(t, env.options())
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	tg := Target{Name: "silent", Address: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, User: "root"}
+	_, err = p.Get(ctx, tg)
+	if err == nil || !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("want unreachable, got %v", err)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("root@127.0.0.1:%d", tg.Port)) {
+		t.Errorf("error does not name the host: %v", err)
+	}
+	// ConnectTimeout alone bounds it too (no context deadline).
+	o := env.options()
+	o.ConnectTimeout = 200 * time.Millisecond
+	o.DialAttempts = 2
+	p2 := env.pool(t, o)
+	_, err = p2.Get(context.Background(), tg)
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("want handshake timeout, got %v", err)
+	}
+	if st := p2.Stats(); st.Dials != 2 {
+		t.Errorf("timeouts are transient: want 2 attempts, got %d", st.Dials)
+	}
+}
+
+func TestUnreachableNamesHost(t *testing.T) {
+	env := newEnv(t)
+	o := env.options()
+	o.DialAttempts = 2
+	p := env.pool(t, o)
+	port := freePort(t) // nothing listens
+	_, err := p.Get(context.Background(), Target{Name: "gone", Address: "127.0.0.1", Port: port, User: "deploy"})
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), fmt.Sprintf("deploy@127.0.0.1:%d", port)) ||
+		!strings.Contains(err.Error(), "refused") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestProxyJumpChain: targets behind a chain of two bastions, configured
+// in ssh_config; each bastion is one connection shared by the targets,
+// and every hop's host key is verified.
+func TestProxyJumpChain(t *testing.T) {
+	env := newEnv(t)
+	auth := sshdOptions{authorized: []ssh.PublicKey{env.Client.Pub}}
+	outer, inner := startSSHD(t, auth), startSSHD(t, auth)
+	t1, t2 := startSSHD(t, auth), startSSHD(t, auth)
+	outerProxy := newCountingProxy(t, outer.Addr(), 0)
+	innerProxy := newCountingProxy(t, inner.Addr(), 0)
+	t1Proxy := newCountingProxy(t, t1.Addr(), 0)
+	line := func(port int, s *testSSHD) string {
+		return fmt.Sprintf("[127.0.0.1]:%d %s", port, ssh.MarshalAuthorizedKey(s.HostKey.Pub))
+	}
+	known := line(outerProxy.Port(), outer) + line(innerProxy.Port(), inner) + line(t1Proxy.Port(), t1) + t2.KnownHostsLine() + "\n"
+	os.WriteFile(env.KnownHosts, []byte(known), 0o600)
+	cfg := filepath.Join(env.Home, ".ssh", "config")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`Host outer
+  HostName 127.0.0.1
+  Port %d
+Host inner
+  HostName 127.0.0.1
+  Port %d
+Host t1
+  HostName 127.0.0.1
+  Port %d
+  ProxyJump outer,inner
+Host t2
+  HostName 127.0.0.1
+  Port %d
+  ProxyJump outer,inner
+Host *
+  User root
+  IdentityFile ~/client_ed25519
+`, outerProxy.Port(), innerProxy.Port(), t1Proxy.Port(), t2.Port)), 0o600)
+	o := env.options()
+	o.SSHConfigPath = cfg
+	p := env.pool(t, o)
+	ctx := context.Background()
+	for _, name := range []string{"t1", "t2", "t1"} {
+		c, err := p.Get(ctx, Target{Name: name})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		// The target sees the connection coming from the bastion, not us:
+		// sshd logs it, and the target's proxy counts one.
+		if _, err := c.Exec(ctx, Cmd{Argv: []string{"true"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b, c := outerProxy.accepted.Load(), innerProxy.accepted.Load(), t1Proxy.accepted.Load(); a != 1 || b != 1 || c != 1 {
+		t.Errorf("connections: outer %d, inner %d, t1 %d; want 1 each", a, b, c)
+	}
+	if st := p.Stats(); st.Handshakes != 4 {
+		t.Errorf("%d handshakes, want 4 (2 bastions, 2 targets)", st.Handshakes)
+	}
+
+	// A bastion with an unknown host key stops the chain.
+	os.WriteFile(env.KnownHosts, []byte(line(outerProxy.Port(), outer)+line(t1Proxy.Port(), t1)), 0o600)
+	p2 := env.pool(t, o)
+	_, err := p2.Get(ctx, Target{Name: "t1"})
+	var hke *HostKeyError
+	if !errors.As(err, &hke) || !hke.Unknown() || hke.Host != fmt.Sprintf("127.0.0.1:%d", innerProxy.Port()) {
+		t.Fatalf("want the inner bastion's unknown key, got %v", err)
+	}
+}
+
+func TestResolveFromSSHConfig(t *testing.T) {
+	cfg, err := loadSSHConfig(writeTemp(t, `Host web1.app.example.com web1
+  HostName 10.77.0.11
+  HostKeyAlias web1.app.example.com
+Host *.lab.example.com web* 10.77.*
+  User deploy
+  Port 2222
+  IdentityFile ~/.ssh/lab_%r
+  IdentitiesOnly yes
+  UserKnownHostsFile ~/lab_known_hosts /etc/other
+  ProxyJump bastion.lab.example.com
+  ConnectTimeout 5
+Host bastion.lab.example.com
+  ProxyJump none
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := resolve(Target{Name: "web1"}, cfg, "me", "/home/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := endpoint{Alias: "web1", Host: "10.77.0.11", Port: 2222, KeyAlias: "web1.app.example.com", User: "deploy",
+		IdentityFiles: []string{"/home/me/.ssh/lab_deploy"}, IdentitiesOnly: true,
+		KnownHosts: []string{"/home/me/lab_known_hosts", "/etc/other"}, Jumps: []string{"bastion.lab.example.com"},
+		ConnectTimeout: 5 * time.Second}
+	if fmt.Sprintf("%+v", e) != fmt.Sprintf("%+v", want) {
+		t.Errorf("resolved\n %+v\nwant\n %+v", e, want)
+	}
+	if e.KnownHostsName() != "web1.app.example.com:2222" {
+		t.Errorf("known_hosts name %s", e.KnownHostsName())
+	}
+	// The inventory wins over ssh_config.
+	e, _ = resolve(Target{Name: "web1", Address: "10.0.0.5", Port: 22, User: "ops", ProxyJump: "none"}, cfg, "me", "/home/me")
+	if e.String() != "ops@10.0.0.5:22" || len(e.Jumps) != 0 {
+		t.Errorf("inventory values lost: %s via %v", e, e.Jumps)
+	}
+	// No config at all: OpenSSH defaults.
+	e, _ = resolve(Target{Name: "plain"}, &sshConfig{}, "me", "/home/me")
+	if e.String() != "me@plain:22" {
+		t.Errorf("defaults: %s", e)
+	}
+	hop, err := parseJump("admin@bastion:2200")
+	if err != nil || hop.User != "admin" || hop.Name != "bastion" || hop.Port != 2200 {
+		t.Errorf("parseJump: %+v %v", hop, err)
+	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
