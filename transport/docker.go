@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,13 +73,15 @@ func (c *Conn) dialStdio(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: docker dial-stdio: %w", c.name, err)
 	}
+	stderr := &tailBuffer{}
+	sess.Stderr = stderr
 	in, err := sess.StdinPipe()
 	if err == nil {
 		var out io.Reader
 		if out, err = sess.StdoutPipe(); err == nil {
 			if err = sess.Start(line); err == nil {
 				c.count(func(k *counters) { k.streams.Add(1) })
-				return &sessionConn{sess: sess, in: in, out: out, release: release, host: c.name}, nil
+				return &sessionConn{sess: sess, in: in, out: out, stderr: stderr, release: release, host: c.name}, nil
 			}
 		}
 	}
@@ -92,12 +95,44 @@ type sessionConn struct {
 	sess    *ssh.Session
 	in      io.WriteCloser
 	out     io.Reader
+	stderr  *tailBuffer
 	release func()
 	host    string
 	once    sync.Once
 }
 
-func (s *sessionConn) Read(p []byte) (int, error)  { return s.out.Read(p) }
+// Read reports why dial-stdio ended when it printed a reason.
+func (s *sessionConn) Read(p []byte) (int, error) {
+	n, err := s.out.Read(p)
+	if err == io.EOF {
+		if msg := s.stderr.String(); msg != "" {
+			err = fmt.Errorf("%s: docker system dial-stdio: %s", s.host, msg)
+		}
+	}
+	return n, err
+}
+
+// tailBuffer keeps the last 2 KiB written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > 2048 {
+		b.buf = b.buf[len(b.buf)-2048:]
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.TrimSpace(string(b.buf))
+}
 func (s *sessionConn) Write(p []byte) (int, error) { return s.in.Write(p) }
 func (s *sessionConn) Close() error {
 	s.once.Do(func() {

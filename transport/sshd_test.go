@@ -81,6 +81,7 @@ type sshdOptions struct {
 	authorized []ssh.PublicKey
 	hostKey    *testKey // nil: generate
 	extra      string   // more sshd_config lines
+	env        []string // more SetEnv variables (sshd reads only the first SetEnv line)
 }
 
 // testSSHD is one running sshd.
@@ -134,9 +135,9 @@ LogLevel VERBOSE
 Subsystem sftp internal-sftp
 # bash sources ~/.bashrc for ssh commands only when SHLVL < 2: keep
 # the controller's own rc files (pyenv...) out of test timings.
-SetEnv SHLVL=1
+SetEnv SHLVL=1 %s
 %s
-`, s.Port, s.HostKey.Path, filepath.Join(dir, "authorized_keys"), o.extra)
+`, s.Port, s.HostKey.Path, filepath.Join(dir, "authorized_keys"), strings.Join(o.env, " "), o.extra)
 		cfgPath := filepath.Join(dir, "sshd_config")
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
