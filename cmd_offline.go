@@ -55,7 +55,8 @@ func asInvalid(err error, what string) error {
 
 // loadFleet loads the stockpile and the inventory and builds every host.
 // With needInventory false a missing default inventory is not an error:
-// fleet.inv stays nil.
+// fleet.inv stays nil. When building hosts fails, the fleet is returned
+// with the error so that its warnings can still be shown.
 func loadFleet(c *cli.Context, needInventory bool) (*fleet, error) {
 	dir := stockpileFlag(c)
 	sp, err := stockpile.Load(dir, executors.BuiltinSchemas())
@@ -83,7 +84,7 @@ func loadFleet(c *cli.Context, needInventory bool) (*fleet, error) {
 	hosts, warns, err := desired.Build(sp, inv, desired.Options{Vars: vars})
 	f.warnings = warns
 	if err != nil {
-		return nil, asInvalid(err, "invalid stockpile "+dir)
+		return f, asInvalid(err, "invalid stockpile "+dir) // f keeps the warnings
 	}
 	f.hosts = hosts
 	return f, nil
