@@ -1,10 +1,13 @@
 // Package event is the vocabulary the core uses to say what happens during
 // a push or a task. The core emits events; renderers in report/ print them.
 // An event never carries a secret value: secrets appear only as references,
-// and every string is masked before a renderer sees it.
+// and every string is masked (see Mask) before a renderer sees it.
 package event
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 type Kind string
 
@@ -14,18 +17,32 @@ const (
 	BatchStarted    Kind = "batch_started"
 	BatchFinished   Kind = "batch_finished"
 	HostStarted     Kind = "host_started"
-	HostFinished    Kind = "host_finished"
+	HostFinished    Kind = "host_finished" // Status says how it ended
 	HostUnreachable Kind = "host_unreachable"
-	HostSkipped     Kind = "host_skipped"
+	HostSkipped     Kind = "host_skipped"     // never started (rollout halted, interrupted, fail-fast)
 	ResourcePlanned Kind = "resource_planned" // dry-run and pre-apply plan
 	ResourceOK      Kind = "resource_ok"      // matched, nothing done
 	ResourceChanged Kind = "resource_changed"
 	ResourceFailed  Kind = "resource_failed"
 	ResourceSkipped Kind = "resource_skipped" // not run (earlier failure)
 	CommandOutput   Kind = "command_output"   // a line of task output
-	HealthCheck     Kind = "health_check"
-	LockWaiting     Kind = "lock_waiting"
+	CommandFinished Kind = "command_finished" // a task command ended (Error set when it failed)
+	HealthCheck     Kind = "health_check"     // one attempt; OK says how it went
+	LockWaiting     Kind = "lock_waiting"     // Reason names the holder
+	LockAcquired    Kind = "lock_acquired"
+	LockReleased    Kind = "lock_released"
+	LockBroken      Kind = "lock_broken" // a stale lock was removed; Reason says why
 	Warning         Kind = "warning"
+)
+
+// Host statuses carried by HostFinished (and implied by HostUnreachable
+// and HostSkipped).
+const (
+	StatusOK          = "ok"          // reachable, every resource matched
+	StatusChanged     = "changed"     // reachable, something changed
+	StatusFailed      = "failed"      // a resource, the command, the lock or the health check failed
+	StatusUnreachable = "unreachable" // could not connect
+	StatusSkipped     = "skipped"     // not started
 )
 
 // Event is one thing that happened. Fields that do not apply are empty.
@@ -34,6 +51,8 @@ type Event struct {
 	Kind     Kind          `json:"kind"`
 	Host     string        `json:"host,omitempty"`
 	Batch    int           `json:"batch,omitempty"` // 1-based
+	Batches  int           `json:"batches,omitempty"`
+	Hosts    []string      `json:"hosts,omitempty"` // BatchStarted, RunStarted
 	Resource string        `json:"resource,omitempty"`
 	Type     string        `json:"type,omitempty"`
 	Action   string        `json:"action,omitempty"` // none, create, start, recreate, pull, ...
@@ -44,7 +63,14 @@ type Event struct {
 	Output   string        `json:"output,omitempty"`
 	Stream   string        `json:"stream,omitempty"` // stdout/stderr for CommandOutput
 	OK       *bool         `json:"ok,omitempty"`     // health check result
+	Attempt  int           `json:"attempt,omitempty"`
+	Status   string        `json:"status,omitempty"` // HostFinished: one of the Status constants
+	Command  string        `json:"command,omitempty"`
+	DryRun   bool          `json:"dry_run,omitempty"`
 }
+
+// Bool returns a pointer to b, for Event.OK.
+func Bool(b bool) *bool { return &b }
 
 // Sink receives events. Implementations must be safe for concurrent use.
 type Sink interface {
@@ -55,3 +81,61 @@ type Sink interface {
 type SinkFunc func(Event)
 
 func (f SinkFunc) Emit(e Event) { f(e) }
+
+// Discard drops every event.
+var Discard Sink = SinkFunc(func(Event) {})
+
+// Tee sends each event to every sink in order.
+func Tee(sinks ...Sink) Sink {
+	return SinkFunc(func(e Event) {
+		for _, s := range sinks {
+			s.Emit(e)
+		}
+	})
+}
+
+// Serial wraps a sink so that Emit calls never overlap: renderers can be
+// written as if single-threaded, and events keep the order they were
+// emitted in.
+func Serial(s Sink) Sink {
+	var mu sync.Mutex
+	return SinkFunc(func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		s.Emit(e)
+	})
+}
+
+// Mask returns a sink that passes every string of each event through
+// mask before handing it on: the one place where the secrets masker sits
+// in front of every renderer. A nil mask returns s.
+func Mask(s Sink, mask func(string) string) Sink {
+	if mask == nil {
+		return s
+	}
+	return SinkFunc(func(e Event) {
+		e.Host = mask(e.Host)
+		e.Resource = mask(e.Resource)
+		e.Type = mask(e.Type)
+		e.Action = mask(e.Action)
+		e.Reason = mask(e.Reason)
+		e.Error = mask(e.Error)
+		e.Output = mask(e.Output)
+		e.Command = mask(e.Command)
+		if e.Diff != nil {
+			d := make([]string, len(e.Diff))
+			for i, l := range e.Diff {
+				d[i] = mask(l)
+			}
+			e.Diff = d
+		}
+		if e.Hosts != nil {
+			h := make([]string, len(e.Hosts))
+			for i, l := range e.Hosts {
+				h[i] = mask(l)
+			}
+			e.Hosts = h
+		}
+		s.Emit(e)
+	})
+}

@@ -1,0 +1,325 @@
+// Package push is the multi-host engine of vigo: it rolls a job (a
+// converge of each host's desired state, or an operator's task command)
+// through the selected hosts in batches, with a bounded number of hosts at
+// once, a lock per host, a health check after each host and an explicit
+// failure policy. It is the only package that knows about more than one
+// host at a time. It emits events and never formats output.
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/transport"
+)
+
+// Remote is what the engine needs from a connected host. Jobs that need
+// more (the converge needs files and the Docker API) assert the concrete
+// connection type their Connector returns.
+type Remote interface {
+	Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResult, error)
+}
+
+// Connector opens, or reuses, the connection to one host. An error that
+// wraps transport.ErrUnreachable marks the host unreachable rather than
+// failed.
+type Connector interface {
+	Connect(ctx context.Context, host string) (Remote, error)
+}
+
+// ConnectorFunc adapts a function to a Connector.
+type ConnectorFunc func(ctx context.Context, host string) (Remote, error)
+
+func (f ConnectorFunc) Connect(ctx context.Context, host string) (Remote, error) { return f(ctx, host) }
+
+// Outcome counts what a job did on one host, resource by resource (a task
+// command counts as one changed step).
+type Outcome struct {
+	OK, Changed, Failed, Skipped int
+}
+
+// Job is the work done on each host.
+type Job struct {
+	// Prepare runs before the host is touched (before connecting): the
+	// push resolves the host's secrets here, so a missing secret fails the
+	// host before anything changes on it. Optional.
+	Prepare func(ctx context.Context, host string) error
+	// Run does the work on a connected (and locked) host and emits its own
+	// resource or output events to sink (already tagged with host and
+	// batch). An error fails the host.
+	Run func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error)
+}
+
+// Health is the check run on each host after its job succeeded.
+type Health struct {
+	Cmd      string        // operator-written shell command; empty: no check
+	Retries  int           // extra attempts after the first failure
+	Interval time.Duration // between attempts
+	Timeout  time.Duration // per attempt; 0: none
+}
+
+// Options are the knobs of one rollout.
+type Options struct {
+	BatchSize Size // zero: one batch of every host
+	Parallel  int  // hosts at once inside a batch; 0: the whole batch
+	// MaxFail is how many failed or unreachable hosts the rollout
+	// tolerates before it stops starting batches (default 0: the first
+	// failure stops the rollout after the current batch).
+	MaxFail Size
+	// FailFast stops starting hosts as soon as one fails, even inside the
+	// current batch. Hosts already running finish their job.
+	FailFast bool
+	Health   Health
+	// DryRun: the job only plans; no lock is taken, no health check runs,
+	// and failures never halt the rollout, so every host is planned.
+	DryRun  bool
+	Lock    *Locker // nil: no lock
+	Connect Connector
+	Command string // what the run does, for events
+	Sink    event.Sink
+}
+
+// HostResult is how one host ended.
+type HostResult struct {
+	Host     string
+	Batch    int
+	Status   string // event.Status*
+	Outcome  Outcome
+	Err      error
+	Duration time.Duration
+}
+
+// Result is the whole rollout.
+type Result struct {
+	Hosts    []HostResult // in the order of the hosts given
+	Halted   string       // non-empty: why later hosts were skipped
+	Duration time.Duration
+	// Err joins every host's error (errors.Join), nil when all succeeded.
+	Err error
+}
+
+// Count returns how many hosts ended with status.
+func (r Result) Count(status string) int {
+	n := 0
+	for _, h := range r.Hosts {
+		if h.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// Run rolls job through hosts batch by batch. It returns when every host
+// has finished or been skipped; a cancelled ctx (Ctrl-C) stops starting
+// hosts, cancels the running jobs, releases their locks and still returns
+// a complete Result.
+func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
+	sink := opts.Sink
+	if sink == nil {
+		sink = event.Discard
+	}
+	start := time.Now()
+	batches := Batches(hosts, opts.BatchSize)
+	allowed := opts.MaxFail.Allowed(len(hosts))
+	sink.Emit(event.Event{Time: start, Kind: event.RunStarted, Hosts: hosts, Batches: len(batches), Command: opts.Command, DryRun: opts.DryRun})
+
+	results := make(map[string]*HostResult, len(hosts))
+	var mu sync.Mutex
+	failures := 0
+	halted := ""
+
+	skip := func(host string, batch int, why string) {
+		mu.Lock()
+		results[host] = &HostResult{Host: host, Batch: batch, Status: event.StatusSkipped}
+		mu.Unlock()
+		sink.Emit(event.Event{Time: time.Now(), Kind: event.HostSkipped, Host: host, Batch: batch, Reason: why})
+	}
+
+	for bi, batch := range batches {
+		b := bi + 1
+		if halted == "" && ctx.Err() != nil {
+			halted = "interrupted"
+		}
+		if halted != "" {
+			for _, h := range batch {
+				skip(h, b, halted)
+			}
+			continue
+		}
+		bstart := time.Now()
+		sink.Emit(event.Event{Time: bstart, Kind: event.BatchStarted, Batch: b, Batches: len(batches), Hosts: batch})
+		var g errgroup.Group
+		if opts.Parallel > 0 {
+			g.SetLimit(opts.Parallel)
+		}
+		stopStarting := false // under mu: fail-fast tripped
+		for _, h := range batch {
+			// g.Go blocks while the limit is reached, so the check below
+			// runs just before the host would start.
+			g.Go(func() error {
+				mu.Lock()
+				why := ""
+				switch {
+				case ctx.Err() != nil:
+					why = "interrupted"
+				case stopStarting:
+					why = "fail-fast: another host failed"
+				}
+				mu.Unlock()
+				if why != "" {
+					skip(h, b, why)
+					return nil
+				}
+				hr := runHost(ctx, h, b, job, opts, sink)
+				mu.Lock()
+				results[h] = &hr
+				if hr.Status == event.StatusFailed || hr.Status == event.StatusUnreachable {
+					failures++
+					if opts.FailFast && !opts.DryRun {
+						stopStarting = true
+					}
+				}
+				mu.Unlock()
+				return nil
+			})
+		}
+		_ = g.Wait()
+		sink.Emit(event.Event{Time: time.Now(), Kind: event.BatchFinished, Batch: b, Batches: len(batches), Duration: time.Since(bstart)})
+		switch {
+		case ctx.Err() != nil:
+			halted = "interrupted"
+		case opts.DryRun:
+		case opts.FailFast && failures > 0:
+			halted = fmt.Sprintf("fail-fast: %d host(s) failed in batch %d", failures, b)
+		case failures > allowed:
+			halted = fmt.Sprintf("%d host(s) failed by batch %d, more than --max-fail %s allows (%d)", failures, b, maxFailText(opts.MaxFail), allowed)
+		}
+	}
+
+	res := Result{Halted: halted, Duration: time.Since(start)}
+	var errs []error
+	for _, h := range hosts {
+		hr := results[h]
+		if hr == nil { // cannot happen; keep the Result complete anyway
+			hr = &HostResult{Host: h, Status: event.StatusSkipped}
+		}
+		res.Hosts = append(res.Hosts, *hr)
+		if hr.Err != nil {
+			errs = append(errs, hr.Err)
+		}
+	}
+	res.Err = errors.Join(errs...)
+	sink.Emit(event.Event{Time: time.Now(), Kind: event.RunFinished, Duration: res.Duration, Reason: halted, DryRun: opts.DryRun})
+	return res
+}
+
+func maxFailText(s Size) string {
+	if s.IsZero() {
+		return "0"
+	}
+	return s.String()
+}
+
+// hostSink tags every event a job emits with its host and batch.
+func hostSink(s event.Sink, host string, batch int) event.Sink {
+	return event.SinkFunc(func(e event.Event) {
+		if e.Host == "" {
+			e.Host = host
+		}
+		if e.Batch == 0 {
+			e.Batch = batch
+		}
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		s.Emit(e)
+	})
+}
+
+// runHost does everything for one host: prepare, connect, lock, job,
+// health check, unlock. It never returns early without a HostFinished
+// (or HostUnreachable) event.
+func runHost(ctx context.Context, host string, batch int, job Job, opts Options, sink event.Sink) (hr HostResult) {
+	start := time.Now()
+	hs := hostSink(sink, host, batch)
+	hr = HostResult{Host: host, Batch: batch}
+	hs.Emit(event.Event{Kind: event.HostStarted, Time: start})
+	defer func() {
+		hr.Duration = time.Since(start)
+		ev := event.Event{Kind: event.HostFinished, Status: hr.Status, Duration: hr.Duration}
+		if hr.Status == event.StatusUnreachable {
+			ev.Kind = event.HostUnreachable
+		}
+		if hr.Err != nil {
+			ev.Error = hr.Err.Error()
+		}
+		hs.Emit(ev)
+	}()
+	fail := func(err error) HostResult {
+		hr.Status = event.StatusFailed
+		if errors.Is(err, transport.ErrUnreachable) {
+			hr.Status = event.StatusUnreachable
+		}
+		hr.Err = fmt.Errorf("%s: %w", host, err)
+		return hr
+	}
+
+	if job.Prepare != nil {
+		if err := job.Prepare(ctx, host); err != nil {
+			return fail(err)
+		}
+	}
+	r, err := opts.Connect.Connect(ctx, host)
+	if err != nil {
+		return fail(err)
+	}
+	if opts.Lock != nil && !opts.DryRun {
+		held, err := opts.Lock.Acquire(ctx, r,
+			func(st LockState) {
+				hs.Emit(event.Event{Kind: event.LockWaiting, Reason: "held by " + st.Owner.String()})
+			},
+			func(st LockState) {
+				hs.Emit(event.Event{Kind: event.LockBroken, Reason: st.Stale + "; was held by " + st.Owner.String()})
+			})
+		if err != nil {
+			return fail(err)
+		}
+		hs.Emit(event.Event{Kind: event.LockAcquired})
+		defer func() {
+			// The run's context may be cancelled (Ctrl-C): release with a
+			// fresh, short one.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			defer cancel()
+			if err := held.Release(rctx); err != nil {
+				hs.Emit(event.Event{Kind: event.Warning, Error: fmt.Sprintf("%s: release lock: %v", host, err)})
+				return
+			}
+			hs.Emit(event.Event{Kind: event.LockReleased})
+		}()
+	}
+
+	out, err := job.Run(ctx, host, batch, r, hs)
+	hr.Outcome = out
+	if err == nil && out.Failed > 0 {
+		err = fmt.Errorf("%d resource(s) failed", out.Failed)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if opts.Health.Cmd != "" && !opts.DryRun {
+		if err := healthCheck(ctx, r, opts.Health, hs); err != nil {
+			return fail(err)
+		}
+	}
+	hr.Status = event.StatusOK
+	if out.Changed > 0 {
+		hr.Status = event.StatusChanged
+	}
+	return hr
+}

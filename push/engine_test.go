@@ -1,0 +1,385 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/transport"
+)
+
+// fakeFleet connects to in-process hosts; health checks and tasks run
+// through healthFn.
+type fakeFleet struct {
+	mu          sync.Mutex
+	unreachable map[string]bool
+	connects    []string
+	health      func(host, cmd string) int // exit code of a shell command
+}
+
+type fakeRemote struct {
+	f    *fakeFleet
+	name string
+}
+
+func (r fakeRemote) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResult, error) {
+	code := 0
+	if r.f.health != nil {
+		code = r.f.health(r.name, cmd.Shell)
+	}
+	if cmd.Stdout != nil {
+		fmt.Fprintf(cmd.Stdout, "ran on %s\nsecond line", r.name)
+	}
+	if code != 0 {
+		return transport.ExecResult{ExitCode: code}, &transport.ExitError{Host: r.name, Cmd: cmd.Shell, ExitCode: code}
+	}
+	return transport.ExecResult{}, nil
+}
+
+func (f *fakeFleet) Connect(ctx context.Context, host string) (Remote, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.connects = append(f.connects, host)
+	if f.unreachable[host] {
+		return nil, fmt.Errorf("dial %s:22: connection refused: %w", host, transport.ErrUnreachable)
+	}
+	return fakeRemote{f: f, name: host}, nil
+}
+
+// convergeJob changes one resource per host, or fails on the hosts in
+// fail.
+func convergeJob(fail map[string]bool, hold time.Duration) Job {
+	return Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+		time.Sleep(hold)
+		if fail[host] {
+			sink.Emit(event.Event{Kind: event.ResourceFailed, Resource: "web", Error: "boom"})
+			return Outcome{Failed: 1}, nil
+		}
+		sink.Emit(event.Event{Kind: event.ResourceChanged, Resource: "web", Action: "recreate"})
+		return Outcome{Changed: 1, OK: 1}, nil
+	}}
+}
+
+func TestBatchesRunOneAfterAnother(t *testing.T) {
+	rec := &recorder{}
+	hosts := hostNames(6)
+	size, _ := ParseSize("2")
+	// Both hosts of a batch must be running at the same time: each waits
+	// for the other before finishing.
+	var mu sync.Mutex
+	started := map[int]int{}
+	both := map[int]chan struct{}{1: make(chan struct{}), 2: make(chan struct{}), 3: make(chan struct{})}
+	job := Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+		mu.Lock()
+		started[batch]++
+		if started[batch] == 2 {
+			close(both[batch])
+		}
+		mu.Unlock()
+		select {
+		case <-both[batch]:
+		case <-time.After(5 * time.Second):
+			return Outcome{}, errors.New("the other host of the batch never started")
+		}
+		return Outcome{Changed: 1}, nil
+	}}
+	res := Run(context.Background(), hosts, job, Options{BatchSize: size, Connect: &fakeFleet{}, Sink: event.Serial(rec)})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	// Event order proves batching: every host of batch k finishes before
+	// any host of batch k+1 starts.
+	lastFinish := map[int]int{}
+	firstStart := map[int]int{}
+	for i, e := range rec.all() {
+		switch e.Kind {
+		case event.HostStarted:
+			if _, ok := firstStart[e.Batch]; !ok {
+				firstStart[e.Batch] = i
+			}
+		case event.HostFinished:
+			lastFinish[e.Batch] = i
+		}
+	}
+	for b := 1; b < 3; b++ {
+		if lastFinish[b] > firstStart[b+1] {
+			t.Errorf("batch %d started (event %d) before batch %d finished (event %d)", b+1, firstStart[b+1], b, lastFinish[b])
+		}
+	}
+	if got := res.Count(event.StatusChanged); got != 6 {
+		t.Errorf("%d hosts changed, want 6", got)
+	}
+}
+
+func TestParallelLimit(t *testing.T) {
+	var mu sync.Mutex
+	running, peak := 0, 0
+	job := Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return Outcome{OK: 1}, nil
+	}}
+	res := Run(context.Background(), hostNames(6), job, Options{Parallel: 2, Connect: &fakeFleet{}})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if peak > 2 {
+		t.Errorf("%d hosts ran at once, want at most 2", peak)
+	}
+	if got := res.Count(event.StatusOK); got != 6 {
+		t.Errorf("%d hosts ok, want 6", got)
+	}
+}
+
+func TestMaxFail(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		maxFail string
+		fail    []string
+		want    map[string]string
+		halted  bool
+	}{
+		{
+			name:   "default stops after the batch with a failure",
+			fail:   []string{"h3"},
+			want:   map[string]string{"h1": "changed", "h2": "changed", "h3": "failed", "h4": "changed", "h5": "skipped", "h6": "skipped"},
+			halted: true,
+		},
+		{
+			name: "max-fail 1 tolerates one", maxFail: "1",
+			fail: []string{"h3"},
+			want: map[string]string{"h1": "changed", "h2": "changed", "h3": "failed", "h4": "changed", "h5": "changed", "h6": "changed"},
+		},
+		{
+			name: "max-fail 1 stops at the second", maxFail: "1",
+			fail:   []string{"h1", "h3"},
+			want:   map[string]string{"h1": "failed", "h2": "changed", "h3": "failed", "h4": "changed", "h5": "skipped", "h6": "skipped"},
+			halted: true,
+		},
+		{
+			name: "max-fail 34% of 6 tolerates two", maxFail: "34%",
+			fail: []string{"h1", "h3"},
+			want: map[string]string{"h1": "failed", "h2": "changed", "h3": "failed", "h4": "changed", "h5": "changed", "h6": "changed"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fail := map[string]bool{}
+			for _, h := range tc.fail {
+				fail[h] = true
+			}
+			mf, _ := ParseSize(tc.maxFail)
+			bs, _ := ParseSize("2")
+			rec := &recorder{}
+			res := Run(context.Background(), hostNames(6), convergeJob(fail, 0), Options{BatchSize: bs, MaxFail: mf, Connect: &fakeFleet{}, Sink: event.Serial(rec)})
+			if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("statuses %v, want %v", got, tc.want)
+			}
+			if (res.Halted != "") != tc.halted {
+				t.Errorf("halted = %q, want halted %v", res.Halted, tc.halted)
+			}
+			for _, h := range tc.fail {
+				if !strings.Contains(fmt.Sprint(res.Err), h+": 1 resource(s) failed") {
+					t.Errorf("joined error %q does not name %s", res.Err, h)
+				}
+			}
+			if tc.halted {
+				if _, ok := rec.find(event.HostStarted, "h5"); ok {
+					t.Error("h5 started after the rollout halted")
+				}
+				if e, ok := rec.find(event.HostSkipped, "h5"); !ok || !strings.Contains(e.Reason, "max-fail") {
+					t.Errorf("h5 skipped event = %+v, want a max-fail reason", e)
+				}
+			}
+		})
+	}
+}
+
+func TestFailFastStopsStartingHosts(t *testing.T) {
+	rec := &recorder{}
+	res := Run(context.Background(), hostNames(5), convergeJob(map[string]bool{"h2": true}, 0),
+		Options{Parallel: 1, FailFast: true, MaxFail: Size{N: 10}, Connect: &fakeFleet{}, Sink: event.Serial(rec)})
+	want := map[string]string{"h1": "changed", "h2": "failed", "h3": "skipped", "h4": "skipped", "h5": "skipped"}
+	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if e, _ := rec.find(event.HostSkipped, "h3"); !strings.Contains(e.Reason, "fail-fast") {
+		t.Errorf("h3 skip reason %q", e.Reason)
+	}
+}
+
+func TestFailFastNeverInterruptsRunningHost(t *testing.T) {
+	// h1 fails while h2 is mid-resource: h2 must finish its job.
+	h2started := make(chan struct{})
+	job := Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+		if host == "h1" {
+			<-h2started
+			return Outcome{}, errors.New("boom")
+		}
+		close(h2started)
+		time.Sleep(50 * time.Millisecond)
+		if ctx.Err() != nil {
+			return Outcome{}, ctx.Err()
+		}
+		return Outcome{Changed: 1}, nil
+	}}
+	res := Run(context.Background(), hostNames(2), job, Options{FailFast: true, Connect: &fakeFleet{}})
+	if got := statusOf(t, res); got["h2"] != "changed" {
+		t.Errorf("h2 = %s, want changed", got["h2"])
+	}
+}
+
+func TestUnreachableApartFromFailed(t *testing.T) {
+	rec := &recorder{}
+	fleet := &fakeFleet{unreachable: map[string]bool{"h2": true}}
+	res := Run(context.Background(), hostNames(4), convergeJob(map[string]bool{"h3": true}, 0), Options{Connect: fleet, Sink: event.Serial(rec)})
+	want := map[string]string{"h1": "changed", "h2": "unreachable", "h3": "failed", "h4": "changed"}
+	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if !errors.Is(res.Err, transport.ErrUnreachable) {
+		t.Errorf("joined error %v does not wrap ErrUnreachable", res.Err)
+	}
+	if _, ok := rec.find(event.HostUnreachable, "h2"); !ok {
+		t.Error("no host_unreachable event for h2")
+	}
+	if _, ok := rec.find(event.HostFinished, "h2"); ok {
+		t.Error("h2 also reported as finished")
+	}
+}
+
+func TestHealthCheckHaltsRollout(t *testing.T) {
+	rec := &recorder{}
+	attempts := map[string]int{}
+	var mu sync.Mutex
+	fleet := &fakeFleet{health: func(host, cmd string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts[host]++
+		if host == "h3" {
+			return 7
+		}
+		return 0
+	}}
+	bs, _ := ParseSize("2")
+	res := Run(context.Background(), hostNames(6), convergeJob(nil, 0), Options{
+		BatchSize: bs, Connect: fleet, Sink: event.Serial(rec),
+		Health: Health{Cmd: "curl -sf http://localhost:8080/health", Retries: 2, Interval: time.Millisecond},
+	})
+	want := map[string]string{"h1": "changed", "h2": "changed", "h3": "failed", "h4": "changed", "h5": "skipped", "h6": "skipped"}
+	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if attempts["h3"] != 3 || attempts["h1"] != 1 || attempts["h5"] != 0 {
+		t.Errorf("health attempts %v, want h3:3 h1:1 h5:0", attempts)
+	}
+	if !strings.Contains(fmt.Sprint(res.Err), "health check") {
+		t.Errorf("error %v does not mention the health check", res.Err)
+	}
+	n := 0
+	for _, e := range rec.all() {
+		if e.Kind == event.HealthCheck && e.Host == "h3" {
+			n++
+			if e.OK == nil || *e.OK {
+				t.Errorf("h3 health event says ok: %+v", e)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d health events for h3, want 3", n)
+	}
+}
+
+func TestPrepareFailsBeforeConnecting(t *testing.T) {
+	fleet := &fakeFleet{}
+	job := convergeJob(nil, 0)
+	job.Prepare = func(ctx context.Context, host string) error {
+		if host == "h2" {
+			return errors.New("secret vigo/db: not found")
+		}
+		return nil
+	}
+	res := Run(context.Background(), hostNames(3), job, Options{Connect: fleet})
+	if got := statusOf(t, res); got["h2"] != "failed" || got["h1"] != "changed" {
+		t.Errorf("statuses %v", got)
+	}
+	for _, h := range fleet.connects {
+		if h == "h2" {
+			t.Error("connected to h2 although its preparation failed")
+		}
+	}
+}
+
+func TestDryRunPlansEveryHost(t *testing.T) {
+	health := 0
+	fleet := &fakeFleet{health: func(string, string) int { health++; return 1 }}
+	bs, _ := ParseSize("1")
+	res := Run(context.Background(), hostNames(4), convergeJob(map[string]bool{"h1": true}, 0),
+		Options{BatchSize: bs, DryRun: true, Connect: fleet, Health: Health{Cmd: "false"}, Lock: &Locker{Path: t.TempDir() + "/never"}})
+	if res.Count(event.StatusSkipped) != 0 || res.Halted != "" {
+		t.Errorf("dry-run skipped hosts: %v (halted %q)", statusOf(t, res), res.Halted)
+	}
+	if health != 0 {
+		t.Errorf("dry-run ran %d health checks", health)
+	}
+}
+
+func TestInterruptSkipsRestAndReleasesLocks(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &recorder{}
+	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	// One machine plays every host, so one host at a time (--parallel 1).
+	job := Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+		cancel() // Ctrl-C arrives while the first batch runs
+		<-ctx.Done()
+		return Outcome{}, fmt.Errorf("apply web: %w", ctx.Err())
+	}}
+	bs, _ := ParseSize("2")
+	res := Run(ctx, hostNames(4), job, Options{BatchSize: bs, Parallel: 1, Connect: conn, Sink: event.Serial(rec),
+		Lock: &Locker{Path: dir + "/vigo.lock", Owner: NewOwner("test")}})
+	want := map[string]string{"h1": "failed", "h2": "skipped", "h3": "skipped", "h4": "skipped"}
+	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	if res.Halted != "interrupted" {
+		t.Errorf("halted = %q", res.Halted)
+	}
+	if st, err := (&Locker{Path: dir + "/vigo.lock"}).Status(context.Background(), localRunner{}); err != nil || st.Held {
+		t.Errorf("lock still held after interrupt: %+v %v", st, err)
+	}
+	if _, ok := rec.find(event.LockReleased, "h1"); !ok {
+		t.Error("no lock_released event for h1")
+	}
+}
+
+func TestTaskJobStreamsOutputLines(t *testing.T) {
+	rec := &recorder{}
+	res := Run(context.Background(), []string{"h1"}, TaskJob("docker pull x", 0), Options{Connect: &fakeFleet{}, Sink: event.Serial(rec)})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	var lines []string
+	for _, e := range rec.all() {
+		if e.Kind == event.CommandOutput {
+			lines = append(lines, e.Host+"|"+e.Stream+"|"+e.Output)
+		}
+	}
+	if want := "[h1|stdout|ran on h1 h1|stdout|second line]"; fmt.Sprint(lines) != want {
+		t.Errorf("output events %v, want %s", lines, want)
+	}
+	if res.Hosts[0].Status != event.StatusChanged {
+		t.Errorf("status %s", res.Hosts[0].Status)
+	}
+}

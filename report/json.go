@@ -1,0 +1,94 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// SchemaVersion is the "version" of the JSON document; report/schema.json
+// describes it.
+const SchemaVersion = 1
+
+type jsonDoc struct {
+	Version    int        `json:"version"`
+	Command    string     `json:"command"`
+	DryRun     bool       `json:"dry_run"`
+	Started    time.Time  `json:"started"`
+	Finished   time.Time  `json:"finished"`
+	DurationMS int64      `json:"duration_ms"`
+	Batches    int        `json:"batches"`
+	Halted     string     `json:"halted"`
+	ExitCode   int        `json:"exit_code"`
+	Summary    jsonSum    `json:"summary"`
+	Hosts      []jsonHost `json:"hosts"`
+}
+
+type jsonSum struct {
+	Hosts    int    `json:"hosts"`
+	ByStatus Counts `json:"hosts_by_status"`
+	Steps    Counts `json:"steps"`
+}
+
+type jsonHost struct {
+	Name       string         `json:"name"`
+	Batch      int            `json:"batch"`
+	Status     string         `json:"status"`
+	Started    *time.Time     `json:"started"`
+	DurationMS int64          `json:"duration_ms"`
+	Error      string         `json:"error"`
+	Reason     string         `json:"reason"`
+	Counts     Counts         `json:"counts"`
+	Resources  []jsonResource `json:"resources"`
+	Health     []jsonHealth   `json:"health"`
+	Output     []OutputLine   `json:"output"`
+	Lock       []string       `json:"lock"`
+}
+
+type jsonResource struct {
+	Resource
+	Diff       []string `json:"diff"`
+	DurationMS int64    `json:"duration_ms"`
+}
+
+type jsonHealth struct {
+	HealthAttempt
+	DurationMS int64 `json:"duration_ms"`
+}
+
+// WriteJSON writes the run as one JSON document (schema: report/schema.json).
+func WriteJSON(w io.Writer, run *Run, exitCode int) error {
+	steps, hosts := run.Summary()
+	doc := jsonDoc{
+		Version: SchemaVersion, Command: run.Command, DryRun: run.DryRun,
+		Started: run.Started.UTC(), Finished: run.Finished.UTC(), DurationMS: run.Duration.Milliseconds(),
+		Batches: run.Batches, Halted: run.Halted, ExitCode: exitCode,
+		Summary: jsonSum{Hosts: len(run.Hosts), ByStatus: hosts, Steps: steps},
+		Hosts:   []jsonHost{},
+	}
+	for _, h := range run.Hosts {
+		jh := jsonHost{Name: h.Name, Batch: h.Batch, Status: h.Status, DurationMS: h.Duration.Milliseconds(),
+			Error: h.Error, Reason: h.Reason, Counts: h.Counts(),
+			Resources: []jsonResource{}, Health: []jsonHealth{}, Output: []OutputLine{}, Lock: []string{}}
+		if !h.Started.IsZero() {
+			t := h.Started.UTC()
+			jh.Started = &t
+		}
+		for _, r := range h.Resources {
+			jr := jsonResource{Resource: *r, Diff: r.Diff, DurationMS: r.Duration.Milliseconds()}
+			if jr.Diff == nil {
+				jr.Diff = []string{}
+			}
+			jh.Resources = append(jh.Resources, jr)
+		}
+		for _, a := range h.Health {
+			jh.Health = append(jh.Health, jsonHealth{HealthAttempt: a, DurationMS: a.Duration.Milliseconds()})
+		}
+		jh.Output = append(jh.Output, h.Output...)
+		jh.Lock = append(jh.Lock, h.Lock...)
+		doc.Hosts = append(doc.Hosts, jh)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}

@@ -1,0 +1,197 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigo-sh/vigocli/event"
+)
+
+// Plain prints one line per event, each prefixed with its host, with no
+// escape codes: what CI logs and pipes get.
+type Plain struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func NewPlain(w io.Writer) *Plain { return &Plain{w: w} }
+
+func (p *Plain) Emit(e event.Event) {
+	lines := Lines(e)
+	if len(lines) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range lines {
+		fmt.Fprintln(p.w, l.Text())
+	}
+}
+
+// Line is one printed line: an optional host prefix, a tone (for
+// colour) and the text.
+type Line struct {
+	Host string
+	Tone Tone
+	Msg  string
+}
+
+func (l Line) Text() string {
+	if l.Host == "" {
+		return l.Msg
+	}
+	return l.Host + " | " + l.Msg
+}
+
+// Tone says how a line is coloured on a terminal.
+type Tone int
+
+const (
+	ToneNone Tone = iota
+	ToneOK
+	ToneChanged
+	ToneFailed
+	ToneUnreachable
+	ToneSkipped
+	ToneHeader
+)
+
+func toneOf(status string) Tone {
+	switch status {
+	case event.StatusOK:
+		return ToneOK
+	case event.StatusChanged:
+		return ToneChanged
+	case event.StatusFailed:
+		return ToneFailed
+	case event.StatusUnreachable:
+		return ToneUnreachable
+	case event.StatusSkipped:
+		return ToneSkipped
+	}
+	return ToneNone
+}
+
+// Dur formats a duration for people: 850ms, 1.2s, 2m3s.
+func Dur(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	if strings.HasSuffix(word, "ch") {
+		return fmt.Sprintf("%d %ses", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// bare drops the "host: " prefix the engine puts on host errors (for
+// errors.Join) where the line already starts with the host.
+func bare(err, host string) string {
+	return strings.TrimPrefix(err, host+": ")
+}
+
+func withReason(s, reason string) string {
+	if reason != "" {
+		return s + " (" + reason + ")"
+	}
+	return s
+}
+
+// Lines is how one event reads as text (none for events that only feed
+// the live view, such as lock_acquired).
+func Lines(e event.Event) []Line {
+	h := e.Host
+	one := func(t Tone, msg string) []Line { return []Line{{Host: h, Tone: t, Msg: msg}} }
+	switch e.Kind {
+	case event.RunStarted:
+		what := "push"
+		if e.Command != "" {
+			what = e.Command
+		}
+		if e.DryRun {
+			what += " (dry run: nothing will change)"
+		}
+		return one(ToneHeader, fmt.Sprintf("%s: %s in %s", what, plural(len(e.Hosts), "host"), plural(e.Batches, "batch")))
+	case event.BatchStarted:
+		return one(ToneHeader, fmt.Sprintf("batch %d/%d: %s", e.Batch, e.Batches, strings.Join(e.Hosts, ", ")))
+	case event.BatchFinished:
+		return one(ToneNone, fmt.Sprintf("batch %d/%d done in %s", e.Batch, e.Batches, Dur(e.Duration)))
+	case event.RunFinished:
+		if e.Reason != "" {
+			return one(ToneFailed, "rollout stopped: "+e.Reason)
+		}
+	case event.HostStarted:
+		return one(ToneNone, "started")
+	case event.HostFinished:
+		msg := e.Status + " in " + Dur(e.Duration)
+		if e.Error != "" {
+			msg += ": " + bare(e.Error, h)
+		}
+		return one(toneOf(e.Status), msg)
+	case event.HostUnreachable:
+		return one(ToneUnreachable, "UNREACHABLE: "+bare(e.Error, h))
+	case event.HostSkipped:
+		return one(ToneSkipped, withReason("skipped", e.Reason))
+	case event.ResourcePlanned:
+		if e.Action == "" || e.Action == "none" {
+			return one(ToneOK, withReason(e.Resource+": no change", e.Reason))
+		}
+		return append(one(ToneChanged, withReason(e.Resource+": would "+e.Action, e.Reason)), diffLines(h, e.Diff)...)
+	case event.ResourceOK:
+		return one(ToneOK, withReason(e.Resource+": ok", e.Reason))
+	case event.ResourceChanged:
+		msg := withReason(e.Resource+": "+e.Action, e.Reason)
+		if e.Duration > 0 {
+			msg += " in " + Dur(e.Duration)
+		}
+		return append(one(ToneChanged, msg), diffLines(h, e.Diff)...)
+	case event.ResourceFailed:
+		msg := e.Resource + ": FAILED"
+		if e.Action != "" && e.Action != "none" {
+			msg = e.Resource + ": " + e.Action + " FAILED"
+		}
+		return one(ToneFailed, msg+": "+e.Error)
+	case event.ResourceSkipped:
+		return one(ToneSkipped, withReason(e.Resource+": skipped", e.Reason))
+	case event.CommandOutput:
+		return one(ToneNone, e.Stream+": "+e.Output)
+	case event.CommandFinished:
+		if e.Error != "" {
+			return one(ToneFailed, "command FAILED: "+e.Error)
+		}
+		return one(ToneChanged, "command done in "+Dur(e.Duration))
+	case event.HealthCheck:
+		if e.OK != nil && *e.OK {
+			return one(ToneOK, fmt.Sprintf("health check passed (attempt %d)", e.Attempt))
+		}
+		return one(ToneFailed, fmt.Sprintf("health check failed (attempt %d): %s", e.Attempt, e.Error))
+	case event.LockWaiting:
+		return one(ToneNone, "waiting for lock: "+e.Reason)
+	case event.LockBroken:
+		return one(ToneChanged, "broke stale lock: "+e.Reason)
+	case event.Warning:
+		return one(ToneChanged, "warning: "+e.Error+e.Reason)
+	}
+	return nil
+}
+
+func diffLines(host string, diff []string) []Line {
+	var out []Line
+	for _, d := range diff {
+		out = append(out, Line{Host: host, Tone: ToneChanged, Msg: "    " + d})
+	}
+	return out
+}

@@ -1,0 +1,56 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteRecap prints the final recap, like Ansible's PLAY RECAP: one line
+// per host with its counts and time, then the totals and the wall time.
+// With colour, statuses are coloured as on the live view.
+func WriteRecap(w io.Writer, run *Run, colour bool) {
+	width := 0
+	for _, h := range run.Hosts {
+		width = max(width, len(h.Name))
+	}
+	paint := func(t Tone, s string) string {
+		if !colour {
+			return s
+		}
+		return paintTone(t, s)
+	}
+	title := "RECAP"
+	if run.DryRun {
+		title += " (dry run: nothing changed)"
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, paint(ToneHeader, title))
+	for _, h := range run.Hosts {
+		c := h.Counts()
+		line := fmt.Sprintf("%-*s : ok=%-3d changed=%-3d failed=%-3d unreachable=%-3d skipped=%-3d %s",
+			width, h.Name, c.OK, c.Changed, c.Failed, c.Unreachable, c.Skipped, hostTime(h))
+		fmt.Fprintln(w, paint(toneOf(h.Status), strings.TrimRight(line, " ")))
+	}
+	_, hosts := run.Summary()
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		name string
+	}{{hosts.OK, "ok"}, {hosts.Changed, "changed"}, {hosts.Failed, "failed"}, {hosts.Unreachable, "unreachable"}, {hosts.Skipped, "skipped"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.name))
+		}
+	}
+	fmt.Fprintf(w, "%s: %s; wall time %s\n", plural(len(run.Hosts), "host"), strings.Join(parts, ", "), Dur(run.Duration))
+	if run.Halted != "" {
+		fmt.Fprintln(w, paint(ToneFailed, "rollout stopped: "+run.Halted))
+	}
+}
+
+func hostTime(h *Host) string {
+	if h.Status == "skipped" {
+		return "-"
+	}
+	return Dur(h.Duration)
+}
