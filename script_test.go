@@ -5,9 +5,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/vigo-sh/vigocli/executors"
 )
 
 // The CLI is tested with testscript: every testdata/script/*.txtar file is
@@ -80,4 +83,33 @@ func copyDir(src, dst string) error {
 		}
 		return os.WriteFile(target, data, 0o644)
 	})
+}
+
+// TestStockpileDocListsEveryField keeps docs/stockpile.md's resource type
+// reference in step with the executors' schemas.
+func TestStockpileDocListsEveryField(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("docs", "stockpile.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	types := executors.BuiltinSchemas()
+	for _, name := range types.TypeNames() {
+		ts, _ := types.Schema(name)
+		head := "### `" + name + "`"
+		i := strings.Index(doc, head)
+		if i < 0 {
+			t.Errorf("docs/stockpile.md has no section %q", head)
+			continue
+		}
+		section := doc[i+len(head):]
+		if j := strings.Index(section, "\n#"); j >= 0 {
+			section = section[:j]
+		}
+		for _, f := range ts.Fields {
+			if !strings.Contains(section, "| `"+f.Name+"` |") {
+				t.Errorf("docs/stockpile.md: section %s does not describe field %q", head, f.Name)
+			}
+		}
+	}
 }
