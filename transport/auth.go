@@ -170,16 +170,30 @@ func trimPathErr(err error) string {
 	return err.Error()
 }
 
-// authError explains an authentication failure.
-func (p authPlan) authError(e endpoint, err error) error {
-	msg := fmt.Sprintf("%s: authentication failed", e)
-	if len(p.signers) == 0 {
+// AuthError is an authentication failure: never retried, and it says
+// which keys were offered and which could not be used.
+type AuthError struct {
+	Offered int      // keys offered
+	Skipped []string // identity files that could not be used, and why
+	Err     error
+}
+
+func (e *AuthError) Error() string {
+	msg := "authentication failed"
+	if e.Offered == 0 {
 		msg += ": no usable key (no ssh-agent keys, no identity file)"
 	} else {
-		msg += fmt.Sprintf(" (offered %d key(s))", len(p.signers))
+		msg += fmt.Sprintf(" (offered %d key(s))", e.Offered)
 	}
-	if len(p.skipped) > 0 {
-		msg += "; " + strings.Join(p.skipped, "; ")
+	if len(e.Skipped) > 0 {
+		msg += "; " + strings.Join(e.Skipped, "; ")
 	}
-	return fmt.Errorf("%s: %w: %w", msg, ErrUnreachable, err)
+	return msg + ": " + e.Err.Error()
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// authError explains an authentication failure.
+func (p authPlan) authError(err error) error {
+	return &AuthError{Offered: len(p.signers), Skipped: p.skipped, Err: err}
 }

@@ -122,7 +122,7 @@ func (c *Conn) acquire(ctx context.Context) (release func(), err error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.closed:
-		return nil, fmt.Errorf("%s: connection closed: %w", c, ErrUnreachable)
+		return nil, unreachable(fmt.Errorf("%s: connection closed", c))
 	}
 }
 
@@ -156,7 +156,7 @@ func (c *Conn) newSession(ctx context.Context) (*ssh.Session, func(), error) {
 	}
 	if err != nil {
 		release()
-		return nil, nil, fmt.Errorf("%s: new session: %w: %w", c, err, ErrUnreachable)
+		return nil, nil, unreachable(fmt.Errorf("%s: new session: %w", c, err))
 	}
 	c.count(func(k *counters) { k.sessions.Add(1) })
 	return s, release, nil

@@ -46,7 +46,7 @@ func (c *Conn) DialDocker(ctx context.Context) (net.Conn, error) {
 		}
 		var oce *ssh.OpenChannelError
 		if !errors.As(err, &oce) {
-			return nil, fmt.Errorf("%s: docker socket %s: %w: %w", c.name, c.pool.opts.DockerSocket, err, ErrUnreachable)
+			return nil, unreachable(fmt.Errorf("%s: docker socket %s: %w", c.name, c.pool.opts.DockerSocket, err))
 		}
 		c.pool.log.Debug("docker socket stream refused, using dial-stdio", "host", c.String(), "err", err)
 	}

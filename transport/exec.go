@@ -76,7 +76,7 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 	// (after anything a noisy shell rc file prints).
 	full := "printf '" + pidMarker + "%s\\n' \"$$\" && exec " + line
 	if err := sess.Start(full); err != nil {
-		return ExecResult{}, fmt.Errorf("%s: %s: %w: %w", c.name, line, err, ErrUnreachable)
+		return ExecResult{}, unreachable(fmt.Errorf("%s: %s: %w", c.name, line, err))
 	}
 	if stdin != nil {
 		// Not waited for: a command that exits without reading all of its
@@ -115,7 +115,7 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 		return res, c.exitError(line, res.ExitCode, tail)
 	}
 	res.ExitCode = -1
-	return res, fmt.Errorf("%s: %s: %w: %w", c.name, line, err, ErrUnreachable)
+	return res, unreachable(fmt.Errorf("%s: %s: %w", c.name, line, err))
 }
 
 // exitError builds the error of a command that exited non-zero, telling

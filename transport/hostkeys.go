@@ -76,7 +76,7 @@ func (h *hostKeys) callback(files []string, record string) ssh.HostKeyCallback {
 		if !errors.As(err, &ke) {
 			var re *xknownhosts.RevokedError
 			if errors.As(err, &re) {
-				return fmt.Errorf("host key of %s is revoked (%s:%d): %w", hostname, re.Revoked.Filename, re.Revoked.Line, ErrUnreachable)
+				return unreachable(fmt.Errorf("host key of %s is revoked (%s:%d)", hostname, re.Revoked.Filename, re.Revoked.Line))
 			}
 			return fmt.Errorf("host key of %s: %w", hostname, err)
 		}

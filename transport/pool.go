@@ -195,7 +195,7 @@ func (p *Pool) Get(ctx context.Context, t Target) (*Conn, error) {
 	}
 	e, err := resolve(t, p.cfg, p.opts.LocalUser, p.opts.HomeDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, ErrUnreachable)
+		return nil, unreachable(err)
 	}
 	return p.get(ctx, e, 0)
 }
@@ -220,14 +220,14 @@ func (p *Pool) local(t Target) *Conn {
 
 func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*Conn, error) {
 	if depth > 8 {
-		return nil, fmt.Errorf("%s: ProxyJump chain too deep (loop?): %w", e, ErrUnreachable)
+		return nil, unreachable(fmt.Errorf("%s: ProxyJump chain too deep (loop?)", e))
 	}
 	key := e.key()
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, fmt.Errorf("%s: transport pool closed: %w", e, ErrUnreachable)
+			return nil, unreachable(fmt.Errorf("%s: transport pool closed", e))
 		}
 		ent, ok := p.conns[key]
 		if !ok {
@@ -241,7 +241,7 @@ func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*Conn, error) {
 				delete(p.conns, key)
 			} else if p.closed {
 				ent.conn.closeClient()
-				ent.conn, ent.err = nil, fmt.Errorf("%s: transport pool closed: %w", e, ErrUnreachable)
+				ent.conn, ent.err = nil, unreachable(fmt.Errorf("%s: transport pool closed", e))
 			}
 			close(ent.done)
 			p.mu.Unlock()
@@ -254,7 +254,7 @@ func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*Conn, error) {
 		select {
 		case <-ent.done:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%s: %w: %w", e, ctx.Err(), ErrUnreachable)
+			return nil, unreachable(fmt.Errorf("%s: %w", e, ctx.Err()))
 		}
 		if ent.err != nil {
 			return nil, ent.err
@@ -339,11 +339,11 @@ func (p *Pool) dial(ctx context.Context, e endpoint, depth int) (*Conn, error) {
 	if n := len(e.Jumps); n > 0 {
 		hop, err := parseJump(e.Jumps[n-1])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w: %w", e, err, ErrUnreachable)
+			return nil, unreachable(fmt.Errorf("%s: %w", e, err))
 		}
 		he, err := resolve(hop, p.cfg, p.opts.LocalUser, p.opts.HomeDir)
 		if err != nil {
-			return nil, fmt.Errorf("%s: proxy jump: %w: %w", e, err, ErrUnreachable)
+			return nil, unreachable(fmt.Errorf("%s: proxy jump: %w", e, err))
 		}
 		if n > 1 {
 			// In a chain a,b,c the hop c is reached through a,b.
@@ -385,7 +385,8 @@ func (p *Pool) dial(ctx context.Context, e endpoint, depth int) (*Conn, error) {
 // transient reports whether a dial error is worth another try.
 func transient(err error) bool {
 	var hke *HostKeyError
-	if errors.As(err, &hke) || errors.Is(err, errAuth) {
+	var ae *AuthError
+	if errors.As(err, &hke) || errors.As(err, &ae) {
 		return false
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
@@ -404,15 +405,12 @@ func transient(err error) bool {
 		strings.Contains(s, "Connection refused") || strings.Contains(s, "timed out")
 }
 
-// errAuth marks authentication failures (never retried).
-var errAuth = errors.New("authentication failed")
-
 func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *Conn) (*Conn, error) {
 	where := e.String()
 	if len(e.Jumps) > 0 {
 		where += " (via " + strings.Join(e.Jumps, ",") + ")"
 	}
-	fail := func(err error) error { return fmt.Errorf("connect %s: %w: %w", where, err, ErrUnreachable) }
+	fail := func(err error) error { return unreachable(fmt.Errorf("connect %s: %w", where, err)) }
 
 	select {
 	case p.slots <- struct{}{}:
@@ -471,7 +469,7 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *Conn) (*Conn, erro
 		case errors.As(err, &hke):
 			return nil, fmt.Errorf("connect %s: %w", where, hke)
 		case strings.Contains(err.Error(), "unable to authenticate"):
-			return nil, fail(plan.authError(e, fmt.Errorf("%w: %w", errAuth, err)))
+			return nil, fail(plan.authError(err))
 		case !stopped && ctx.Err() == nil:
 			return nil, fail(fmt.Errorf("handshake timed out after %s: %w", timeout, context.DeadlineExceeded))
 		}
