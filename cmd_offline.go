@@ -455,9 +455,11 @@ func renderYAML(sp *stockpile.Stockpile, h desired.Host) (*yaml.Node, error) {
 		_ = add(m, "module", r.Module)
 		_ = add(m, "type", r.Type)
 		var order []string
+		src := map[string]*stockpile.Value{}
 		if sr := sp.Resource(r.ID()); sr != nil {
 			for _, f := range sr.Fields {
 				order = append(order, f.Key)
+				src[f.Key] = f.Value
 			}
 		} else {
 			for k := range r.Fields {
@@ -470,9 +472,11 @@ func renderYAML(sp *stockpile.Stockpile, h desired.Host) (*yaml.Node, error) {
 			if !ok {
 				continue
 			}
-			if err := add(m, k, v); err != nil {
+			n, err := orderedNode(v, src[k])
+			if err != nil {
 				return nil, err
 			}
+			m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, n)
 		}
 		for _, rel := range []struct {
 			k string
@@ -486,4 +490,57 @@ func renderYAML(sp *stockpile.Stockpile, h desired.Host) (*yaml.Node, error) {
 	}
 	root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "resources"}, list)
 	return root, nil
+}
+
+// orderedNode encodes a rendered value, keeping map keys in the order of
+// the stockpile file (src) rather than sorted.
+func orderedNode(v any, src *stockpile.Value) (*yaml.Node, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		var keys []string
+		seen := map[string]bool{}
+		if src != nil {
+			for _, e := range src.Entries {
+				if _, ok := x[e.Key]; ok && !seen[e.Key] {
+					keys = append(keys, e.Key)
+					seen[e.Key] = true
+				}
+			}
+		}
+		var rest []string
+		for k := range x {
+			if !seen[k] {
+				rest = append(rest, k)
+			}
+		}
+		sort.Strings(rest)
+		for _, k := range append(keys, rest...) {
+			c, err := orderedNode(x[k], src.Get(k))
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, c)
+		}
+		return n, nil
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode}
+		for i, it := range x {
+			var s *stockpile.Value
+			if src != nil && src.Kind == stockpile.List && i < len(src.Items) {
+				s = src.Items[i]
+			}
+			c, err := orderedNode(it, s)
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, c)
+		}
+		return n, nil
+	}
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		return nil, err
+	}
+	return &n, nil
 }
