@@ -1,5 +1,315 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
 
-func envoysPushCommand() *cli.Command { return &cli.Command{Name: "push", Usage: "TODO"} }
+	"github.com/urfave/cli/v2"
+
+	"github.com/vigo-sh/vigocli/converge"
+	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/executors"
+	"github.com/vigo-sh/vigocli/inventory"
+	"github.com/vigo-sh/vigocli/push"
+	"github.com/vigo-sh/vigocli/report"
+	"github.com/vigo-sh/vigocli/secrets"
+	"github.com/vigo-sh/vigocli/transport"
+)
+
+// exitInterrupted is the exit code after Ctrl-C (128 + SIGINT), whatever
+// the hosts did.
+const exitInterrupted = 130
+
+// selectFlags choose hosts; rolloutFlags say how to roll through them.
+func selectFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "target", Aliases: []string{"t"}, Usage: "hosts whose inventory name matches `GLOB` (repeatable)"},
+		&cli.BoolFlag{Name: "all", Usage: "every host"},
+		&cli.StringFlag{Name: "environment", Aliases: []string{"e"}, Usage: "only hosts of environment `NAME` (from the envoys)"},
+		&cli.StringFlag{Name: "shard", Usage: "push only part `I/N` of the selected hosts (N CI jobs, one shard each)"},
+		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the key of a host with none on record (a changed key is always refused)"},
+	}
+}
+
+func rolloutFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "hosts per batch: `N` or N% of the selected hosts (rounded up, at least 1; default all)"},
+		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Usage: "hosts at once inside a batch (default: the whole batch)"},
+		&cli.StringFlag{Name: "max-fail", Value: "0", Usage: "failed or unreachable hosts tolerated (`N` or N%, rounded down) before the rollout stops after the current batch"},
+		&cli.BoolFlag{Name: "fail-fast", Usage: "stop starting hosts at the first failure, even inside the batch (running hosts finish)"},
+		&cli.StringFlag{Name: "health-check", Usage: "shell `CMD` run on each host after it; a non-zero exit fails the host"},
+		&cli.IntFlag{Name: "health-retries", Value: 2, Usage: "extra health check attempts after a failure"},
+		&cli.DurationFlag{Name: "health-interval", Value: 2 * time.Second, Usage: "pause between health check attempts"},
+		&cli.DurationFlag{Name: "health-timeout", Value: 10 * time.Second, Usage: "timeout of one health check attempt"},
+		&cli.DurationFlag{Name: "lock-wait", Usage: "wait up to `DURATION` for another run's lock on a host (default: fail at once)"},
+		&cli.StringFlag{Name: "report", Usage: "write a JUnit XML report to `FILE`"},
+	}
+}
+
+func envoysPushCommand() *cli.Command {
+	flags := append(sharedFlags(), selectFlags()...)
+	flags = append(flags, rolloutFlags()...)
+	flags = append(flags, &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "plan every host, change nothing"})
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "converge the selected hosts to their desired state, in batches",
+		ArgsUsage: " ",
+		Description: "Renders each selected host's desired state, resolves its secrets, then SSHes\n" +
+			"into the hosts batch by batch: lock, converge, health check, unlock. A failed\n" +
+			"host stops the rollout before the next batch (--max-fail to tolerate some).\n" +
+			"Exit codes: 0 all converged, 2 some host failed, 3 some host unreachable\n" +
+			"(none failed), 4 invalid stockpile, inventory or arguments, 130 interrupted.",
+		Flags:  flags,
+		Action: runPush,
+	}
+}
+
+func runPush(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return withCode(exitInvalid, fmt.Errorf("push takes no arguments (got %q): select hosts with --all or --target", c.Args().First()))
+	}
+	if _, err := outputFormat(c); err != nil {
+		return err
+	}
+	f, err := loadFleet(c, true)
+	if err != nil {
+		return reportInvalid(c, err)
+	}
+	printWarnings(c.App.ErrWriter, f.warnings)
+	byName := map[string]desired.Host{}
+	var cands []inventory.Host
+	for _, dh := range f.hosts {
+		ih, ok := f.inv.Host(dh.Name)
+		if !ok {
+			continue
+		}
+		ih.Environment = dh.Environment
+		cands = append(cands, ih)
+		byName[dh.Name] = dh
+	}
+	hosts, err := selectHosts(c, cands)
+	if err != nil {
+		return err
+	}
+	opts, err := rolloutOptions(c)
+	if err != nil {
+		return err
+	}
+	opts.DryRun = c.Bool("dry-run")
+	opts.Command = "push"
+
+	masker := secrets.NewMasker()
+	backend, err := secrets.NewBackend(f.sp.Dir, secrets.OSEnv())
+	if err != nil {
+		return withCode(exitInvalid, err)
+	}
+	resolver := secrets.NewResolver(backend, masker)
+	var mu sync.Mutex
+	values := map[string]map[string]string{}
+	job := push.Job{
+		Prepare: func(ctx context.Context, host string) error {
+			vals, err := push.ResolveSecrets(ctx, byName[host], func(ctx context.Context, path string) (string, error) {
+				v, err := resolver.Resolve(ctx, []string{path})
+				if err != nil {
+					return "", err
+				}
+				s, _ := v.Value(path)
+				return s, nil
+			}, masker.Add)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			values[host] = vals
+			mu.Unlock()
+			return nil
+		},
+		Run: func(ctx context.Context, host string, batch int, r push.Remote, sink event.Sink) (push.Outcome, error) {
+			h, ok := r.(executors.Host)
+			if !ok {
+				return push.Outcome{}, fmt.Errorf("connection to %s cannot converge (%T)", host, r)
+			}
+			mu.Lock()
+			vals := values[host]
+			mu.Unlock()
+			res, err := converge.Run(ctx, h, byName[host], converge.Options{
+				DryRun: opts.DryRun, Secrets: vals, SecretKey: resolver.Key(),
+				StockpileDir: f.sp.Dir, Sink: sink, Batch: batch,
+			})
+			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped}, err
+		},
+	}
+	return runRollout(c, f.inv, hosts, job, opts, masker)
+}
+
+// selectHosts applies --all/--target/--environment, then --shard.
+func selectHosts(c *cli.Context, cands []inventory.Host) ([]string, error) {
+	sel, err := inventory.Select(cands, c.StringSlice("target"), c.String("environment"), c.Bool("all"))
+	if err != nil {
+		return nil, withCode(exitInvalid, err)
+	}
+	names := make([]string, len(sel))
+	for i, h := range sel {
+		names[i] = h.Name
+	}
+	if s := c.String("shard"); s != "" {
+		i, n, err := push.ParseShard(s)
+		if err != nil {
+			return nil, withCode(exitInvalid, fmt.Errorf("--shard: %w", err))
+		}
+		names = push.Shard(names, i, n)
+		if len(names) == 0 {
+			return nil, withCode(exitInvalid, fmt.Errorf("--shard %s: this shard has no host (%d selected)", s, len(sel)))
+		}
+	}
+	return names, nil
+}
+
+// rolloutOptions reads the batch, failure, health and lock flags.
+func rolloutOptions(c *cli.Context) (push.Options, error) {
+	var o push.Options
+	var err error
+	if o.BatchSize, err = push.ParseSize(c.String("batch-size")); err != nil {
+		return o, withCode(exitInvalid, fmt.Errorf("--batch-size: %w", err))
+	}
+	if o.MaxFail, err = push.ParseSize(c.String("max-fail")); err != nil {
+		return o, withCode(exitInvalid, fmt.Errorf("--max-fail: %w", err))
+	}
+	if o.Parallel = c.Int("parallel"); o.Parallel < 0 {
+		return o, withCode(exitInvalid, fmt.Errorf("--parallel %d: want 1 or more", o.Parallel))
+	}
+	o.FailFast = c.Bool("fail-fast")
+	o.Health = push.Health{Cmd: c.String("health-check"), Retries: c.Int("health-retries"),
+		Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout")}
+	if o.Health.Retries < 0 {
+		return o, withCode(exitInvalid, fmt.Errorf("--health-retries %d: want 0 or more", o.Health.Retries))
+	}
+	o.Lock = &push.Locker{Wait: c.Duration("lock-wait")}
+	return o, nil
+}
+
+// connector reaches inventory hosts through one transport pool.
+func connector(inv *inventory.Inventory, pool *transport.Pool) push.Connector {
+	return push.ConnectorFunc(func(ctx context.Context, name string) (push.Remote, error) {
+		h, ok := inv.Host(name)
+		if !ok {
+			return nil, fmt.Errorf("host %q is not in the inventory", name)
+		}
+		return pool.Get(ctx, targetOf(h))
+	})
+}
+
+func targetOf(h inventory.Host) transport.Target {
+	return transport.Target{Name: h.Name, Address: h.Address, Port: h.Port, User: h.User,
+		IdentityFile: h.IdentityFile, KnownHostsFile: h.KnownHosts, ProxyJump: h.ProxyJump,
+		Become: h.Become, Local: h.Connection == "local"}
+}
+
+func newPool(c *cli.Context) (*transport.Pool, error) {
+	return transport.NewPool(transport.PoolOptions{AcceptNewHostKeys: c.Bool("accept-new-host-keys")})
+}
+
+// runRollout runs job over hosts with the renderers the flags ask for,
+// prints the recap, writes the reports and turns the result into an exit
+// code. Everything printed passes through masker.
+func runRollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.Job, opts push.Options, masker *secrets.Masker) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	pool, err := newPool(c)
+	if err != nil {
+		return withCode(exitInvalid, err)
+	}
+	defer pool.Close()
+	opts.Connect = connector(inv, pool)
+	owner := push.NewOwner(opts.Command)
+	opts.Lock.Owner = owner
+
+	out := c.App.Writer
+	collector := report.NewCollector()
+	sinks := []event.Sink{collector}
+	colour := false
+	if format == "text" {
+		if f, ok := out.(*os.File); ok && report.IsTerminal(f) {
+			sinks = append(sinks, report.NewTTYFile(f))
+			colour = os.Getenv("NO_COLOR") == ""
+		} else {
+			sinks = append(sinks, report.NewPlain(out))
+		}
+	}
+	opts.Sink = masker.Sink(event.Serial(event.Tee(sinks...)))
+
+	ctx := c.Context
+	res := push.Run(ctx, hosts, job, opts)
+
+	code := exitOK
+	switch {
+	case ctx.Err() != nil:
+		code = exitInterrupted
+	case res.Count(event.StatusFailed) > 0:
+		code = exitHostFailed
+	case res.Count(event.StatusUnreachable) > 0:
+		code = exitUnreachable
+	}
+	run := collector.Run()
+	var werr error
+	if path := c.String("report"); path != "" {
+		werr = writeFileMasked(path, masker, func(w io.Writer) error { return report.WriteJUnit(w, run) })
+	}
+	if format == "json" {
+		mw := masker.Writer(out)
+		if err := report.WriteJSON(mw, run, code); err != nil && werr == nil {
+			werr = err
+		}
+		mw.Close()
+	} else {
+		mw := masker.Writer(out)
+		report.WriteRecap(mw, run, colour)
+		mw.Close()
+	}
+	if werr != nil && code == exitOK {
+		return withCode(exitError, werr)
+	}
+	if code == exitOK {
+		return nil
+	}
+	return withCode(code, masker.Error(summaryError(res, code)))
+}
+
+func summaryError(res push.Result, code int) error {
+	var parts []string
+	for _, s := range []string{event.StatusFailed, event.StatusUnreachable, event.StatusSkipped} {
+		if n := res.Count(s); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	msg := fmt.Sprintf("%d hosts: %s", len(res.Hosts), strings.Join(parts, ", "))
+	if code == exitInterrupted {
+		msg = "interrupted; " + msg
+	}
+	return errors.New(msg)
+}
+
+func writeFileMasked(path string, masker *secrets.Masker, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	mw := masker.Writer(f)
+	err = write(mw)
+	if cerr := mw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,5 +1,89 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
-func taskCommand() *cli.Command { return &cli.Command{Name: "task", Usage: "TODO"} }
+	"github.com/urfave/cli/v2"
+
+	"github.com/vigo-sh/vigocli/executors"
+	"github.com/vigo-sh/vigocli/inventory"
+	"github.com/vigo-sh/vigocli/push"
+	"github.com/vigo-sh/vigocli/secrets"
+	"github.com/vigo-sh/vigocli/stockpile"
+)
+
+func taskCommand() *cli.Command {
+	flags := append(sharedFlags(), selectFlags()...)
+	flags = append(flags, rolloutFlags()...)
+	flags = append(flags, &cli.DurationFlag{Name: "timeout", Usage: "fail a host whose command runs longer than `DURATION` (default: no limit)"})
+	return &cli.Command{
+		Name:  "task",
+		Usage: "run an ad-hoc command across the fleet, batch by batch",
+		Subcommands: []*cli.Command{{
+			Name:      "run",
+			Usage:     "run a shell command on the selected hosts, batch by batch, with a health gate",
+			ArgsUsage: "CMD",
+			Description: "Runs CMD (a shell command, as you would type it in ssh) on each selected host,\n" +
+				"batch by batch, then --health-check on that host. The rollout halts after the\n" +
+				"first batch with a failed command or health check (--max-fail to tolerate\n" +
+				"some): hosts already done are reported, the rest are left untouched.\n" +
+				"Needs only the inventory (the stockpile only for --environment).\n\n" +
+				"   vigocli task run \"docker pull myregistry.example.com/webapp:v2.2.0\" \\\n" +
+				"     --target \"*.app.example.com\" --batch-size 25% \\\n" +
+				"     --health-check \"curl -sf http://localhost:8080/health\"\n\n" +
+				"Exit codes: 0 all ok, 2 some host failed, 3 some host unreachable (none\n" +
+				"failed), 4 invalid arguments or inventory, 130 interrupted.",
+			Flags:  flags,
+			Action: runTask,
+		}},
+	}
+}
+
+func runTask(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return withCode(exitInvalid, fmt.Errorf("task run takes one argument, the command (quote it): got %d", c.NArg()))
+	}
+	command := c.Args().First()
+	if strings.TrimSpace(command) == "" {
+		return withCode(exitInvalid, errors.New("task run: the command is empty"))
+	}
+	if _, err := outputFormat(c); err != nil {
+		return err
+	}
+	path, _ := inventoryPath(c)
+	inv, err := inventory.Load(path)
+	if err != nil {
+		return reportInvalid(c, asInvalid(err, "invalid inventory "+path))
+	}
+	cands := inv.Hosts
+	if c.String("environment") != "" {
+		// Environments come from the envoys: only then is the stockpile read.
+		dir := stockpileFlag(c)
+		sp, err := stockpile.Load(dir, executors.BuiltinSchemas())
+		if err != nil {
+			return reportInvalid(c, asInvalid(err, "invalid stockpile "+dir))
+		}
+		assigned, _ := inventory.Assign(inv.Hosts, sp.Envoys)
+		cands = nil
+		for _, a := range assigned {
+			cands = append(cands, a.Host)
+		}
+	}
+	hosts, err := selectHosts(c, cands)
+	if err != nil {
+		return err
+	}
+	opts, err := rolloutOptions(c)
+	if err != nil {
+		return err
+	}
+	timeout := c.Duration("timeout")
+	if timeout < 0 {
+		return withCode(exitInvalid, fmt.Errorf("--timeout %s: want a positive duration", timeout))
+	}
+	opts.Command = "task run: " + command
+	return runRollout(c, inv, hosts, push.TaskJob(command, time.Duration(timeout)), opts, secrets.NewMasker())
+}

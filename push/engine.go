@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -266,7 +267,10 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		if errors.Is(err, transport.ErrUnreachable) {
 			hr.Status = event.StatusUnreachable
 		}
-		hr.Err = fmt.Errorf("%s: %w", host, err)
+		hr.Err = err
+		if !strings.HasPrefix(err.Error(), host+":") {
+			hr.Err = fmt.Errorf("%s: %w", host, err)
+		}
 		return hr
 	}
 
