@@ -182,9 +182,22 @@ func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options) (Ho
 				}
 				errs = append(errs, e)
 			})
-			if err == nil {
-				dr.Fields[f.Key] = v
+			if err != nil {
+				continue
 			}
+			// A templated scalar is checked against its kind once rendered.
+			if sf, ok := r.SchemaField(f.Key); ok && f.Value.Kind == stockpile.Scalar && !f.Value.Raw && template.HasAction(f.Value.Str) {
+				if str, isStr := v.(string); isStr {
+					norm, problem, hint := stockpile.CheckValue(sf, str)
+					if problem != "" {
+						errs = append(errs, &stockpile.Error{Pos: f.Value.Pos, Hint: hint,
+							Msg: fmt.Sprintf("%s of resource %q (module %s) %s (rendered from %q)", f.Key, r.Name, r.Module, problem, f.Value.Str)})
+						continue
+					}
+					v = norm
+				}
+			}
+			dr.Fields[f.Key] = v
 		}
 		dr.DependsOn = present(r.DependsOn, h)
 		dr.Notify = present(r.Notify, h)

@@ -396,7 +396,9 @@ func (l *loader) resource(c *converter, n *yaml.Node, module string) *Resource {
 	} else if typ, p, ok := l.scalar(c, tf.val, mk("type", what)); ok {
 		r.Type = typ
 		schema, haveSchema = l.types.Schema(typ)
-		if !haveSchema {
+		if haveSchema {
+			r.Schema = &schema
+		} else {
 			l.errs.Addf(p, suggestOr(typ, l.types.TypeNames(), "types: "+strings.Join(l.types.TypeNames(), ", ")), "unknown resource type %q", typ)
 		}
 	}
@@ -572,31 +574,41 @@ func (l *loader) checkScalar(v *Value, f Field, where string) bool {
 	if !v.Raw && template.HasAction(v.Str) {
 		return l.checkTemplate(v, where)
 	}
-	s := v.Str
+	norm, problem, hint := CheckValue(f, v.Str)
+	if problem != "" {
+		l.errs.Addf(v.Pos, hint, "%s %s", say(where), problem)
+		return false
+	}
+	v.Str = norm
+	return true
+}
+
+// CheckValue checks a scalar (literal, or a template once rendered)
+// against a field's kind and enum. It returns the value to keep (booleans
+// become "true" or "false"), or a problem ("must be true or false, not
+// \"x\"") and a hint.
+func CheckValue(f Field, s string) (norm, problem, hint string) {
+	norm = s
 	switch f.Kind {
 	case KindBool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			l.errs.Addf(v.Pos, "", "%s must be true or false, not %q", say(where), s)
-			return false
+			return s, fmt.Sprintf("must be true or false, not %q", s), ""
 		}
-		v.Str = strconv.FormatBool(b)
+		norm = strconv.FormatBool(b)
 	case KindInt:
 		if _, err := strconv.Atoi(s); err != nil {
-			l.errs.Addf(v.Pos, "", "%s must be a whole number, not %q", say(where), s)
-			return false
+			return s, fmt.Sprintf("must be a whole number, not %q", s), ""
 		}
 	case KindDuration:
 		if _, err := time.ParseDuration(s); err != nil {
-			l.errs.Addf(v.Pos, "a number with a unit: 30s, 2m, 1h30m", "%s must be a duration, not %q", say(where), s)
-			return false
+			return s, fmt.Sprintf("must be a duration, not %q", s), "a number with a unit: 30s, 2m, 1h30m"
 		}
 	}
 	if len(f.Enum) > 0 && !contains(f.Enum, s) {
-		l.errs.Addf(v.Pos, suggestOr(s, f.Enum, ""), "%s must be one of %s, not %q", say(where), strings.Join(f.Enum, ", "), s)
-		return false
+		return s, fmt.Sprintf("must be one of %s, not %q", strings.Join(f.Enum, ", "), s), suggestOr(s, f.Enum, "")
 	}
-	return true
+	return norm, "", ""
 }
 
 func (l *loader) role(c *converter, root *yaml.Node) {

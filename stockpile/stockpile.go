@@ -61,7 +61,16 @@ type Resource struct {
 	DependsOn  []Ref
 	Notify     []Ref
 	Subscribes []Ref
-	Pos        Pos // of the resource's mapping
+	Pos        Pos         // of the resource's mapping
+	Schema     *TypeSchema // the type's schema (nil only while loading fails)
+}
+
+// SchemaField returns the schema of one of the resource's type fields.
+func (r *Resource) SchemaField(name string) (Field, bool) {
+	if r.Schema == nil {
+		return Field{}, false
+	}
+	return schemaField(*r.Schema, name)
 }
 
 // ID is "module/name", unique in a stockpile.
