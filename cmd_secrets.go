@@ -27,7 +27,7 @@ func secretsCommand() *cli.Command {
 		}
 		return p, nil
 	}
-	return &cli.Command{
+	cmd := &cli.Command{
 		Name:  "secrets",
 		Usage: "manage the stockpile's encrypted secrets (secrets.age)",
 		Description: "Values live in STOCKPILE/secrets.age, encrypted with age to every recipient's public key;\n" +
@@ -219,11 +219,25 @@ func secretsCommand() *cli.Command {
 			},
 		},
 	}
+	addStockpileFlag(cmd)
+	return cmd
+}
+
+// addStockpileFlag lets every secrets command take --stockpile after it
+// too (`vigocli secrets list -s DIR`), like the other commands.
+func addStockpileFlag(cmd *cli.Command) {
+	if len(cmd.Subcommands) == 0 {
+		cmd.Flags = append(cmd.Flags, &cli.StringFlag{Name: "stockpile", Aliases: []string{"s"}, Usage: "stockpile directory (default: ./stockpile, or $VIGO_STOCKPILE)"})
+		return
+	}
+	for _, sub := range cmd.Subcommands {
+		addStockpileFlag(sub)
+	}
 }
 
 // stockpileDir returns the stockpile directory, which must exist.
 func stockpileDir(c *cli.Context) (string, error) {
-	dir := c.String("stockpile")
+	dir := stockpileFlag(c)
 	fi, err := os.Stat(dir)
 	if err != nil || !fi.IsDir() {
 		return "", withCode(exitInvalid, fmt.Errorf("stockpile directory %q does not exist (set --stockpile or VIGO_STOCKPILE)", dir))
