@@ -310,6 +310,11 @@ func (p *parser) host(m *stockpile.Value, h *Host, known []string, what string) 
 					ok = false
 					continue
 				}
+				if pos, bad := stockpile.TemplateInVar(ve.Value); bad {
+					p.errs.Addf(pos, "variables are data: use the template where the variable is used, or tag the value !raw to keep the braces", "variable %q holds a template action, which is never rendered", ve.Key)
+					ok = false
+					continue
+				}
 				h.Vars[ve.Key] = ve.Value.Plain()
 				h.VarPos[ve.Key] = ve.KeyPos
 			}

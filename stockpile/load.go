@@ -334,9 +334,39 @@ func (l *loader) vars(c *converter, n *yaml.Node, what string) []*Var {
 			l.errs.Addf(e.KeyPos, hint, "invalid variable name %q", e.Key)
 			continue
 		}
+		if p, ok := TemplateInVar(e.Value); ok {
+			l.errs.Addf(p, "variables are data: use the template where the variable is used, or tag the value !raw to keep the braces", "variable %q holds a template action, which is never rendered", e.Key)
+			continue
+		}
 		out = append(out, &Var{Name: e.Key, Value: e.Value, Pos: e.KeyPos})
 	}
 	return out
+}
+
+// TemplateInVar returns the position of the first scalar of a variable's
+// value that holds a template action (not tagged !raw). Variable values
+// are inserted as they are, never rendered, so an action in one is almost
+// always a mistake.
+func TemplateInVar(v *Value) (Pos, bool) {
+	switch v.Kind {
+	case List:
+		for _, it := range v.Items {
+			if p, ok := TemplateInVar(it); ok {
+				return p, true
+			}
+		}
+	case Map:
+		for _, e := range v.Entries {
+			if p, ok := TemplateInVar(e.Value); ok {
+				return p, true
+			}
+		}
+	default:
+		if !v.Raw && template.HasAction(v.Str) {
+			return v.Pos, true
+		}
+	}
+	return Pos{}, false
 }
 
 func (l *loader) module(c *converter, root *yaml.Node) {
