@@ -15,7 +15,9 @@ import (
 
 // fakeEngine serves a tiny Docker engine API on a unix socket: enough to
 // prove the stream carries HTTP both ways.
-func fakeEngine(t *testing.T) string {
+func fakeEngine(t *testing.T) string { return fakeEngineB(t) }
+
+func fakeEngineB(t testing.TB) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "docker.sock")
 	l, err := net.Listen("unix", sock)

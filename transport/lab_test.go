@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/vigo-sh/vigocli/lab/labtest"
 )
 
 // The lab (lab/, state in /var/lib/vigo-lab) runs real sshd and dockerd in
@@ -21,52 +24,25 @@ import (
 // saying why, when the lab or a host they need is not up. This team's
 // hosts: web1, bastion, inner1 (inner1 is reachable only via bastion).
 
-const labDir = "/var/lib/vigo-lab"
-
 const (
 	labWeb1    = "web1.app.example.com"
 	labBastion = "bastion.lab.example.com"
 	labInner1  = "inner1.lab.example.com"
 )
 
-type labHost struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	Port    int    `json:"port"`
-	Docker  bool   `json:"docker"`
-}
-
+// lab is the running lab with its hosts by name.
 type lab struct {
-	Key, KnownHosts, SSHConfig string
-	Hosts                      map[string]labHost
+	*labtest.Lab
+	hosts map[string]labtest.Host
 }
 
+// requireLab skips (fails under CI=true) when the lab or a named host is
+// not up; labtest never dials a lab address unless the lab is there.
 func requireLab(t testing.TB, names ...string) *lab {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(labDir, "up")); err != nil {
-		t.Skipf("lab not up (%s/up missing): run lab/lab up", labDir)
-	}
-	b, err := os.ReadFile(filepath.Join(labDir, "hosts.json"))
-	if err != nil {
-		t.Skipf("lab not up: %v", err)
-	}
-	var hosts []labHost
-	if err := json.Unmarshal(b, &hosts); err != nil {
-		t.Fatalf("lab hosts.json: %v", err)
-	}
-	l := &lab{
-		Key:        filepath.Join(labDir, "id_ed25519"),
-		KnownHosts: filepath.Join(labDir, "known_hosts"),
-		SSHConfig:  filepath.Join(labDir, "ssh_config"),
-		Hosts:      map[string]labHost{},
-	}
-	for _, h := range hosts {
-		l.Hosts[h.Name] = h
-	}
-	for _, n := range names {
-		if _, ok := l.Hosts[n]; !ok {
-			t.Skipf("lab host %s is not up", n)
-		}
+	l := &lab{Lab: labtest.Require(t, names...), hosts: map[string]labtest.Host{}}
+	for _, h := range l.Lab.Hosts {
+		l.hosts[h.Name] = h
 	}
 	return l
 }
@@ -116,7 +92,7 @@ func (l *lab) hostKey(t testing.TB, name string) ssh.PublicKey {
 
 func TestLabHostKeys(t *testing.T) {
 	l := requireLab(t, labWeb1)
-	h := l.Hosts[labWeb1]
+	h := l.hosts[labWeb1]
 	ctx := context.Background()
 	tg := Target{Name: labWeb1, Address: h.Address, Port: h.Port, User: "root", IdentityFile: l.Key}
 	base := PoolOptions{HomeDir: t.TempDir(), LocalUser: "root", SSHConfigPath: "none", AgentSocket: "none"}
@@ -174,7 +150,7 @@ func TestLabHostKeys(t *testing.T) {
 
 func TestLabAgentAuth(t *testing.T) {
 	l := requireLab(t, labWeb1)
-	h := l.Hosts[labWeb1]
+	h := l.hosts[labWeb1]
 	sock := startAgent(t, l.Key)
 	o := PoolOptions{HomeDir: t.TempDir(), LocalUser: "root", SSHConfigPath: "none", AgentSocket: sock,
 		KnownHostsFiles: []string{l.KnownHosts}}
@@ -193,7 +169,7 @@ func TestLabAgentAuth(t *testing.T) {
 
 func TestLabOneConnectionPerHost(t *testing.T) {
 	l := requireLab(t, labWeb1)
-	h := l.Hosts[labWeb1]
+	h := l.hosts[labWeb1]
 	proxy := newCountingProxy(t, fmt.Sprintf("%s:%d", h.Address, h.Port), 0)
 	known := filepath.Join(t.TempDir(), "known_hosts")
 	os.WriteFile(known, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", proxy.Port(), ssh.MarshalAuthorizedKey(l.hostKey(t, labWeb1)))), 0o600)
@@ -315,6 +291,12 @@ func TestLabDockerAPI(t *testing.T) {
 
 func TestLabProxyJump(t *testing.T) {
 	l := requireLab(t, labBastion, labInner1)
+	// inner1 is not reachable from the controller directly...
+	if nc, err := net.DialTimeout("tcp", l.hosts[labInner1].Addr(), time.Second); err == nil {
+		nc.Close()
+		t.Fatalf("%s answers directly: the test would prove nothing", labInner1)
+	}
+	// ...only through the bastion.
 	c := l.conn(t, labInner1)
 	if len(c.ep.Jumps) == 0 {
 		// The lab's ssh_config may leave the jump to the inventory.
