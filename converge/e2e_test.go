@@ -146,7 +146,7 @@ func TestLabDocStack(t *testing.T) {
 		name, resource, want string
 		change                func(f map[string]any)
 	}{
-		{"port", "app-container", "ports: [8080:8080] -> [8081:8080]", func(f map[string]any) { f["ports"] = []any{"8081:8080"} }},
+		{"port", "app-container", "ports: [8080:8080/tcp] -> [8081:8080/tcp]", func(f map[string]any) { f["ports"] = []any{"8081:8080"} }},
 		{"env value", "app-container", "environment.REDIS_URL: redis://localhost:6380 (changed)", func(f map[string]any) {
 			f["environment"].(map[string]any)["REDIS_URL"] = "redis://localhost:6380"
 		}},
@@ -233,12 +233,13 @@ func TestLabDocStack(t *testing.T) {
 	}
 
 	// 8. A compose service's container removed by hand comes back.
-	l.run(t, svc1, "docker", "rm", "-f", "myapp-web-1")
+	webName := l.run(t, svc1, "docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "label=com.docker.compose.service=web")
+	l.run(t, svc1, "docker", "rm", "-f", webName)
 	_, s = l.push(t, changed, false)
 	if e := eventFor(s, "app-stack"); e.Action != "up" || e.Kind != event.ResourceChanged {
 		t.Fatalf("removed service: %+v", e)
 	}
-	if got := l.inspect(t, svc1, "{{.State.Running}}", "myapp-web-1"); got != "true" {
+	if got := l.run(t, svc1, "docker", "ps", "--format", "{{.State}}", "--filter", "label=com.docker.compose.service=web"); got != "running" {
 		t.Fatal("web service not back")
 	}
 	l.push(t, dc, false)

@@ -329,7 +329,9 @@ func dotenvQuote(v string) string {
 }
 
 // composeExec runs `docker compose ARGS` (v2), falling back to the v1
-// `docker-compose ARGS` where the plugin is missing.
+// `docker-compose` where the plugin is missing. v1 lacks some of v2's
+// flags: `up --pull always` becomes a `pull` before `up`, `--wait` is
+// dropped, and `config --format json` becomes `config --services`.
 func composeExec(ctx context.Context, h Host, args []string, envFile string) (transport.ExecResult, error) {
 	pre := []string{}
 	if envFile != "" {
@@ -337,18 +339,78 @@ func composeExec(ctx context.Context, h Host, args []string, envFile string) (tr
 	}
 	argv := append(append([]string{"docker", "compose"}, pre...), args...)
 	res, err := runArgv(ctx, h, argv)
-	if err == nil {
-		return res, nil
+	if err == nil || !composeMissing(err) {
+		return res, err
 	}
-	var ee *transport.ExitError
-	if asExit(err, &ee) && (strings.Contains(ee.Stderr, "'compose' is not a docker command") || strings.Contains(ee.Stderr, "unknown command \"compose\"")) {
-		v1 := args
-		if len(args) >= 2 && args[len(args)-2] == "--format" && args[len(args)-3] == "config" {
-			v1 = append(append([]string(nil), args[:len(args)-2]...), "--services")
+	v1, pull := composeV1Args(args)
+	if pull != nil {
+		if res, err := runArgv(ctx, h, append(append([]string{"docker-compose"}, pre...), pull...)); err != nil {
+			return res, err
 		}
-		return runArgv(ctx, h, append(append([]string{"docker-compose"}, pre...), v1...))
 	}
-	return res, err
+	return runArgv(ctx, h, append(append([]string{"docker-compose"}, pre...), v1...))
+}
+
+// composeMissing says whether docker has no compose plugin.
+func composeMissing(err error) bool {
+	var ee *transport.ExitError
+	if !asExit(err, &ee) {
+		return false
+	}
+	s := ee.Stderr
+	return strings.Contains(s, "'compose' is not a docker command") ||
+		strings.Contains(s, "unknown command: docker compose") ||
+		strings.Contains(s, `unknown command "compose"`) ||
+		// docker's own usage (not compose's): it did not know "compose"
+		strings.Contains(s, "Usage:  docker [OPTIONS] COMMAND")
+}
+
+// composeV1Args translates v2 arguments for docker-compose v1; pull is the
+// pull command to run first (nil: none).
+func composeV1Args(args []string) (v1, pull []string) {
+	var global []string
+	i := 0
+	for ; i < len(args); i++ {
+		if args[i] == "-f" || args[i] == "-p" {
+			global = append(global, args[i], args[i+1])
+			i++
+			continue
+		}
+		break
+	}
+	if i >= len(args) {
+		return args, nil
+	}
+	sub, rest := args[i], args[i+1:]
+	out := append(append([]string(nil), global...), sub)
+	var services []string
+	switch sub {
+	case "config":
+		return append(out, "--services"), nil
+	case "up":
+		for j := 0; j < len(rest); j++ {
+			switch rest[j] {
+			case "--pull":
+				if rest[j+1] == "always" {
+					pull = append(append([]string(nil), global...), "pull")
+				}
+				j++
+			case "--wait":
+			case "--wait-timeout":
+				j++
+			default:
+				out = append(out, rest[j])
+				if !strings.HasPrefix(rest[j], "-") {
+					services = append(services, rest[j])
+				}
+			}
+		}
+		if pull != nil {
+			pull = append(pull, services...)
+		}
+		return out, pull
+	}
+	return args, nil
 }
 
 // runArgv runs argv and turns a non-zero exit into an *transport.ExitError.

@@ -915,7 +915,7 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 				return Outcome{}, err
 			}
 		}
-		return Outcome{Changed: true, Detail: shortID(created.ID)}, nil
+		return Outcome{Changed: true, Detail: "container " + shortID(created.ID)}, nil
 	}
 	return Outcome{}, fmt.Errorf("docker_container: unexpected action %s", st.Action)
 }

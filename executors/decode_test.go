@@ -138,3 +138,18 @@ func TestSpecHash(t *testing.T) {
 		t.Fatal("hash does not depend on restart_policy")
 	}
 }
+
+func TestComposeV1Args(t *testing.T) {
+	v1, pull := composeV1Args([]string{"-f", "/a/dc.yml", "up", "-d", "--pull", "always", "--remove-orphans", "--wait", "--wait-timeout", "60", "web"})
+	if strings.Join(v1, " ") != "-f /a/dc.yml up -d --remove-orphans web" || strings.Join(pull, " ") != "-f /a/dc.yml pull web" {
+		t.Fatalf("v1 %q pull %q", v1, pull)
+	}
+	v1, pull = composeV1Args([]string{"-f", "/a/dc.yml", "-p", "x", "config", "--format", "json"})
+	if strings.Join(v1, " ") != "-f /a/dc.yml -p x config --services" || pull != nil {
+		t.Fatalf("v1 %q pull %q", v1, pull)
+	}
+	v1, _ = composeV1Args([]string{"-f", "/a/dc.yml", "up", "-d", "--pull", "missing"})
+	if strings.Join(v1, " ") != "-f /a/dc.yml up -d" {
+		t.Fatalf("v1 %q", v1)
+	}
+}
