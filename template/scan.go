@@ -97,7 +97,16 @@ func scan(s string) ([]segment, error) {
 			trimRight, inner = true, inner[:n-1]
 		}
 		flush(trimLeft)
-		segs = append(segs, segment{text: inner, action: true})
+		if t := strings.TrimSpace(inner); strings.HasPrefix(t, "/*") {
+			// A comment renders to nothing; text/template wants it right
+			// after the delimiter, which trim markers may have moved.
+			if !strings.HasSuffix(t, "*/") {
+				return nil, &SyntaxError{Msg: fmt.Sprintf("unclosed comment %q", clip(s[i:]))}
+			}
+			segs = append(segs, segment{text: "/*" + strings.TrimSuffix(strings.TrimPrefix(t, "/*"), "*/") + "*/", action: true})
+		} else {
+			segs = append(segs, segment{text: inner, action: true})
+		}
 		trimNext = trimRight
 		i = end + 2
 	}
@@ -134,6 +143,18 @@ func startsAction(rest string) bool {
 // starts at from, skipping quoted strings; -1 if there is none (or, with
 // sameLine, none before the end of the line).
 func findClose(s string, from int, delim string, sameLine bool) int {
+	// A comment ({{/* ... */}}, {{- /* ... */ -}}) may hold quotes.
+	start := from
+	if strings.HasPrefix(s[start:], "- ") {
+		start += 2
+	}
+	if strings.HasPrefix(s[start:], "/*") {
+		end := strings.Index(s[start+2:], "*/")
+		if end < 0 {
+			return -1
+		}
+		from = start + 2 + end + 2
+	}
 	for k := from; k < len(s); k++ {
 		c := s[k]
 		switch {

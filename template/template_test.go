@@ -62,6 +62,7 @@ func TestRender(t *testing.T) {
 		{"quoted close inside angle action", "<< printf \"%s>>\" .Vars.app_tag >>", "v2.1.0>>"},
 		{"multiline braces action", "{{ .Vars.app_tag\n}}", "v2.1.0"},
 		{"comment", "a{{/* note */}}b", "ab"},
+		{"comment with quote", "a {{- /* it's \"odd\" }} */ -}} b", "ab"},
 		{"only angles no action", "<<", "<<"},
 		{"only braces-like", "{ { x } }", "{ { x } }"},
 	} {
