@@ -54,6 +54,7 @@ func lockCommand() *cli.Command {
 }
 
 func runLock(c *cli.Context, release bool) error {
+	defaultStockpile(c)
 	path, _ := inventoryPath(c)
 	inv, err := inventory.Load(path)
 	if err != nil {

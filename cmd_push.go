@@ -78,6 +78,7 @@ func runPush(c *cli.Context) error {
 	if _, err := outputFormat(c); err != nil {
 		return err
 	}
+	defaultStockpile(c)
 	f, err := loadFleet(c, true)
 	if err != nil {
 		return reportInvalid(c, err)
@@ -147,6 +148,16 @@ func runPush(c *cli.Context) error {
 		},
 	}
 	return runRollout(c, f.inv, hosts, job, opts, masker)
+}
+
+// defaultStockpile makes the documented default (./stockpile) explicit
+// when neither --stockpile nor VIGO_STOCKPILE was given: the global
+// flag's default is not seen from a sub-subcommand (task run, envoys
+// push) through flagString.
+func defaultStockpile(c *cli.Context) {
+	if stockpileFlag(c) == "" {
+		_ = c.Set("stockpile", "stockpile")
+	}
 }
 
 // selectHosts applies --all/--target/--environment, then --shard.
