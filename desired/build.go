@@ -36,8 +36,9 @@ func Build(sp *stockpile.Stockpile, inv *inventory.Inventory, opts Options) ([]H
 	}
 	var c collector
 	var out []Host
+	r := &template.Renderer{}
 	for _, a := range assigned {
-		h, errs := buildOne(sp, a, opts)
+		h, errs := buildOne(sp, a, opts, r)
 		c.add(a.Host.Name, errs)
 		if len(errs) == 0 {
 			out = append(out, h)
@@ -62,7 +63,7 @@ func BuildHost(sp *stockpile.Stockpile, inv *inventory.Inventory, name string, o
 	if len(assigned) == 0 {
 		return Host{}, nil, fmt.Errorf("host %q is matched by no envoy: it gets nothing", name)
 	}
-	dh, errs := buildOne(sp, assigned[0], opts)
+	dh, errs := buildOne(sp, assigned[0], opts, &template.Renderer{})
 	var c collector
 	c.add(name, errs)
 	if err := c.err(); err != nil {
@@ -113,7 +114,7 @@ func (c *collector) err() error {
 
 // buildOne builds one host; errors do not name the host (the collector
 // adds it).
-func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options) (Host, stockpile.Errors) {
+func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options, tr *template.Renderer) (Host, stockpile.Errors) {
 	var errs stockpile.Errors
 	ih := a.Host
 	h := Host{Name: ih.Name, Inventory: ih}
@@ -175,7 +176,7 @@ func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options) (Ho
 				}
 				dr.Raw[f.Key] = true
 			}
-			v, err := render(f.Value, data, func(v *stockpile.Value, err error) {
+			v, err := render(tr, f.Value, data, func(v *stockpile.Value, err error) {
 				e := &stockpile.Error{Pos: v.Pos, Msg: fmt.Sprintf("%s of resource %q (module %s): %v", f.Key, r.Name, r.Module, err)}
 				if me, ok := err.(*template.MissingError); ok {
 					e.Hint = me.Hint
@@ -428,13 +429,13 @@ func present(refs []stockpile.Ref, h Host) []string {
 
 // render renders every string leaf of v (unless tagged !raw). Errors are
 // reported through fail, with the leaf's position.
-func render(v *stockpile.Value, data template.Data, fail func(*stockpile.Value, error)) (any, error) {
+func render(tr *template.Renderer, v *stockpile.Value, data template.Data, fail func(*stockpile.Value, error)) (any, error) {
 	switch v.Kind {
 	case stockpile.List:
 		out := make([]any, 0, len(v.Items))
 		var firstErr error
 		for _, it := range v.Items {
-			x, err := render(it, data, fail)
+			x, err := render(tr, it, data, fail)
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
@@ -445,7 +446,7 @@ func render(v *stockpile.Value, data template.Data, fail func(*stockpile.Value, 
 		out := make(map[string]any, len(v.Entries))
 		var firstErr error
 		for _, e := range v.Entries {
-			x, err := render(e.Value, data, fail)
+			x, err := render(tr, e.Value, data, fail)
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
@@ -456,7 +457,7 @@ func render(v *stockpile.Value, data template.Data, fail func(*stockpile.Value, 
 	if v.Raw {
 		return v.Str, nil
 	}
-	s, err := template.Render(v.Str, data)
+	s, err := tr.Render(v.Str, data)
 	if err != nil {
 		fail(v, err)
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/vigo-sh/vigocli/stockpile/didyoumean"
@@ -81,13 +82,35 @@ func Check(s string) error {
 
 // Render renders one value. A value without actions is returned as is.
 func Render(s string, data Data) (string, error) {
-	if !HasAction(s) {
+	return (&Renderer{}).Render(s, data)
+}
+
+// Renderer renders values, parsing each distinct value once: a fleet's
+// hosts share their stockpile's values, only the data differs. The zero
+// value is ready to use; it is safe for concurrent use.
+type Renderer struct {
+	mu    sync.Mutex
+	cache map[string]*template.Template
+}
+
+// Render renders one value. A value without actions is returned as is.
+func (r *Renderer) Render(s string, data Data) (string, error) {
+	if !strings.Contains(s, "{{") && !strings.Contains(s, "<<") {
 		return s, nil
 	}
-	t, err := parse(s, data)
+	t, err := r.parsed(s)
 	if err != nil {
 		return "", err
 	}
+	if t == nil {
+		return s, nil // "<<" without an action
+	}
+	// The functions close over this host's data: set them on a copy.
+	t, err = t.Clone()
+	if err != nil {
+		return "", err
+	}
+	t.Funcs(funcs(data))
 	root := map[string]any{
 		"Vars":        orEmpty(data.Vars),
 		"Host":        orEmpty(data.Host),
@@ -98,6 +121,31 @@ func Render(s string, data Data) (string, error) {
 		return "", execError(err, data)
 	}
 	return buf.String(), nil
+}
+
+// parsed returns the parsed template of s, nil when s has no action.
+func (r *Renderer) parsed(s string) (*template.Template, error) {
+	r.mu.Lock()
+	t, ok := r.cache[s]
+	r.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	if !HasAction(s) {
+		t = nil
+	} else {
+		var err error
+		if t, err = parse(s, Data{}); err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
+	if r.cache == nil {
+		r.cache = map[string]*template.Template{}
+	}
+	r.cache[s] = t
+	r.mu.Unlock()
+	return t, nil
 }
 
 func orEmpty(m map[string]any) map[string]any {

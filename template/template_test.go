@@ -183,3 +183,31 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkRender(b *testing.B) {
+	data := testData()
+	for b.Loop() {
+		if _, err := Render("redis://localhost:{{ .Vars.redis_port }} << .Vars.app_tag >> cat <<EOF", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRenderPlain(b *testing.B) {
+	data := testData()
+	for b.Loop() {
+		if _, err := Render("redis:7-alpine", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRendererCached(b *testing.B) {
+	data := testData()
+	r := &Renderer{}
+	for b.Loop() {
+		if _, err := r.Render("redis://localhost:{{ .Vars.redis_port }} << .Vars.app_tag >> cat <<EOF", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
