@@ -64,7 +64,15 @@ func flagString(c *cli.Context, name string) string {
 			return ctx.String(name)
 		}
 	}
-	return lineage[len(lineage)-1].String(name)
+	// Nobody set it explicitly: the first context that sees a value is the
+	// global flag's (environment variable or default). A command's own copy
+	// has no default, so it reads as "".
+	for _, ctx := range lineage {
+		if v := ctx.String(name); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // stockpileFlag is the --stockpile directory.
