@@ -50,6 +50,9 @@ func asInvalid(err error, what string) error {
 	if errors.As(err, &es) {
 		return &invalidError{errs: es, what: what}
 	}
+	if errors.Is(err, inventory.ErrNoInventory) {
+		return withCode(exitInvalid, err)
+	}
 	return err
 }
 
