@@ -16,12 +16,18 @@ import (
 // local target. Obtain it from Pool.Get; it is safe for concurrent use.
 type Conn struct {
 	name   string
+	become bool // run commands through sudo -n
+	local  bool
+	*link
+}
+
+// link is one SSH connection, shared by every Conn that resolves to the
+// same user@host:port; for local hosts, a stub holding counters.
+type link struct {
 	ep     endpoint
 	pool   *Pool
-	via    *Conn       // bastion this connection runs through, if any
+	via    *link       // bastion this connection runs through, if any
 	client *ssh.Client // nil for a local connection
-	local  bool
-	become bool // local only; remote hosts carry it in ep
 
 	sessions chan struct{} // MaxSessions slots
 
@@ -49,16 +55,21 @@ func (c *Conn) String() string {
 	return c.ep.String()
 }
 
-// Stats returns what this connection did so far.
-func (c *Conn) Stats() Stats { return c.stats.snapshot() }
+// String names the connection: user@host:port.
+func (c *link) String() string { return c.ep.String() }
 
-// Close closes this connection; the pool dials afresh on the next Get.
+// Stats returns what this connection did so far (shared by every Conn on
+// the same connection).
+func (c *link) Stats() Stats { return c.stats.snapshot() }
+
+// Close closes this connection (for every Conn sharing it); the pool dials
+// afresh on the next Get.
 func (c *Conn) Close() error {
 	c.closeClient()
 	return nil
 }
 
-func (c *Conn) closeClient() {
+func (c *link) closeClient() {
 	c.sftpMu.Lock()
 	if c.sftp != nil {
 		c.sftp.Close()
@@ -71,14 +82,14 @@ func (c *Conn) closeClient() {
 	c.markClosed()
 }
 
-func (c *Conn) markClosed() { c.closeOnce.Do(func() { close(c.closed) }) }
+func (c *link) markClosed() { c.closeOnce.Do(func() { close(c.closed) }) }
 
-func (c *Conn) becomes() bool { return c.become || c.ep.Become }
+func (c *Conn) becomes() bool { return c.become }
 
 // keepAlive sends keepalive@openssh.com requests and closes the
 // connection after three unanswered ones, so that a dead host fails fast
 // instead of hanging the run.
-func (c *Conn) keepAlive(every time.Duration) {
+func (c *link) keepAlive(every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	missed := 0
@@ -163,7 +174,7 @@ func (c *Conn) newSession(ctx context.Context) (*ssh.Session, func(), error) {
 }
 
 // count updates the connection's and the pool's counters.
-func (c *Conn) count(f func(*counters)) {
+func (c *link) count(f func(*counters)) {
 	f(&c.stats)
 	f(&c.pool.stats)
 }

@@ -23,35 +23,32 @@ func (c *Conn) DialDocker(ctx context.Context) (net.Conn, error) {
 	if c.local {
 		return c.dialDockerLocal(ctx)
 	}
+	if c.becomes() {
+		// The socket is root's; the login user may not reach it.
+		return c.dialStdio(ctx)
+	}
 	c.dockerMu.Lock()
 	via := c.dockerVia
 	c.dockerMu.Unlock()
-
-	if via == "" || via == "streamlocal" {
-		if via == "" && c.becomes() {
-			// The socket is root's; the login user may not reach it.
-			goto stdio
-		}
-		conn, err := c.client.DialContext(ctx, "unix", c.pool.opts.DockerSocket)
-		if err == nil {
-			c.count(func(k *counters) { k.streams.Add(1) })
-			c.setDockerVia("streamlocal")
-			return conn, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: docker socket: %w", c.name, ctx.Err())
-		}
-		if via == "streamlocal" {
-			return nil, fmt.Errorf("%s: docker socket %s: %w", c.name, c.pool.opts.DockerSocket, err)
-		}
-		var oce *ssh.OpenChannelError
-		if !errors.As(err, &oce) {
-			return nil, unreachable(fmt.Errorf("%s: docker socket %s: %w", c.name, c.pool.opts.DockerSocket, err))
-		}
-		c.pool.log.Debug("docker socket stream refused, using dial-stdio", "host", c.String(), "err", err)
+	if via == "dial-stdio" {
+		return c.dialStdio(ctx)
 	}
-stdio:
-	conn, err := c.dialStdio(ctx)
+	conn, err := c.client.DialContext(ctx, "unix", c.pool.opts.DockerSocket)
+	if err == nil {
+		c.count(func(k *counters) { k.streams.Add(1) })
+		c.setDockerVia("streamlocal")
+		return conn, nil
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: docker socket: %w", c.name, ctx.Err())
+	}
+	var oce *ssh.OpenChannelError
+	if via == "streamlocal" || !errors.As(err, &oce) {
+		// It worked before, or the connection itself failed.
+		return nil, unreachable(fmt.Errorf("%s: docker socket %s: %w", c.name, c.pool.opts.DockerSocket, err))
+	}
+	c.pool.log.Debug("docker socket stream refused, using dial-stdio", "host", c.String(), "err", err)
+	conn, err = c.dialStdio(ctx)
 	if err != nil {
 		return nil, err
 	}

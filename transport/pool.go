@@ -88,7 +88,7 @@ type Pool struct {
 
 type poolEntry struct {
 	done chan struct{}
-	conn *Conn
+	conn *link
 	err  error
 }
 
@@ -189,6 +189,10 @@ func (p *Pool) Stats() Stats { return p.stats.snapshot() }
 // calls for the same host share one dial; later calls reuse the
 // connection until it dies. Connection errors wrap ErrUnreachable and
 // name user@host:port.
+//
+// Targets that resolve to the same user@host:port (and jump chain) share
+// the connection; each gets its own *Conn view carrying its name and
+// become setting.
 func (p *Pool) Get(ctx context.Context, t Target) (*Conn, error) {
 	if t.Local {
 		return p.local(t), nil
@@ -197,7 +201,11 @@ func (p *Pool) Get(ctx context.Context, t Target) (*Conn, error) {
 	if err != nil {
 		return nil, unreachable(err)
 	}
-	return p.get(ctx, e, 0)
+	l, err := p.get(ctx, e, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{name: e.Alias, become: t.Become, link: l}, nil
 }
 
 func (p *Pool) local(t Target) *Conn {
@@ -205,20 +213,18 @@ func (p *Pool) local(t Target) *Conn {
 	if name == "" {
 		name = "localhost"
 	}
-	key := "local:" + name + fmt.Sprint(t.Become)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if ent, ok := p.conns[key]; ok {
-		return ent.conn
+	ent, ok := p.conns["local"]
+	if !ok {
+		ent = &poolEntry{done: make(chan struct{}), conn: &link{pool: p, closed: make(chan struct{})}}
+		close(ent.done)
+		p.conns["local"] = ent
 	}
-	c := &Conn{name: name, pool: p, local: true, become: t.Become, closed: make(chan struct{})}
-	ent := &poolEntry{done: make(chan struct{}), conn: c}
-	close(ent.done)
-	p.conns[key] = ent
-	return c
+	return &Conn{name: name, become: t.Become, local: true, link: ent.conn}
 }
 
-func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*Conn, error) {
+func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*link, error) {
 	if depth > 8 {
 		return nil, unreachable(fmt.Errorf("%s: ProxyJump chain too deep (loop?)", e))
 	}
@@ -288,11 +294,11 @@ func (p *Pool) watch(key string, ent *poolEntry) {
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
-	var conns []*Conn
+	var conns []*link
 	for _, ent := range p.conns {
 		select {
 		case <-ent.done:
-			if ent.conn != nil {
+			if ent.conn != nil && ent.conn.client != nil {
 				conns = append(conns, ent.conn)
 			}
 		default: // still dialling: get() closes it when done
@@ -334,8 +340,8 @@ func (p *Pool) knownHostsFor(e endpoint) (files []string, record string) {
 
 // dial connects to e, through its ProxyJump chain if any, retrying
 // transient failures with backoff.
-func (p *Pool) dial(ctx context.Context, e endpoint, depth int) (*Conn, error) {
-	var via *Conn
+func (p *Pool) dial(ctx context.Context, e endpoint, depth int) (*link, error) {
+	var via *link
 	if n := len(e.Jumps); n > 0 {
 		hop, err := parseJump(e.Jumps[n-1])
 		if err != nil {
@@ -405,7 +411,7 @@ func transient(err error) bool {
 		strings.Contains(s, "Connection refused") || strings.Contains(s, "timed out")
 }
 
-func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *Conn) (*Conn, error) {
+func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, error) {
 	where := e.String()
 	if len(e.Jumps) > 0 {
 		where += " (via " + strings.Join(e.Jumps, ",") + ")"
@@ -470,7 +476,7 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *Conn) (*Conn, erro
 			return nil, fmt.Errorf("connect %s: %w", where, hke)
 		case strings.Contains(err.Error(), "unable to authenticate"):
 			return nil, fail(plan.authError(err))
-		case !stopped && ctx.Err() == nil:
+		case (!stopped || dctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) && ctx.Err() == nil:
 			return nil, fail(fmt.Errorf("handshake timed out after %s: %w", timeout, context.DeadlineExceeded))
 		}
 		return nil, fail(err)
@@ -482,8 +488,7 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *Conn) (*Conn, erro
 	_ = raw.SetDeadline(time.Time{})
 	p.stats.handshakes.Add(1)
 
-	c := &Conn{
-		name:     e.Alias,
+	c := &link{
 		ep:       e,
 		pool:     p,
 		via:      via,

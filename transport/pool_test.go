@@ -261,3 +261,30 @@ func writeTemp(t *testing.T, content string) string {
 	}
 	return p
 }
+
+// Two inventory names for one machine share its connection, each keeping
+// its own name and become setting.
+func TestTargetsShareConnectionKeepNames(t *testing.T) {
+	env := newEnv(t)
+	s := startSSHD(t, sshdOptions{authorized: []ssh.PublicKey{env.Client.Pub}})
+	env.trust(t, s)
+	p := env.pool(t, env.options())
+	a := env.target(s)
+	a.Name = "app"
+	b := env.target(s)
+	b.Name, b.Become = "db", true
+	ca, err := p.Get(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := p.Get(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca.Name() != "app" || cb.Name() != "db" || ca.becomes() || !cb.becomes() {
+		t.Errorf("views mixed up: %s/%v %s/%v", ca.Name(), ca.becomes(), cb.Name(), cb.becomes())
+	}
+	if ca.link != cb.link || p.Stats().Dials != 1 {
+		t.Errorf("same host, two connections")
+	}
+}

@@ -69,7 +69,6 @@ type endpoint struct {
 	ExtraKnown     string   // Target.KnownHostsFile
 	Jumps          []string // ProxyJump hops, outermost first
 	ConnectTimeout time.Duration
-	Become         bool
 }
 
 // HostPort is host:port as dialled.
@@ -101,7 +100,7 @@ func resolve(t Target, cfg *sshConfig, localUser, home string) (endpoint, error)
 	if alias == "" {
 		return endpoint{}, fmt.Errorf("target has neither name nor address")
 	}
-	e := endpoint{Alias: alias, Become: t.Become, ExtraKnown: expandHome(t.KnownHostsFile, home)}
+	e := endpoint{Alias: alias, ExtraKnown: expandHome(t.KnownHostsFile, home)}
 
 	e.Host = t.Address
 	if e.Host == "" {
