@@ -141,7 +141,9 @@ func Parse(file string, data []byte, baseDir, home string) (*Inventory, error) {
 				h.VarPos[k] = defaults.VarPos[k]
 			}
 			h.Pos = hv.Pos
-			if !p.host(hv, &h, hostFields, "host") {
+			h.Name = ""
+			good := p.host(hv, &h, hostFields, "host")
+			if h.Name == "" {
 				continue
 			}
 			if first, dup := seen[h.Name]; dup {
@@ -149,6 +151,9 @@ func Parse(file string, data []byte, baseDir, home string) (*Inventory, error) {
 				continue
 			}
 			seen[h.Name] = h.Pos
+			if !good {
+				continue
+			}
 			if h.Connection == "" {
 				h.Connection = "ssh"
 			}
