@@ -194,7 +194,13 @@ func yamlError(disp string, err error) *Error {
 		msg = m[2]
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
-	return &Error{Pos: Pos{File: disp, Line: line, Col: 1}, Msg: "invalid YAML: " + msg}
+	hint := ""
+	if strings.HasPrefix(msg, "did not find expected") {
+		// yaml.v3 points at the start of the enclosing block, not at the
+		// offending line.
+		hint = "the block starting here is malformed: check the indentation of the lines below"
+	}
+	return &Error{Pos: Pos{File: disp, Line: line, Col: 1}, Msg: "invalid YAML: " + msg, Hint: hint}
 }
 
 // fields walks a mapping's keys, reporting unknown ones with a
