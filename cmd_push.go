@@ -302,7 +302,7 @@ func summaryError(res push.Result, code int) error {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
-	msg := fmt.Sprintf("%d hosts: %s", len(res.Hosts), strings.Join(parts, ", "))
+	msg := plural(len(res.Hosts), "host") + ": " + strings.Join(parts, ", ")
 	if code == exitInterrupted {
 		msg = "interrupted; " + msg
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/secrets"
@@ -74,7 +75,10 @@ func ResolveSecrets(ctx context.Context, dh desired.Host, get func(ctx context.C
 			if ref.Pos != "" && ref.Pos != "-" {
 				where = ref.Pos + ": "
 			}
-			return nil, fmt.Errorf("%sresource %s field %s: secret %s: %w", where, ref.Resource, ref.Field, ref.Path, err)
+			if !strings.Contains(err.Error(), ref.Path) {
+				err = fmt.Errorf("secret %s: %w", ref.Path, err)
+			}
+			return nil, fmt.Errorf("%sresource %s field %s: %w", where, ref.Resource, ref.Field, err)
 		}
 		if register != nil {
 			register(v)
