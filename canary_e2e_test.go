@@ -103,7 +103,7 @@ func TestSecretsCanaryE2E(t *testing.T) {
 	must(valueA, "secrets", "set", "vigo/webapp/database_url")
 
 	var outputs []output // every output, searched at the end
-	var stdout string // of the last push
+	var stdout string    // of the last push
 	push := func(name string, args ...string) (string, int) {
 		t.Helper()
 		stop := sampleProcesses(ctx, t, lab, host, name, &outputs)
