@@ -50,7 +50,7 @@ type Backend interface {
 }
 
 // ErrNotFound is wrapped by Backend.Get when a path has no value.
-var ErrNotFound = errors.New("secret not found")
+var ErrNotFound = errors.New("not found")
 
 // ErrInvalidPath is wrapped by ValidatePath.
 var ErrInvalidPath = errors.New("invalid secret path")
