@@ -23,9 +23,9 @@ import (
 //	$EXAMPLES  absolute path of examples/
 //	$HOME      the script's work directory (so ~/.ssh is the script's own)
 //
-// and a ready-made copy of the documentation's example stockpile at
-// $WORK/docker-stack (modules/, roles/, envoys/ only: scripts write their
-// own inventory.vgo so they never depend on a lab inventory).
+// and a ready-made copy of the documentation's five example files at
+// $WORK/docker-stack (not the lab's inventory, role and envoy that
+// examples/docker-stack also holds: scripts write their own inventory.vgo).
 //
 // go test -run TestScript -update rewrites cmp golden sections in place.
 
@@ -51,16 +51,27 @@ func TestScript(t *testing.T) {
 			env.Setenv("REPO", repo)
 			env.Setenv("EXAMPLES", filepath.Join(repo, "examples"))
 			env.Setenv("HOME", env.WorkDir)
-			for _, sub := range []string{"modules", "roles", "envoys"} {
-				src := filepath.Join(repo, "examples", "docker-stack", sub)
-				dst := filepath.Join(env.WorkDir, "docker-stack", sub)
-				if err := copyDir(src, dst); err != nil {
+			for _, f := range docExampleFiles {
+				src := filepath.Join(repo, "examples", "docker-stack", f)
+				dst := filepath.Join(env.WorkDir, "docker-stack", f)
+				if err := copyFile(src, dst); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
 	})
+}
+
+// docExampleFiles are the five files of the product documentation, kept
+// verbatim in examples/docker-stack (which also holds the lab's own
+// inventory, role and envoy: scripts do not get those).
+var docExampleFiles = []string{
+	"modules/redis.vgo",
+	"modules/app-stack.vgo",
+	"modules/compose-app.vgo",
+	"roles/docker-app.vgo",
+	"envoys/nodes.vgo",
 }
 
 // copyDir copies the regular files of src (recursively) into dst.
@@ -77,12 +88,19 @@ func copyDir(src, dst string) error {
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
+		return copyFile(path, target)
 	})
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
 }
 
 // TestStockpileDocListsEveryField keeps docs/stockpile.md's resource type

@@ -57,7 +57,15 @@ func TestLoadExample(t *testing.T) {
 	if got := ac.Pos.String(); got != "../examples/docker-stack/modules/app-stack.vgo:15:5" {
 		t.Errorf("resource position %s", got)
 	}
-	e := sp.Envoys[0]
+	var e *stockpile.Envoy
+	for _, x := range sp.Envoys {
+		if x.Match == "*.app.example.com" {
+			e = x
+		}
+	}
+	if e == nil {
+		t.Fatal("no envoy *.app.example.com")
+	}
 	if e.Match != "*.app.example.com" || e.Environment != "production" || e.Roles[0].Name != "docker-app" {
 		t.Errorf("envoy %+v", e)
 	}
@@ -203,6 +211,26 @@ func TestLoadErrorsAllAtOnce(t *testing.T) {
 		if !strings.HasPrefix(es[i].Error(), w) {
 			t.Errorf("error %d = %q, want prefix %q", i, es[i].Error(), w)
 		}
+	}
+}
+
+func TestAliases(t *testing.T) {
+	sp := mustLoad(t, map[string]string{
+		"modules/a.vgo": `name: a
+vars: &v {x: "1"}
+resources: &r
+  - name: img
+    type: docker_image
+    image: &i nginx
+  - {name: img2, type: docker_image, image: *i}
+`,
+		"roles/r.vgo": "name: r\nmodules: &m [a]\n",
+	})
+	if got := sp.Resource("a/img2").Field("image").Str; got != "nginx" {
+		t.Errorf("aliased image %q", got)
+	}
+	if len(sp.Role("r").Modules) != 1 {
+		t.Error("aliased role modules")
 	}
 }
 
