@@ -57,6 +57,12 @@ func (k *keyring) getAgent() agent.ExtendedAgent {
 	return k.agent
 }
 
+func (k *keyring) agentError() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.agentErr
+}
+
 func (k *keyring) loadFile(path string) fileKey {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -98,7 +104,12 @@ func (k *keyring) plan(e endpoint) authPlan {
 	var p authPlan
 	var agentSigners []ssh.Signer
 	if a := k.getAgent(); a != nil {
-		agentSigners, _ = a.Signers()
+		var err error
+		if agentSigners, err = a.Signers(); err != nil {
+			p.skipped = append(p.skipped, fmt.Sprintf("ssh-agent: %v", err))
+		}
+	} else if err := k.agentError(); err != nil {
+		p.skipped = append(p.skipped, fmt.Sprintf("ssh-agent at %s: %v", k.agentSocket, trimPathErr(err)))
 	}
 	seen := map[string]bool{}
 	add := func(s ssh.Signer) {

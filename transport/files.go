@@ -188,19 +188,36 @@ func (c *Conn) sftpClient(ctx context.Context) (*sftp.Client, error) {
 	if c.sftp != nil {
 		return c.sftp, nil
 	}
-	release, err := c.acquire(ctx)
+	// The session is opened like any other (slot, retry), then turned
+	// into the SFTP subsystem.
+	sess, release, err := c.newSession(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: sftp: %w", c.name, err)
 	}
-	cl, err := sftp.NewClient(c.client, sftp.UseConcurrentWrites(true), sftp.UseFstat(true))
-	if err != nil {
+	fail := func(err error) (*sftp.Client, error) {
+		sess.Close()
 		release()
 		return nil, fmt.Errorf("%s: sftp: %w", c, err)
 	}
-	c.count(func(k *counters) { k.sessions.Add(1) })
+	w, err := sess.StdinPipe()
+	if err != nil {
+		return fail(err)
+	}
+	r, err := sess.StdoutPipe()
+	if err != nil {
+		return fail(err)
+	}
+	if err := sess.RequestSubsystem("sftp"); err != nil {
+		return fail(err)
+	}
+	cl, err := sftp.NewClientPipe(r, w, sftp.UseConcurrentWrites(true), sftp.UseFstat(true))
+	if err != nil {
+		return fail(err)
+	}
 	c.sftp = cl
 	go func() {
 		_ = cl.Wait()
+		sess.Close()
 		release()
 		c.sftpMu.Lock()
 		if c.sftp == cl {
