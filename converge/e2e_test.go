@@ -144,7 +144,7 @@ func TestLabDocStack(t *testing.T) {
 	// 5. Each field change recreates and the plan names the field.
 	for _, c := range []struct {
 		name, resource, want string
-		change                func(f map[string]any)
+		change               func(f map[string]any)
 	}{
 		{"port", "app-container", "ports: [8080:8080/tcp] -> [8081:8080/tcp]", func(f map[string]any) { f["ports"] = []any{"8081:8080"} }},
 		{"env value", "app-container", "environment.REDIS_URL: redis://localhost:6380 (changed)", func(f map[string]any) {

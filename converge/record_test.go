@@ -95,12 +95,15 @@ func TestLabRecordFixtures(t *testing.T) {
 	}
 	s := l.conns[svc1]
 	save(t, "compose-list", engineGet(t, s, "/containers/json?all=1"))
-	l.run(t, svc1, "docker", "rm", "-f", "myapp-api-1")
+	byService := func(svc string) string {
+		return l.run(t, svc1, "docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "label=com.docker.compose.service="+svc)
+	}
+	l.run(t, svc1, "docker", "rm", "-f", byService("api"))
 	save(t, "compose-list-api-removed", engineGet(t, s, "/containers/json?all=1"))
 	if r, err := converge.Run(ctx, l.conns[svc1], dc, converge.Options{}); err != nil {
 		t.Fatalf("%v\n%s", err, r.Plan)
 	}
-	l.run(t, svc1, "docker", "stop", "myapp-web-1")
+	l.run(t, svc1, "docker", "stop", byService("web"))
 	save(t, "compose-list-web-exited", engineGet(t, s, "/containers/json?all=1"))
 	if r, err := converge.Run(ctx, l.conns[svc1], dc, converge.Options{}); err != nil {
 		t.Fatalf("%v\n%s", err, r.Plan)

@@ -506,7 +506,13 @@ func (s *containerSpec) Plan(o *State) Step {
 	case leftover != "":
 		return Step{Action: ActionRemove, Reason: "leftover " + leftover + " of an interrupted push"}
 	}
-	return Step{Action: ActionNone, Reason: "matches (" + c.State.Status + ", " + shortID(c.ID) + ")"}
+	reason := "matches (" + c.State.Status + ", " + shortID(c.ID) + ")"
+	if h := c.Config.Labels[LabelSpecHash]; h != s.hash {
+		// Declared differently, configured the same (e.g. an env var now
+		// declared with the image's own value): nothing to recreate.
+		reason += fmt.Sprintf("; spec written differently (%s %s -> %s), configuration equal", LabelSpecHash, short(h), short(s.hash))
+	}
+	return Step{Action: ActionNone, Reason: reason}
 }
 
 func (s *containerSpec) leftover(o *State) string {
@@ -612,8 +618,14 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	if want := orDefault(s.WorkingDir, base.Config.WorkingDir); c.Config.WorkingDir != want {
 		d = append(d, fmt.Sprintf("working_dir: %q -> %q", c.Config.WorkingDir, want))
 	}
-	if s.Hostname != "" && c.Config.Hostname != s.Hostname {
-		d = append(d, fmt.Sprintf("hostname: %q -> %q", c.Config.Hostname, s.Hostname))
+	// An undeclared hostname is the engine's default: the short container ID
+	// (on the host network, the host's own name: not compared).
+	wantHost := s.Hostname
+	if wantHost == "" && len(c.ID) >= 12 && c.HostConfig.NetworkMode != "host" {
+		wantHost = c.ID[:12]
+	}
+	if wantHost != "" && c.Config.Hostname != wantHost {
+		d = append(d, fmt.Sprintf("hostname: %q -> %q", c.Config.Hostname, wantHost))
 	}
 	// healthcheck
 	wantHC := base.Config.Healthcheck
@@ -623,13 +635,10 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	if !sameHealthcheck(c.Config.Healthcheck, wantHC) {
 		d = append(d, fmt.Sprintf("healthcheck: %s -> %s", hcText(c.Config.Healthcheck), hcText(wantHC)))
 	}
-	// vigo's own labels: ownership, then the spec hash as a backstop for
-	// anything the field comparisons above do not see.
-	switch {
-	case c.Config.Labels[LabelManaged] != "true":
+	// Ownership: a container vigo did not create is replaced, even when it
+	// looks right (its history is unknown: e.g. made with other flags).
+	if c.Config.Labels[LabelManaged] != "true" {
 		d = append(d, "labels."+LabelManaged+": (missing: container not created by vigo)")
-	case len(d) == 0 && c.Config.Labels[LabelSpecHash] != s.hash:
-		d = append(d, fmt.Sprintf("spec: changed (%s %s -> %s)", LabelSpecHash, short(c.Config.Labels[LabelSpecHash]), short(s.hash)))
 	}
 	return d
 }

@@ -104,7 +104,9 @@ func goldenCases() []goldenCase {
 		{name: "container-missing-image-missing", typ: "docker_container", fields: webFields("v2.1.0"),
 			state: func(t *testing.T, st *State) { st.Containers["webapp"] = nil; st.Images[web21] = nil }},
 		{name: "container-stopped", typ: "docker_container", fields: webFields("v2.1.0"),
-			state: func(t *testing.T, st *State) { st.Containers["webapp"] = fixture[Container](t, "container-webapp-stopped") }},
+			state: func(t *testing.T, st *State) {
+				st.Containers["webapp"] = fixture[Container](t, "container-webapp-stopped")
+			}},
 		{name: "container-want-stopped", typ: "docker_container", fields: with(webFields("v2.1.0"), "state", "stopped")},
 		{name: "container-want-absent", typ: "docker_container", fields: with(webFields("v2.1.0"), "state", "absent")},
 		{name: "container-absent-missing", typ: "docker_container", fields: with(webFields("v2.1.0"), "state", "absent"),
@@ -136,12 +138,14 @@ func goldenCases() []goldenCase {
 		{name: "container-command-list-same", typ: "docker_container", fields: with(redisFields(), "command", []any{"redis-server", "--maxmemory", "512mb"})},
 		{name: "container-restart-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "restart_policy", "always")},
 		{name: "container-restart-drift", typ: "docker_container", fields: webFields("v2.1.0"),
-			state: func(t *testing.T, st *State) { st.Containers["webapp"] = fixture[Container](t, "container-webapp-updated") }},
+			state: func(t *testing.T, st *State) {
+				st.Containers["webapp"] = fixture[Container](t, "container-webapp-updated")
+			}},
 		{name: "container-handmade", typ: "docker_container", fields: redisFields(),
 			state: func(t *testing.T, st *State) { st.Containers["redis"] = fixture[Container](t, "container-handmade") }},
 		{name: "container-labels-volumes-user", typ: "docker_container", fields: with(webFields("v2.1.0"),
 			"labels", map[string]any{"team": "web"}, "volumes", []any{"/srv/data:/data:ro"}, "user", "1000", "working_dir", "/srv")},
-		{name: "container-hostname-spec-hash", typ: "docker_container", fields: with(webFields("v2.1.0"), "hostname", "web")},
+		{name: "container-hostname-added", typ: "docker_container", fields: with(webFields("v2.1.0"), "hostname", "web")},
 		{name: "container-healthcheck-added", typ: "docker_container", fields: with(webFields("v2.1.0"),
 			"healthcheck", map[string]any{"test": "wget -qO- http://localhost:8080/health", "interval": "5s", "retries": "3"})},
 		{name: "container-networks-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "networks", []any{"backend"})},

@@ -91,7 +91,7 @@ func (s *imageSpec) Plan(o *State) Step {
 	case img == nil:
 		return Step{Action: ActionPull, Reason: "not present", Diff: []string{fmt.Sprintf("image: %s absent -> present", s.Ref)}}
 	case s.Pull == "always":
-		return Step{Action: ActionPull, Reason: "pull: always (changed only if the image ID changes)"}
+		return Step{Action: ActionPull, Reason: "pull always (a change only if the image ID changes)"}
 	}
 	return Step{Action: ActionNone, Reason: "present " + shortID(img.ID)}
 }

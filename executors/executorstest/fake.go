@@ -387,6 +387,9 @@ func (h *Host) inspect(c *Container) map[string]any {
 			cfg["Cmd"] = img.Config["Cmd"]
 		}
 	}
+	if h, _ := cfg["Hostname"].(string); h == "" {
+		cfg["Hostname"] = c.ID[:12]
+	}
 	hc := c.Created["HostConfig"]
 	networks := map[string]any{}
 	if m, ok := hc.(map[string]any); ok {
