@@ -98,7 +98,7 @@ const DefaultBackends = "env,age"
 
 // NewBackend builds the backend chain for a stockpile from the
 // environment: VIGO_SECRETS_BACKEND is a comma-separated, ordered list of
-// "env" and "age" (default DefaultBackends).
+// "env", "age" and "vault" (default DefaultBackends).
 func NewBackend(stockpile string, env Env) (*Chain, error) {
 	spec := env.get(BackendEnv)
 	if strings.TrimSpace(spec) == "" {
@@ -120,8 +120,14 @@ func NewBackend(stockpile string, env Env) (*Chain, error) {
 			c.Backends = append(c.Backends, EnvBackend{LookupEnv: env.LookupEnv, Environ: env.Environ})
 		case "age":
 			c.Backends = append(c.Backends, NewAgeStore(stockpile, env.LoadIdentity))
+		case "vault":
+			v, err := NewVaultBackend(env)
+			if err != nil {
+				return nil, fmt.Errorf("%s=%q: %w", BackendEnv, spec, err)
+			}
+			c.Backends = append(c.Backends, v)
 		default:
-			return nil, fmt.Errorf("%s=%q: unknown backend %q (known: env, age)", BackendEnv, spec, name)
+			return nil, fmt.Errorf("%s=%q: unknown backend %q (known: env, age, vault)", BackendEnv, spec, name)
 		}
 	}
 	return c, nil

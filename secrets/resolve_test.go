@@ -45,7 +45,8 @@ func TestNewBackend(t *testing.T) {
 		{"age", "age store x/secrets.age", ""},
 		{"env", "env", ""},
 		{"age, env", "age store x/secrets.age,env", ""},
-		{"vault", "", "unknown backend"},
+		{"nope", "", "unknown backend"},
+		{"vault,age", "", "VAULT_ADDR is not set"},
 		{"env,env", "", "twice"},
 	}
 	for _, tt := range tests {
