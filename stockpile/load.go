@@ -216,6 +216,9 @@ func (l *loader) fields(c *converter, m *yaml.Node, what string, known []string)
 	var order []string
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
+		for depth := 0; v.Kind == yaml.AliasNode && v.Alias != nil && depth < 100; depth++ {
+			v = v.Alias
+		}
 		key, ok := c.key(k, what)
 		if !ok {
 			continue
