@@ -288,3 +288,41 @@ func TestTargetsShareConnectionKeepNames(t *testing.T) {
 		t.Errorf("same host, two connections")
 	}
 }
+
+// TestKeepAliveDropsDeadConnection: a host that stops answering is
+// detected by keepalives, and the next Get dials again.
+func TestKeepAliveDropsDeadConnection(t *testing.T) {
+	env := newEnv(t)
+	s := startSSHD(t, sshdOptions{authorized: []ssh.PublicKey{env.Client.Pub}})
+	proxy := newCountingProxy(t, s.Addr(), 0)
+	os.WriteFile(env.KnownHosts, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", proxy.Port(), ssh.MarshalAuthorizedKey(s.HostKey.Pub))), 0o600)
+	o := env.options()
+	o.KeepAlive = 100 * time.Millisecond
+	p := env.pool(t, o)
+	tg := env.target(s)
+	tg.Port = proxy.Port()
+	c, err := p.Get(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.frozen.Store(true)
+	select {
+	case <-c.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("dead connection never detected")
+	}
+	proxy.frozen.Store(false)
+	c2, err := p.Get(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Exec(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := proxy.accepted.Load(); n != 2 {
+		t.Errorf("%d connections, want 2 (dead one, then a new one)", n)
+	}
+	if _, err := c.Exec(context.Background(), Cmd{Argv: []string{"true"}}); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("exec on the dead connection: want unreachable, got %v", err)
+	}
+}

@@ -214,6 +214,7 @@ type countingProxy struct {
 	backend   string
 	accepted  atomic.Int64
 	dropFirst int64
+	frozen    atomic.Bool // stop forwarding, keep sockets open: a dead host
 }
 
 func newCountingProxy(t testing.TB, backend string, dropFirst int64) *countingProxy {
@@ -251,9 +252,27 @@ func (p *countingProxy) forward(c net.Conn) {
 	}
 	defer b.Close()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(b, c); done <- struct{}{} }()
-	go func() { io.Copy(c, b); done <- struct{}{} }()
+	go func() { p.copy(b, c); done <- struct{}{} }()
+	go func() { p.copy(c, b); done <- struct{}{} }()
 	<-done
+}
+
+func (p *countingProxy) copy(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p.frozen.Load() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // testEnv is an isolated controller: own HOME, known_hosts, no agent, no
