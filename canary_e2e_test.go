@@ -194,6 +194,9 @@ func TestSecretsCanaryE2E(t *testing.T) {
 	tty := runPTY(ctx, t, bin, env, "envoys", "push", "--all")
 	stop()
 	outputs = append(outputs, output{"push 6 (tty)", tty})
+	if !strings.Contains(tty, "web10") || !strings.Contains(tty, "RECAP") {
+		t.Errorf("the terminal renderer drew no host or recap:\n%q", tty)
+	}
 	if id, _ := containerEnv(); id != id2 {
 		t.Fatal("a no-op push under a terminal recreated webapp")
 	}
