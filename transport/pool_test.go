@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -324,5 +326,54 @@ func TestKeepAliveDropsDeadConnection(t *testing.T) {
 	}
 	if _, err := c.Exec(context.Background(), Cmd{Argv: []string{"true"}}); !errors.Is(err, ErrUnreachable) {
 		t.Errorf("exec on the dead connection: want unreachable, got %v", err)
+	}
+}
+
+// TestMaxConnectingCapsHandshakesInFlight: with MaxConnecting 2, six
+// silent hosts are dialled two at a time: while two handshakes hang, no
+// third connection is opened.
+func TestMaxConnectingCapsHandshakesInFlight(t *testing.T) {
+	env := newEnv(t)
+	var accepted atomic.Int64
+	var targets []Target
+	for i := 0; i < 6; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				accepted.Add(1)
+				go func() { io.Copy(io.Discard, c); c.Close() }() // silent
+			}
+		}()
+		targets = append(targets, Target{Name: fmt.Sprint("h", i), Address: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, User: "root"})
+	}
+	o := env.options()
+	o.MaxConnecting, o.ConnectTimeout, o.DialAttempts = 2, time.Second, 1
+	p := env.pool(t, o)
+	var wg sync.WaitGroup
+	for _, tg := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Get(context.Background(), tg)
+		}()
+	}
+	for accepted.Load() < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // well inside the 1 s handshake timeout
+	if n := accepted.Load(); n != 2 {
+		t.Errorf("%d connections opened while 2 handshakes hang, want 2", n)
+	}
+	wg.Wait()
+	if n := accepted.Load(); n != 6 {
+		t.Errorf("%d hosts dialled in all, want 6", n)
 	}
 }
