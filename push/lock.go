@@ -27,7 +27,8 @@ const DefaultLockPath = "/var/lock/vigo.lock"
 // to PATH/owner on the host.
 type Owner struct {
 	User    string    `json:"user"`
-	Host    string    `json:"host"` // the controller's hostname
+	Host    string    `json:"host"`           // the controller's hostname
+	Boot    string    `json:"boot,omitempty"` // the controller's kernel boot id: pids are only compared within one boot of one machine
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
 	Command string    `json:"command"`
@@ -47,7 +48,12 @@ func NewOwner(command string) Owner {
 	host, _ := os.Hostname()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return Owner{User: user, Host: host, PID: os.Getpid(), Started: time.Now().UTC().Truncate(time.Second), Command: command, Token: hex.EncodeToString(b)}
+	return Owner{User: user, Host: host, Boot: bootID(), PID: os.Getpid(), Started: time.Now().UTC().Truncate(time.Second), Command: command, Token: hex.EncodeToString(b)}
+}
+
+func bootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
 }
 
 // Locker takes and releases the per-host lock. The lock is a directory:
@@ -69,8 +75,10 @@ type Locker struct {
 	// Alive reports whether pid runs on this controller; a lock taken
 	// from this controller by a dead pid is stale at once.
 	Alive func(pid int) bool
-	// Hostname of this controller (os.Hostname when empty).
+	// Hostname and Boot of this controller (os.Hostname and the kernel
+	// boot id when empty).
 	Hostname string
+	Boot     string
 }
 
 // Runner runs one command on a host: what the lock needs from a
@@ -203,7 +211,12 @@ func (l *Locker) staleReason(st LockState) string {
 	if alive == nil {
 		alive = pidAlive
 	}
-	if st.Owner.PID > 0 && st.Owner.Host == hostname && !alive(st.Owner.PID) {
+	boot := l.Boot
+	if boot == "" {
+		boot = bootID()
+	}
+	sameMachine := st.Owner.Host == hostname && (st.Owner.Boot == "" || boot == "" || st.Owner.Boot == boot)
+	if st.Owner.PID > 0 && sameMachine && !alive(st.Owner.PID) {
 		return fmt.Sprintf("owner pid %d is no longer running on %s", st.Owner.PID, hostname)
 	}
 	if ttl := orDefault(l.TTL, 2*time.Minute); st.Age > ttl {

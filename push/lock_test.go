@@ -95,6 +95,23 @@ func TestStaleLockDeadPID(t *testing.T) {
 	}
 }
 
+func TestDeadPIDOfAnotherBootIsNotStale(t *testing.T) {
+	// Same hostname, another machine (or boot): its pid means nothing here.
+	ctx := context.Background()
+	path := t.TempDir() + "/vigo.lock"
+	other := newTestLocker(t, path, "push elsewhere")
+	other.Owner.PID = 999999
+	other.Owner.Boot = "another-boot"
+	other.Heartbeat = time.Hour
+	if _, err := other.Acquire(ctx, localRunner{}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := newTestLocker(t, path, "push").Status(ctx, localRunner{})
+	if err != nil || st.Stale != "" {
+		t.Errorf("lock of another boot judged stale: %+v %v", st, err)
+	}
+}
+
 func TestStaleLockNoHeartbeat(t *testing.T) {
 	ctx := context.Background()
 	path := t.TempDir() + "/vigo.lock"
