@@ -55,3 +55,18 @@ func BenchmarkNoopConvergeWithHandshake(b *testing.B) {
 		pool.Close()
 	}
 }
+
+// BenchmarkHandshakeOnly is the floor the push with a handshake is
+// compared with: one SSH connection and nothing else.
+func BenchmarkHandshakeOnly(b *testing.B) {
+	l := requireLab(b, web2)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pool := newPool(b)
+		if _, err := pool.Get(ctx, l.target(web2)); err != nil {
+			b.Fatal(err)
+		}
+		pool.Close()
+	}
+}

@@ -545,7 +545,7 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 		d = append(d, "image: "+imageChange(c.Config.Image, c.Image, s.Image, img.ID))
 	}
 	// ports
-	if got := observedPorts(c); !reflect.DeepEqual(got, nonNil(s.Ports)) {
+	if got := observedPorts(c); !sameStrings(got, s.Ports) {
 		d = append(d, fmt.Sprintf("ports: %s -> %s", portList(got), portList(s.Ports)))
 	}
 	// command and entrypoint

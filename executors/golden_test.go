@@ -124,6 +124,12 @@ func goldenCases() []goldenCase {
 		{name: "container-port-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "ports", []any{"8081:8080"})},
 		{name: "container-port-removed", typ: "docker_container", fields: with(webFields("v2.1.0"), "ports", nil)},
 		{name: "container-port-added", typ: "docker_container", fields: with(webFields("v2.1.0"), "ports", []any{"8080:8080", "127.0.0.1:9090:9090/udp"})},
+		{name: "container-no-ports-matches", typ: "docker_container", fields: with(webFields("v2.1.0"), "ports", nil),
+			state: func(t *testing.T, st *State) {
+				c := *st.Containers["webapp"]
+				c.HostConfig.PortBindings = map[string][]PortBinding{}
+				st.Containers["webapp"] = &c
+			}},
 		{name: "container-port-normalised", typ: "docker_container", fields: with(webFields("v2.1.0"), "ports", []any{"0.0.0.0:8080:8080/tcp"})},
 		// environment
 		{name: "container-env-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "environment", env("REDIS_URL", "redis://localhost:6380"))},
