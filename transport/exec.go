@@ -93,12 +93,15 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 	case err = <-done:
 	case <-ctx.Done():
 		c.killRemote(sess, release, pid)
+		res := ExecResult{ExitCode: -1}
 		select {
 		case <-done:
+			// Output is complete only once the session has ended.
+			res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
 		case <-time.After(time.Second):
 		}
-		return ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1, Duration: time.Since(start)},
-			fmt.Errorf("%s: %s: %w", c.name, line, ctx.Err())
+		res.Duration = time.Since(start)
+		return res, fmt.Errorf("%s: %s: %w", c.name, line, ctx.Err())
 	}
 	res := ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
 	if err == nil {
