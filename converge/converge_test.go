@@ -119,7 +119,9 @@ func TestFreshThenNoop(t *testing.T) {
 	if got := len(h.Requests); got != 5 { // list + 2 container inspects + 2 image inspects
 		t.Fatalf("no-op push made %d API requests, want 5: %v", got, h.Requests)
 	}
-	if d := h.Dials.Load() - d0; d > 5 {
+	// One stream per concurrent request; net/http may dial one spare
+	// when a request finds an idle stream before its own dial completes.
+	if d := h.Dials.Load() - d0; d > 6 {
 		t.Fatalf("no-op push opened %d streams", d)
 	}
 	for _, e := range s.ev {

@@ -23,8 +23,8 @@ func TestLabExecutorExtras(t *testing.T) {
 		"container": "extras", "image": "redis:7-alpine", "state": "running",
 		"networks": []any{"vigo-e2e-net"}, "volumes": []any{"/srv/vigo-e2e:/data"},
 		"labels": map[string]any{"team": "e2e"}, "user": "65534:65534", "working_dir": "/data", "hostname": "extras",
-		"command":     []any{"redis-server", "--port", "6390"},
-		"healthcheck": map[string]any{"test": "redis-cli -p 6390 ping | grep -q PONG", "interval": "1s", "retries": "30"},
+		"command":      []any{"redis-server", "--port", "6390"},
+		"healthcheck":  map[string]any{"test": "redis-cli -p 6390 ping | grep -q PONG", "interval": "1s", "retries": "30"},
 		"wait_healthy": "true", "wait_timeout": "60s",
 	}}
 	conf := desired.Resource{Name: "conf", Type: "file", Module: "e2e", Fields: map[string]any{
