@@ -73,3 +73,28 @@ func TestCommandLine(t *testing.T) {
 		t.Error("argv and shell both accepted")
 	}
 }
+
+// TestPidWriter: the pid line is removed from stdout however the bytes
+// arrive, and lines a noisy rc file prints before it are kept.
+func TestPidWriter(t *testing.T) {
+	tests := []struct {
+		chunks  []string
+		pid     int
+		visible string
+	}{
+		{[]string{"vigo-pid:42\nhello\n"}, 42, "hello\n"},
+		{[]string{"vig", "o-pid:4", "2\nhel", "lo"}, 42, "hello"},
+		{[]string{"rc noise\n", "vigo-pid:7\n", "out"}, 7, "rc noise\nout"},
+		{[]string{"vigo-pid:9\n"}, 9, ""},
+	}
+	for _, tt := range tests {
+		var out strings.Builder
+		w := &pidWriter{dst: &out, got: make(chan struct{})}
+		for _, c := range tt.chunks {
+			w.Write([]byte(c))
+		}
+		if w.value() != tt.pid || out.String() != tt.visible {
+			t.Errorf("%q: pid %d output %q, want %d %q", tt.chunks, w.value(), out.String(), tt.pid, tt.visible)
+		}
+	}
+}
