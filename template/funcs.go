@@ -2,6 +2,7 @@ package template
 
 import (
 	"fmt"
+	"github.com/vigo-sh/vigocli/shellquote"
 	"strings"
 	"text/template"
 )
@@ -35,7 +36,7 @@ func funcs(data Data) template.FuncMap {
 			_, ok := data.Vars[name]
 			return ok
 		},
-		"quote": func(v any) string { return ShellQuote(fmt.Sprint(v)) },
+		"quote": func(v any) string { return shellquote.Quote(fmt.Sprint(v)) },
 		"lower": func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
 		"upper": func(v any) string { return strings.ToUpper(fmt.Sprint(v)) },
 		"trim":  func(v any) string { return strings.TrimSpace(fmt.Sprint(v)) },
@@ -56,12 +57,4 @@ func funcs(data Data) template.FuncMap {
 		},
 		"replace": func(old, new string, v any) string { return strings.ReplaceAll(fmt.Sprint(v), old, new) },
 	}
-}
-
-// ShellQuote returns s as a single POSIX shell word.
-func ShellQuote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -150,14 +150,6 @@ func TestHasActionAndCheck(t *testing.T) {
 	}
 }
 
-func TestShellQuote(t *testing.T) {
-	for in, want := range map[string]string{"": "''", "a b": "'a b'", "it's": `'it'\''s'`} {
-		if got := ShellQuote(in); got != want {
-			t.Errorf("ShellQuote(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // FuzzRender checks that rendering never panics, that a value without an
 // action renders to itself, and that a variable's value is never
 // re-interpreted as a template.
