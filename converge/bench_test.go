@@ -43,7 +43,7 @@ func BenchmarkNoopConvergeWithHandshake(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		pool := newPool(b)
+		pool := newPool(b, l.lt)
 		conn, err := pool.Get(ctx, l.target(web2))
 		if err != nil {
 			b.Fatal(err)
@@ -63,7 +63,7 @@ func BenchmarkHandshakeOnly(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		pool := newPool(b)
+		pool := newPool(b, l.lt)
 		if _, err := pool.Get(ctx, l.target(web2)); err != nil {
 			b.Fatal(err)
 		}

@@ -83,8 +83,8 @@ func TestLabDocStack(t *testing.T) {
 		if !strings.Contains(cmd, `"--maxmemory","512mb"`) {
 			t.Fatalf("%s: redis command %s", h, cmd)
 		}
-		if pong := l.run(t, h, "docker", "exec", "redis", "redis-cli", "-h", labAddr[h], "-p", "6379", "ping"); pong != "PONG" {
-			t.Fatalf("%s: redis at %s:6379 answered %q", h, labAddr[h], pong)
+		if pong := l.run(t, h, "docker", "exec", "redis", "redis-cli", "-h", l.lt.Host(h).Address, "-p", "6379", "ping"); pong != "PONG" {
+			t.Fatalf("%s: redis at %s:6379 answered %q", h, l.lt.Host(h).Address, pong)
 		}
 		env := l.inspect(t, h, "{{json .Config.Env}}", "webapp")
 		if !strings.Contains(env, "REDIS_URL=redis://localhost:6379") || !strings.Contains(env, "DATABASE_URL="+labSecrets["vigo/webapp/database_url"]) {
@@ -93,7 +93,7 @@ func TestLabDocStack(t *testing.T) {
 		if img := l.inspect(t, h, "{{.Config.Image}}", "webapp"); img != "myregistry.example.com/webapp:v2.1.0" {
 			t.Fatalf("%s: webapp image %s", h, img)
 		}
-		l.waitHTTP(t, h, "http://"+labAddr[h]+":8080/health")
+		l.waitHTTP(t, h, "http://"+l.lt.Host(h).Address+":8080/health")
 	}
 	rc, sc := l.push(t, l.desiredHost(t, svc1, nil), false)
 	if rc.Changed != 2 || rc.Failed != 0 {
@@ -125,7 +125,7 @@ func TestLabDocStack(t *testing.T) {
 	if got := l.inspect(t, web2, "{{.Id}}", "webapp"); got == webID {
 		t.Fatal("webapp was not recreated")
 	}
-	if v := l.waitHTTP(t, web2, "http://"+labAddr[web2]+":8080/version"); !strings.Contains(v, "2.2.0") {
+	if v := l.waitHTTP(t, web2, "http://"+l.lt.Host(web2).Address+":8080/version"); !strings.Contains(v, "2.2.0") {
 		t.Fatalf("/version says %q", v)
 	}
 	v22 := l.desiredHost(t, web2, map[string]string{"app_tag": "v2.2.0"})

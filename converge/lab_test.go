@@ -13,6 +13,7 @@ import (
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/inventory"
+	"github.com/vigo-sh/vigocli/lab/labtest"
 	"github.com/vigo-sh/vigocli/stockpile"
 	"github.com/vigo-sh/vigocli/transport"
 )
@@ -25,42 +26,25 @@ const (
 	svc1 = "svc1.compose.example.com"
 )
 
-const labState = "/var/lib/vigo-lab"
-
-var labAddr = map[string]string{web2: "10.77.0.12", web3: "10.77.0.13", svc1: "10.77.0.221"}
 
 // labSecrets is what push would resolve for the documentation's stack.
 var labSecrets = map[string]string{"vigo/webapp/database_url": "postgres://webapp:e2e-CANARY-pw@db.example.com/webapp"}
 
 type lab struct {
+	lt   *labtest.Lab
 	pool  *transport.Pool
 	conns map[string]*transport.Conn
 	dir   string // the stockpile copy
 }
 
-// requireLab skips (saying why) unless the lab runs the given hosts.
+// requireLab skips (saying why; under CI it fails) unless the lab runs the
+// given hosts, and connects to them with vigo's own transport.
 func requireLab(tb testing.TB, names ...string) *lab {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(labState, "hosts.json"))
-	if err != nil {
-		tb.Skipf("lab not up (%v): run `make lab-up` as root", err)
-	}
-	var hosts []struct {
-		Name string `json:"name"`
-	}
-	_ = json.Unmarshal(b, &hosts)
-	have := map[string]bool{}
-	for _, h := range hosts {
-		have[h.Name] = true
-	}
-	for _, n := range names {
-		if !have[n] {
-			tb.Skipf("lab host %s is not up (HOSTS/COMPOSE_HOSTS too small?)", n)
-		}
-	}
-	pool := newPool(tb)
+	lt := labtest.Require(tb, names...)
+	pool := newPool(tb, lt)
 	tb.Cleanup(func() { pool.Close() })
-	l := &lab{pool: pool, conns: map[string]*transport.Conn{}}
+	l := &lab{lt: lt, pool: pool, conns: map[string]*transport.Conn{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, n := range names {
@@ -70,14 +54,14 @@ func requireLab(tb testing.TB, names ...string) *lab {
 		}
 		l.conns[n] = c
 	}
-	l.dir = stockpileCopy(tb)
+	l.dir = stockpileCopy(tb, lt)
 	return l
 }
 
-func newPool(tb testing.TB) *transport.Pool {
+func newPool(tb testing.TB, lt *labtest.Lab) *transport.Pool {
 	tb.Helper()
 	pool, err := transport.NewPool(transport.PoolOptions{SSHConfigPath: "none", AgentSocket: "none",
-		KnownHostsFiles: []string{filepath.Join(labState, "known_hosts")}})
+		KnownHostsFiles: []string{lt.KnownHosts}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -85,8 +69,9 @@ func newPool(tb testing.TB) *transport.Pool {
 }
 
 func (l *lab) target(name string) transport.Target {
-	return transport.Target{Name: name, Address: labAddr[name], Port: 22, User: "root",
-		IdentityFile: filepath.Join(labState, "id_ed25519"), KnownHostsFile: filepath.Join(labState, "known_hosts")}
+	h := l.lt.Host(name)
+	return transport.Target{Name: name, Address: h.Address, Port: h.Port, User: "root",
+		IdentityFile: l.lt.Key, KnownHostsFile: l.lt.KnownHosts}
 }
 
 // sh runs argv on the host (never a shell string unless argv says sh -c).
@@ -117,7 +102,7 @@ func (l *lab) inspect(tb testing.TB, host, format, name string) string {
 // stockpileCopy copies the documentation's example stockpile verbatim and
 // adds a role and an envoys file applying compose-app to the compose hosts
 // (the documentation puts compose-app in no role).
-func stockpileCopy(tb testing.TB) string {
+func stockpileCopy(tb testing.TB, lt *labtest.Lab) string {
 	tb.Helper()
 	src := filepath.Join("..", "examples", "docker-stack")
 	dst := tb.TempDir()
@@ -142,9 +127,11 @@ func stockpileCopy(tb testing.TB) string {
 		must(tb, os.WriteFile(filepath.Join(dst, "roles", "e2e-compose.vgo"), []byte("name: e2e-compose\nmodules:\n  - compose-app\n"), 0o644))
 		must(tb, os.WriteFile(filepath.Join(dst, "envoys", "e2e-compose.vgo"), []byte("envoys:\n  - match: \"*.compose.example.com\"\n    environment: staging\n    roles: [e2e-compose]\n"), 0o644))
 	}
-	inv := "defaults:\n  user: root\n  port: 22\n  identity_file: " + filepath.Join(labState, "id_ed25519") + "\n  known_hosts: " + filepath.Join(labState, "known_hosts") + "\nhosts:\n"
-	for _, n := range []string{web2, web3, svc1} {
-		inv += "  - name: " + n + "\n    address: " + labAddr[n] + "\n"
+	inv := "defaults:\n  user: root\n  port: 22\n  identity_file: " + lt.Key + "\n  known_hosts: " + lt.KnownHosts + "\nhosts:\n"
+	for _, h := range lt.Hosts {
+		if h.Name == web2 || h.Name == web3 || h.Name == svc1 {
+			inv += "  - name: " + h.Name + "\n    address: " + h.Address + "\n"
+		}
 	}
 	must(tb, os.WriteFile(filepath.Join(dst, "e2e-inventory.vgo"), []byte(inv), 0o644))
 	return dst
