@@ -289,3 +289,70 @@ func waitRedisPing(t *testing.T, c context.Context, addr string) string {
 	t.Fatalf("redis at %s: %v", addr, last)
 	return ""
 }
+
+// TestFaults injects each fault on the last web host and checks its effect
+// and its undo. It disturbs that host, so outside CI it runs only with
+// VIGO_LAB_FAULTS=1 (other packages' tests may be using the lab).
+func TestFaults(t *testing.T) {
+	if os.Getenv("CI") != "true" && os.Getenv("VIGO_LAB_FAULTS") != "1" {
+		t.Skip("disturbs a lab host; set VIGO_LAB_FAULTS=1 (CI runs it)")
+	}
+	l := labtest.Require(t)
+	var h labtest.Host
+	for _, x := range l.DockerHosts() {
+		if strings.HasPrefix(x.Name, "web") {
+			h = x
+		}
+	}
+	if h.Name == "" {
+		t.Skip("no web host")
+	}
+	ssh := func(t *testing.T, cmd string) (string, error) {
+		return l.SSH(ctx(t, 20*time.Second), h.Name, cmd)
+	}
+	t.Run("sshd-stop", func(t *testing.T) {
+		l.Fault(t, h.Name, "sshd-stop")
+		if _, err := net.DialTimeout("tcp", h.Addr(), 3*time.Second); err == nil {
+			t.Fatal("sshd still answers after sshd-stop")
+		}
+	})
+	if _, err := ssh(t, "true"); err != nil {
+		t.Fatalf("after sshd-start: %v", err)
+	}
+	t.Run("dockerd-stop", func(t *testing.T) {
+		l.Fault(t, h.Name, "dockerd-stop")
+		if _, err := l.Docker(ctx(t, 20*time.Second), h.Name, "info"); err == nil {
+			t.Fatal("docker info works after dockerd-stop")
+		}
+		if _, err := ssh(t, "true"); err != nil {
+			t.Fatalf("sshd should be unaffected: %v", err)
+		}
+	})
+	if _, err := l.Docker(ctx(t, time.Minute), h.Name, "info"); err != nil {
+		t.Fatalf("after dockerd-start: %v", err)
+	}
+	t.Run("link-cut", func(t *testing.T) {
+		l.Fault(t, h.Name, "link-cut")
+		if c, err := net.DialTimeout("tcp", h.Addr(), 2*time.Second); err == nil {
+			c.Close()
+			t.Fatal("host reachable after link-cut")
+		}
+	})
+	if _, err := ssh(t, "true"); err != nil {
+		t.Fatalf("after link-restore: %v", err)
+	}
+	t.Run("latency-add", func(t *testing.T) {
+		l.Fault(t, h.Name, "latency-add", "400")
+		start := time.Now()
+		if _, err := ssh(t, "true"); err != nil {
+			t.Fatal(err)
+		}
+		// an SSH connection needs several round trips; each costs >= 400ms now
+		if d := time.Since(start); d < 1200*time.Millisecond {
+			t.Fatalf("ssh with 400ms added latency took only %v", d)
+		}
+	})
+	if _, err := ssh(t, "true"); err != nil {
+		t.Fatalf("after latency-del: %v", err)
+	}
+}
