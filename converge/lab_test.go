@@ -26,12 +26,11 @@ const (
 	svc1 = "svc1.compose.example.com"
 )
 
-
 // labSecrets is what push would resolve for the documentation's stack.
 var labSecrets = map[string]string{"vigo/webapp/database_url": "postgres://webapp:e2e-CANARY-pw@db.example.com/webapp"}
 
 type lab struct {
-	lt   *labtest.Lab
+	lt    *labtest.Lab
 	pool  *transport.Pool
 	conns map[string]*transport.Conn
 	dir   string // the stockpile copy
