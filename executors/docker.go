@@ -29,8 +29,11 @@ func newDockerAPI(h Host) *dockerAPI {
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return h.DialDocker(ctx)
 		},
-		MaxIdleConns:        16,
-		MaxIdleConnsPerHost: 16,
+		// At most 8 streams at once: a host with many resources queues its
+		// requests on them instead of opening a channel per request.
+		MaxConnsPerHost:     8,
+		MaxIdleConns:        8,
+		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
