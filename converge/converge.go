@@ -483,6 +483,7 @@ func (r *runner) emitRaw(e event.Event) {
 	e.Time = time.Now()
 	e.Host = r.dh.Name
 	e.Batch = r.opts.Batch
+	e.DryRun = r.opts.DryRun
 	r.opts.Sink.Emit(e)
 }
 
