@@ -203,6 +203,10 @@ func TestSecretsCanaryE2E(t *testing.T) {
 
 	// 7. An unset secret fails before the host is touched, naming the path
 	// and the resource.
+	// (With app_tag v2.2.0 a push that touched the host would pull that
+	// image: it must still be absent afterwards.)
+	const v22 = "myregistry.example.com/webapp:v2.2.0"
+	lab.SSH(ctx, host, "docker rmi -f "+v22+" >/dev/null 2>&1 || true")
 	must("", "secrets", "rm", "vigo/webapp/database_url")
 	out, code = push("push 7 (unset secret)", "--var", "app_tag=v2.2.0")
 	if code == 0 || !strings.Contains(out, "vigo/webapp/database_url") || !strings.Contains(out, "app-container") {
@@ -210,6 +214,23 @@ func TestSecretsCanaryE2E(t *testing.T) {
 	}
 	if id, _ := containerEnv(); id != id2 {
 		t.Fatal("a push with an unset secret changed webapp")
+	}
+	if _, err := lab.Docker(ctx, host, "image", "inspect", v22); err == nil {
+		t.Error("a push with an unset secret pulled an image: it touched the host")
+	}
+
+	// 8. The secret set again, the same push goes through (and does pull
+	// v2.2.0, so the check above can fail).
+	must(valueB, "secrets", "set", "vigo/webapp/database_url")
+	out, code = push("push 8 (secret set again, v2.2.0)", "--var", "app_tag=v2.2.0")
+	if code != 0 {
+		t.Fatalf("push after setting the secret again: exit %d\n%s", code, out)
+	}
+	if _, err := lab.Docker(ctx, host, "image", "inspect", v22); err != nil {
+		t.Errorf("push 8 did not pull %s: %v", v22, err)
+	}
+	if _, cenv := containerEnv(); !contains(cenv, "DATABASE_URL="+valueB) {
+		t.Error("webapp v2.2.0 lacks the value")
 	}
 
 	// Nothing but the container holds the value: search every output for
