@@ -119,6 +119,7 @@ func (s *composeSpec) Plan(o *State) Step {
 		}
 		live = append(live, c)
 	}
+	sort.Slice(live, func(i, j int) bool { return live[i].Name() < live[j].Name() })
 	if s.State == "down" {
 		if len(live) == 0 {
 			return Step{Action: ActionNone, Reason: "down"}
