@@ -48,6 +48,34 @@ func noSecretIn(t *testing.T, r interface{ String() string }, s *sink, plan stri
 	}
 }
 
+// samplePS samples the host's process list while a push runs and fails
+// the test if a secret value shows up in it; stop returns the number of
+// samples taken.
+func (l *lab) samplePS(t *testing.T, host string) (stop func() int) {
+	done := make(chan struct{})
+	count := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				count <- n
+				return
+			default:
+			}
+			out, err := l.try(host, "ps", "-eo", "args")
+			if err == nil {
+				n++
+				if strings.Contains(out, "CANARY") {
+					t.Errorf("secret value in %s's process list:\n%s", host, out)
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return func() int { close(done); return <-count }
+}
+
 // waitHTTP asks the host for url until it answers (the app needs a moment
 // after start).
 func (l *lab) waitHTTP(t *testing.T, host, url string) string {
@@ -115,7 +143,11 @@ func TestLabDocStack(t *testing.T) {
 	// 3. app_tag v2.2.0: only webapp is recreated.
 	redisID := l.inspect(t, web2, "{{.Id}}", "redis")
 	webID := l.inspect(t, web2, "{{.Id}}", "webapp")
+	stop := l.samplePS(t, web2)
 	r, s := l.push(t, l.desiredHost(t, web2, map[string]string{"app_tag": "v2.2.0"}), false)
+	if n := stop(); n < 2 {
+		t.Fatalf("process list sampled %d times during the push", n)
+	}
 	if e := eventFor(s, "app-container"); e.Kind != event.ResourceChanged || e.Action != "recreate" || !strings.Contains(strings.Join(e.Diff, "\n"), "image: myregistry.example.com/webapp v2.1.0 -> v2.2.0") {
 		t.Fatalf("v2.2.0: app-container event %+v\n%s", e, r.Plan)
 	}
