@@ -89,6 +89,24 @@ func TestLabExecutorExtras(t *testing.T) {
 		t.Fatalf("missing image: %v (skipped %d)", err, r.Skipped)
 	}
 
+	// pull: always pulls on every push and reports a change only when the
+	// image ID changed.
+	always := desired.Host{Name: web3, Resources: []desired.Resource{{Name: "redis-image", Type: "docker_image", Module: "e2e",
+		Fields: map[string]any{"image": "redis", "tag": "7-alpine", "pull": "always"}}}}
+	_, s = l.push(t, always, false)
+	if e := eventFor(s, "redis-image"); e.Kind != event.ResourceOK || e.Action != "pull" {
+		t.Fatalf("pull always, same image: %+v", e)
+	}
+
+	// A healthcheck that never passes: wait_healthy fails after its timeout.
+	sick := desired.Host{Name: web3, Resources: []desired.Resource{{Name: "sick", Type: "docker_container", Module: "e2e", Fields: map[string]any{
+		"container": "sick", "image": "redis:7-alpine", "healthcheck": map[string]any{"test": "exit 1", "interval": "1s", "retries": "100"},
+		"wait_healthy": true, "wait_timeout": "3s"}}}}
+	if _, _, err := l.pushErr(sick, false); err == nil || !strings.Contains(err.Error(), "not healthy after 3s") {
+		t.Fatalf("unhealthy container: %v", err)
+	}
+	_, _ = l.try(web3, "docker", "rm", "-f", "sick")
+
 	// Compose variables carrying a secret reach compose through a 0600
 	// env file that is gone afterwards.
 	dc := l.desiredHost(t, svc1, nil)
@@ -96,6 +114,7 @@ func TestLabExecutorExtras(t *testing.T) {
 	for i := range withEnv.Resources {
 		if withEnv.Resources[i].Type == "docker_compose" {
 			withEnv.Resources[i].Fields["env"] = map[string]any{"DATABASE_URL": "secret:vigo/webapp/database_url"}
+			withEnv.Resources[i].Fields["wait"] = "true"
 		}
 	}
 	l.push(t, withEnv, false)
