@@ -444,3 +444,42 @@ func TestImageInUseAndComposeEnvFile(t *testing.T) {
 		t.Fatal("env file left on the host")
 	}
 }
+
+// Every point where a recreate can be interrupted leaves a state the next
+// push repairs.
+func TestInterruptedRecreateRepairs(t *testing.T) {
+	for _, stopAt := range []string{"POST /containers/%s/stop", "DELETE /containers/%s", "POST /containers/%s/rename", "POST /containers/%s/start"} {
+		name := map[string]string{"POST /containers/%s/stop": "stop old", "DELETE /containers/%s": "remove old",
+			"POST /containers/%s/rename": "rename new", "POST /containers/%s/start": "start new"}[stopAt]
+		t.Run(name, func(t *testing.T) {
+			h := fakeHost()
+			run(t, h, docStack("v2.1.0"), false)
+			old := h.ContainerByName("webapp").ID
+			newID := ""
+			h.FailRequest = func(method, path string) bool {
+				if method == "POST" && path == "/containers/create" {
+					return false
+				}
+				id := old
+				if !strings.HasPrefix(stopAt, "POST /containers/%s/stop") && !strings.HasPrefix(stopAt, "DELETE") {
+					if c := h.ByNameLocked("webapp-vigo-new"); c != nil {
+						newID = c.ID
+					}
+					id = newID
+				}
+				return method+" "+path == strings.Replace(stopAt, "%s", id, 1)
+			}
+			_, err := converge.Run(context.Background(), h, docStack("v2.2.0"), converge.Options{Secrets: secretsMap, SecretKey: []byte("test-key")})
+			if err == nil {
+				t.Fatal("interruption not reported")
+			}
+			h.FailRequest = nil
+			run(t, h, docStack("v2.2.0"), false)
+			r, _ := run(t, h, docStack("v2.2.0"), false)
+			web := h.ContainerByName("webapp")
+			if r.Changed != 0 || web == nil || !web.Running || web.ImageID != "sha256:"+strings.Repeat("c", 64) || h.ContainerByName("webapp-vigo-new") != nil {
+				t.Fatalf("not repaired: changed %d, webapp %+v\n%s", r.Changed, web, r.Plan)
+			}
+		})
+	}
+}

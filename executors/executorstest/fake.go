@@ -69,6 +69,10 @@ type Host struct {
 	// ExecHook, when set, answers Exec calls it recognises (ok=true).
 	ExecHook func(argv []string) (res transport.ExecResult, ok bool, err error)
 
+	// FailRequest, when it returns true, answers the API request with a
+	// 500 before doing anything (an interruption at that point).
+	FailRequest func(method, path string) bool
+
 	Dials atomic.Int64
 	Execs atomic.Int64
 	next  int
@@ -232,6 +236,9 @@ func (h *Host) handle(method, path string, q func(string) string, body []byte) (
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.Requests = append(h.Requests, method+" "+path)
+	if h.FailRequest != nil && h.FailRequest(method, path) {
+		return 500, msg("fake interruption")
+	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
 	case method == "GET" && path == "/containers/json":
@@ -446,6 +453,10 @@ func (h *Host) RemoveContainer(name string) {
 		delete(h.Containers, c.ID)
 	}
 }
+
+// ByNameLocked is ContainerByName for use inside FailRequest (which runs
+// with the fake's lock held).
+func (h *Host) ByNameLocked(name string) *Container { return h.byName(name) }
 
 // ContainerByName returns the container with that name, or nil.
 func (h *Host) ContainerByName(name string) *Container {
