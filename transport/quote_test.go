@@ -1,9 +1,15 @@
 package transport
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/vigo-sh/vigocli/shellquote"
 )
 
 func TestQuote(t *testing.T) {
@@ -95,6 +101,36 @@ func TestPidWriter(t *testing.T) {
 		}
 		if w.value() != tt.pid || out.String() != tt.visible {
 			t.Errorf("%q: pid %d output %q, want %d %q", tt.chunks, w.value(), out.String(), tt.pid, tt.visible)
+		}
+	}
+}
+
+// TestOneQuotingFunction: transport quotes through shellquote and keeps no
+// quoting code of its own that could drift from it.
+func TestOneQuotingFunction(t *testing.T) {
+	for _, w := range []string{"", "a b", "it's", "$(id)", "plain-word_1.2:3@x%+,"} {
+		if Quote(w) != shellquote.Quote(w) {
+			t.Errorf("Quote(%q) = %s, shellquote says %s", w, Quote(w), shellquote.Quote(w))
+		}
+	}
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range pkgs {
+		for name, f := range pkg.Files {
+			for _, d := range f.Decls {
+				if fd, ok := d.(*ast.FuncDecl); ok && (fd.Name.Name == "isSafeWord" || fd.Name.Name == "quoteWord") {
+					t.Errorf("%s: transport has its own %s; use shellquote", name, fd.Name.Name)
+				}
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && strings.Contains(lit.Value, `'\''`) {
+					t.Errorf("%s: single-quote escaping outside shellquote: %s", fset.Position(lit.Pos()), lit.Value)
+				}
+				return true
+			})
 		}
 	}
 }
