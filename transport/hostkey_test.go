@@ -128,3 +128,20 @@ func TestHashedKnownHostsEntry(t *testing.T) {
 		t.Fatalf("hashed entry not honoured: %v", err)
 	}
 }
+
+// TestHostKeyHintsQuoteHost: the commands suggested in host key errors are
+// pasted into a shell, so the host in them is quoted.
+func TestHostKeyHintsQuoteHost(t *testing.T) {
+	unknown := (&HostKeyError{Host: "evil;touch /tmp/x:2222", KeyType: "ssh-ed25519", Got: "SHA256:x"}).Error()
+	if want := "ssh-keyscan -p 2222 'evil;touch /tmp/x' >>"; !strings.Contains(unknown, want) {
+		t.Errorf("unknown-host hint lacks %q: %s", want, unknown)
+	}
+	changed := (&HostKeyError{Host: "web1.example.com:2222", Want: []string{"ssh-ed25519 SHA256:a (f:1)"}, KeyType: "ssh-ed25519", Got: "SHA256:b"}).Error()
+	if want := "ssh-keygen -R '[web1.example.com]:2222'"; !strings.Contains(changed, want) {
+		t.Errorf("changed-key hint lacks %q: %s", want, changed)
+	}
+	plain := (&HostKeyError{Host: "web1.example.com:22", Want: []string{"x"}}).Error()
+	if want := "ssh-keygen -R web1.example.com`"; !strings.Contains(plain, want) {
+		t.Errorf("changed-key hint lacks %q: %s", want, plain)
+	}
+}

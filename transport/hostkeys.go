@@ -35,7 +35,7 @@ func (e *HostKeyError) Error() string {
 		if port != "" && port != "22" {
 			scan += "-p " + port + " "
 		}
-		scan += host
+		scan += Quote(host)
 		return fmt.Sprintf("host key of %s is unknown (%s %s): refusing to connect; "+
 			"if that fingerprint is right, accept it with --accept-new-host-keys "+
 			"or record it with `%s >> ~/.ssh/known_hosts`", e.Host, e.KeyType, e.Got, scan)
@@ -43,7 +43,7 @@ func (e *HostKeyError) Error() string {
 	return fmt.Sprintf("host key of %s CHANGED: known_hosts has %s, host offered %s %s: "+
 		"refusing to connect (someone may be intercepting the connection; "+
 		"if the change is expected, remove the old key with `ssh-keygen -R %s`)",
-		e.Host, strings.Join(e.Want, ", "), e.KeyType, e.Got, knownhosts.Normalize(e.Host))
+		e.Host, strings.Join(e.Want, ", "), e.KeyType, e.Got, Quote(knownhosts.Normalize(e.Host)))
 }
 
 // Is makes errors.Is(err, ErrUnreachable) true.

@@ -377,3 +377,39 @@ func TestMaxConnectingCapsHandshakesInFlight(t *testing.T) {
 		t.Errorf("%d hosts dialled in all, want 6", n)
 	}
 }
+
+// TestProxyCommandRefused: a ProxyCommand vigo would ignore is an error
+// naming the file and host, not a silent direct connection.
+func TestProxyCommandRefused(t *testing.T) {
+	path := writeTemp(t, `Host gw-*
+  ProxyCommand ssh -W %h:%p jump
+Host gw-direct
+  ProxyCommand none
+`)
+	cfg, err := loadSSHConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = resolve(Target{Name: "gw-1"}, cfg, "me", "/home/me")
+	want := "ssh config " + path + ": host gw-1 uses ProxyCommand, which vigo does not support; use ProxyJump"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if _, err := resolve(Target{Name: "gw-1", ProxyJump: "bastion"}, cfg, "me", "/home/me"); err != nil {
+		t.Errorf("inventory ProxyJump should win over ProxyCommand: %v", err)
+	}
+	if _, err := resolve(Target{Name: "other"}, cfg, "me", "/home/me"); err != nil {
+		t.Errorf("host without ProxyCommand: %v", err)
+	}
+	// Through the pool: Get fails before dialling anything.
+	o := newEnv(t).options()
+	o.SSHConfigPath = path
+	p, err := NewPool(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Get(context.Background(), Target{Name: "gw-2"}); err == nil || !strings.Contains(err.Error(), "ProxyCommand") || p.Stats().Dials != 0 {
+		t.Fatalf("pool: %v (dials %d)", err, p.Stats().Dials)
+	}
+}

@@ -169,6 +169,14 @@ func resolve(t Target, cfg *sshConfig, localUser, home string) (endpoint, error)
 		}
 	}
 
+	// A ProxyCommand silently ignored would dial the host directly,
+	// bypassing whatever the operator routes through it.
+	if t.ProxyJump == "" {
+		if v := cfg.get(alias, "ProxyCommand"); v != "" && !strings.EqualFold(v, "none") {
+			return endpoint{}, fmt.Errorf("ssh config %s: host %s uses ProxyCommand, which vigo does not support; use ProxyJump", cfg.path, alias)
+		}
+	}
+
 	if v := cfg.get(alias, "ConnectTimeout"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
