@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -143,5 +147,124 @@ func TestHostKeyHintsQuoteHost(t *testing.T) {
 	plain := (&HostKeyError{Host: "web1.example.com:22", Want: []string{"x"}}).Error()
 	if want := "ssh-keygen -R web1.example.com`"; !strings.Contains(plain, want) {
 		t.Errorf("changed-key hint lacks %q: %s", want, plain)
+	}
+}
+
+// TestSystemKnownHostsConsulted: a host whose old key is recorded only in a
+// system-wide file or ~/.ssh/known_hosts2 is refused as CHANGED, even with
+// accept-new, and nothing is recorded; the right key there is trusted.
+func TestSystemKnownHostsConsulted(t *testing.T) {
+	env := newEnv(t)
+	s := startSSHD(t, sshdOptions{authorized: []ssh.PublicKey{env.Client.Pub}})
+	old := newKey(t, t.TempDir(), "old_host", "")
+	oldLine := fmt.Sprintf("[127.0.0.1]:%d %s", s.Port, ssh.MarshalAuthorizedKey(old.Pub))
+	etc := t.TempDir()
+	global, global2 := etc+"/ssh_known_hosts", etc+"/ssh_known_hosts2"
+	home2 := env.Home + "/.ssh/known_hosts2"
+
+	tests := []struct {
+		name   string
+		file   string // where the old key is
+		config string // ssh_config text
+		opts   func(*PoolOptions)
+	}{
+		{"ssh_known_hosts", global, "", func(o *PoolOptions) { o.GlobalKnownHostsFiles = []string{global, global2} }},
+		{"ssh_known_hosts2", global2, "", func(o *PoolOptions) { o.GlobalKnownHostsFiles = []string{global, global2} }},
+		{"~/.ssh/known_hosts2", home2, "", func(o *PoolOptions) {}},
+		{"ssh_config GlobalKnownHostsFile", global2, "Host *\n  GlobalKnownHostsFile " + global2 + "\n", func(o *PoolOptions) { o.GlobalKnownHostsFiles = nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, f := range []string{global, global2, home2, env.KnownHosts} {
+				os.Remove(f)
+			}
+			if err := os.WriteFile(tt.file, []byte(oldLine), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o := env.options()
+			o.AcceptNewHostKeys = true
+			if tt.config != "" {
+				o.SSHConfigPath = writeTemp(t, tt.config)
+			}
+			tt.opts(&o)
+			p := env.pool(t, o)
+			_, err := p.Get(context.Background(), env.target(s))
+			var hke *HostKeyError
+			if !errors.As(err, &hke) || hke.Unknown() || !strings.Contains(err.Error(), "CHANGED") ||
+				!strings.Contains(err.Error(), tt.file+":1") {
+				t.Fatalf("want CHANGED naming %s:1, got %v", tt.file, err)
+			}
+			if b, _ := os.ReadFile(tt.file); string(b) != oldLine {
+				t.Errorf("%s modified:\n%s", tt.file, b)
+			}
+			if _, err := os.Stat(env.KnownHosts); !os.IsNotExist(err) {
+				t.Errorf("~/.ssh/known_hosts written for a changed key")
+			}
+
+			// The right key there: trusted, recorded nowhere.
+			if err := os.WriteFile(tt.file, []byte(s.KnownHostsLine()+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o.AcceptNewHostKeys = false
+			if _, err := env.pool(t, o).Get(context.Background(), env.target(s)); err != nil {
+				t.Fatalf("key in %s not trusted: %v", tt.file, err)
+			}
+		})
+	}
+}
+
+// TestAppendKnownHostLocksAndRechecks: recording waits for another
+// process's lock on known_hosts, then rechecks: a host recorded meanwhile
+// is not written twice, and a file without a final newline is not glued.
+func TestAppendKnownHostLocksAndRechecks(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/known_hosts"
+	key := newKey(t, dir, "k", "").Pub
+	if err := os.WriteFile(file, []byte("other.example.com "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hk := &hostKeys{acceptNew: true}
+	kf := knownHostsFiles{user: []string{file}, record: file}
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 2222}
+
+	// "Another process": a separate open file description holding the lock.
+	other, err := os.OpenFile(file, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- hk.callback(kf)("web1.example.com:2222", remote, key) }()
+	// Give the callback every chance to write without the lock.
+	select {
+	case err := <-done:
+		t.Fatalf("recorded while another process held the lock: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// The other process records the same host, then lets go.
+	other.Write([]byte("\n" + knownhosts.Line([]string{"web1.example.com:2222"}, key)))
+	syscall.Flock(int(other.Fd()), syscall.LOCK_UN)
+	if err := <-done; err != nil {
+		t.Fatalf("callback: %v", err)
+	}
+	b, _ := os.ReadFile(file)
+	if n := strings.Count(string(b), "[web1.example.com]:2222"); n != 1 {
+		t.Fatalf("host recorded %d times:\n%s", n, b)
+	}
+
+	// Unlocked, still absent: one line appended after the missing newline.
+	if err := hk.callback(kf)("web2.example.com:22", remote, key); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(file)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[2], "web2.example.com ssh-ed25519 ") || !strings.HasSuffix(string(b), "\n") {
+		t.Fatalf("known_hosts now:\n%s", b)
+	}
+	if _, err := knownhosts.New(file); err != nil {
+		t.Fatalf("known_hosts no longer parses: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
@@ -49,72 +50,102 @@ func (e *HostKeyError) Error() string {
 // Is makes errors.Is(err, ErrUnreachable) true.
 func (e *HostKeyError) Is(target error) bool { return target == ErrUnreachable }
 
+// knownHostsFiles are the known_hosts files of one endpoint.
+type knownHostsFiles struct {
+	user   []string // consulted; an unreadable one is an error
+	global []string // system-wide, read-only: missing or unreadable ones are skipped
+	record string   // where --accept-new-host-keys writes (one of user)
+}
+
+func (k knownHostsFiles) all() []string { return append(append([]string(nil), k.user...), k.global...) }
+
 // hostKeys checks and records host keys against known_hosts files. It is
 // shared by a pool so that a key accepted for one connection is known to
-// the next.
+// the next; other processes are kept out by a lock on the file recorded
+// into.
 type hostKeys struct {
 	mu        sync.Mutex
 	acceptNew bool
 }
 
-// callback returns the host key callback for one endpoint: files are the
-// known_hosts files consulted, record is where an accepted key is written.
-func (h *hostKeys) callback(files []string, record string) ssh.HostKeyCallback {
+// callback returns the host key callback for one endpoint.
+func (h *hostKeys) callback(kf knownHostsFiles) ssh.HostKeyCallback {
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		// Re-read: another connection may have recorded this host.
-		db, err := h.load(files)
-		if err != nil {
+		err := h.check(kf, hostname, remote, key)
+		var hke *HostKeyError
+		if !errors.As(err, &hke) || !hke.Unknown() || !h.acceptNew {
 			return err
 		}
-		err = db.HostKeyCallback()(hostname, remote, key)
-		if err == nil {
-			return nil
-		}
-		var ke *xknownhosts.KeyError
-		if !errors.As(err, &ke) {
-			var re *xknownhosts.RevokedError
-			if errors.As(err, &re) {
-				return unreachable(fmt.Errorf("host key of %s is revoked (%s:%d)", hostname, re.Revoked.Filename, re.Revoked.Line))
+		// Recorded only if still unknown once the file is locked: another
+		// vigo may have recorded it (or a changed key) meanwhile.
+		recheck := func() error { return h.check(kf, hostname, remote, key) }
+		if err := appendKnownHost(kf.record, hostname, key, recheck); err != nil {
+			if errors.As(err, &hke) {
+				return err
 			}
-			return fmt.Errorf("host key of %s: %w", hostname, err)
+			return fmt.Errorf("recording host key of %s: %w", hostname, err)
 		}
-		hke := &HostKeyError{Host: hostname, Got: ssh.FingerprintSHA256(key), KeyType: key.Type(), KnownHosts: files}
-		for _, w := range ke.Want {
-			hke.Want = append(hke.Want, fmt.Sprintf("%s %s (%s:%d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Filename, w.Line))
-		}
-		if hke.Unknown() && h.acceptNew {
-			if err := appendKnownHost(record, hostname, key); err != nil {
-				return fmt.Errorf("recording host key of %s: %w", hostname, err)
-			}
-			return nil
-		}
-		return hke
+		return nil
 	}
+}
+
+// check verifies key against the files as they are now: nil when trusted,
+// a *HostKeyError when unknown or changed.
+func (h *hostKeys) check(kf knownHostsFiles, hostname string, remote net.Addr, key ssh.PublicKey) error {
+	db, err := h.load(kf)
+	if err != nil {
+		return err
+	}
+	err = db.HostKeyCallback()(hostname, remote, key)
+	if err == nil {
+		return nil
+	}
+	var ke *xknownhosts.KeyError
+	if !errors.As(err, &ke) {
+		var re *xknownhosts.RevokedError
+		if errors.As(err, &re) {
+			return unreachable(fmt.Errorf("host key of %s is revoked (%s:%d)", hostname, re.Revoked.Filename, re.Revoked.Line))
+		}
+		return fmt.Errorf("host key of %s: %w", hostname, err)
+	}
+	hke := &HostKeyError{Host: hostname, Got: ssh.FingerprintSHA256(key), KeyType: key.Type(), KnownHosts: kf.all()}
+	for _, w := range ke.Want {
+		hke.Want = append(hke.Want, fmt.Sprintf("%s %s (%s:%d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Filename, w.Line))
+	}
+	return hke
 }
 
 // algorithms returns the host key algorithms on record for hostport, so
 // that a host known by its ecdsa key is not reported as changed when it
 // would rather offer ed25519.
-func (h *hostKeys) algorithms(files []string, hostport string) []string {
+func (h *hostKeys) algorithms(kf knownHostsFiles, hostport string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	db, err := h.load(files)
+	db, err := h.load(kf)
 	if err != nil {
 		return nil
 	}
 	return db.HostKeyAlgorithms(hostport)
 }
 
-// load parses the files that exist.
-func (h *hostKeys) load(files []string) (*knownhosts.HostKeyDB, error) {
+// load parses the files that exist (and, for system-wide files, that can
+// be read: OpenSSH skips those too).
+func (h *hostKeys) load(kf knownHostsFiles) (*knownhosts.HostKeyDB, error) {
 	var existing []string
-	for _, f := range files {
+	for _, f := range kf.user {
 		if _, err := os.Stat(f); err == nil {
 			existing = append(existing, f)
 		} else if !os.IsNotExist(err) {
 			return nil, fmt.Errorf("known_hosts: %w", err)
+		}
+	}
+	for _, f := range kf.global {
+		if r, err := os.Open(f); err == nil {
+			r.Close()
+			existing = append(existing, f)
 		}
 	}
 	db, err := knownhosts.NewDB(existing...)
@@ -125,31 +156,66 @@ func (h *hostKeys) load(files []string) (*knownhosts.HostKeyDB, error) {
 }
 
 // appendKnownHost records key for hostport the way OpenSSH's accept-new
-// does: "host" for port 22, "[host]:port" otherwise.
-func appendKnownHost(file, hostport string, key ssh.PublicKey) error {
+// does ("host" for port 22, "[host]:port" otherwise), safely against
+// other processes doing the same: the file is locked (flock), recheck
+// runs under the lock (nil: already recorded, nothing to write; an
+// unknown-host *HostKeyError: write; any other error is returned), and
+// the line goes in one append, after a newline if the file lacks one.
+func appendKnownHost(file, hostport string, key ssh.PublicKey, recheck func() error) (err error) {
 	if file == "" {
 		return fmt.Errorf("no known_hosts file to record into")
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
-	// A file that does not end in a newline would glue our line to its last.
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		last := make([]byte, 1)
-		if r, err := os.Open(file); err == nil {
-			if _, err := r.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
-				f.Write([]byte("\n"))
-			}
-			r.Close()
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if err := flock(f, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", file, err)
+	}
+	defer flock(f, syscall.LOCK_UN)
+	if recheck != nil {
+		err := recheck()
+		var hke *HostKeyError
+		switch {
+		case err == nil:
+			return nil // recorded by someone else meanwhile
+		case !errors.As(err, &hke) || !hke.Unknown():
+			return err
 		}
 	}
-	_, err = f.WriteString(knownhosts.Line([]string{hostport}, key) + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	line := knownhosts.Line([]string{hostport}, key) + "\n"
+	st, err := f.Stat()
+	if err != nil {
+		return err
 	}
+	if st.Size() > 0 {
+		// A file that does not end in a newline would glue our line to
+		// its last one.
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err != nil {
+			return err
+		}
+		if last[0] != '\n' {
+			line = "\n" + line
+		}
+	}
+	_, err = f.Write([]byte(line))
 	return err
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
 }

@@ -52,6 +52,12 @@ type PoolOptions struct {
 	// consulted as well. New keys are recorded into the Target's file when
 	// it names one, else into the first of these.
 	KnownHostsFiles []string
+	// GlobalKnownHostsFiles are system-wide known_hosts files, consulted
+	// read-only (nothing is ever recorded into them; missing or unreadable
+	// ones are skipped). Empty: ssh_config GlobalKnownHostsFile, else
+	// /etc/ssh/ssh_known_hosts and /etc/ssh/ssh_known_hosts2. {"none"}
+	// reads none.
+	GlobalKnownHostsFiles []string
 	// SSHConfigPath is the ssh_config file read ("" means ~/.ssh/config,
 	// "none" reads none).
 	SSHConfigPath string
@@ -321,21 +327,34 @@ func (p *Pool) Close() error {
 
 // knownHostsFor returns the known_hosts files consulted for e and the one
 // a new key is recorded into.
-func (p *Pool) knownHostsFor(e endpoint) (files []string, record string) {
+func (p *Pool) knownHostsFor(e endpoint) knownHostsFiles {
+	var kf knownHostsFiles
 	switch {
 	case len(p.opts.KnownHostsFiles) > 0:
-		files = append(files, p.opts.KnownHostsFiles...)
+		kf.user = append(kf.user, p.opts.KnownHostsFiles...)
 	case len(e.KnownHosts) > 0:
-		files = append(files, e.KnownHosts...)
+		kf.user = append(kf.user, e.KnownHosts...)
 	default:
-		files = []string{filepath.Join(p.opts.HomeDir, ".ssh", "known_hosts")}
+		// OpenSSH's UserKnownHostsFile default; known_hosts2 is only read.
+		kf.user = []string{filepath.Join(p.opts.HomeDir, ".ssh", "known_hosts"), filepath.Join(p.opts.HomeDir, ".ssh", "known_hosts2")}
 	}
-	record = files[0]
+	kf.record = kf.user[0]
 	if e.ExtraKnown != "" {
-		files = append(files, e.ExtraKnown)
-		record = e.ExtraKnown
+		kf.user = append(kf.user, e.ExtraKnown)
+		kf.record = e.ExtraKnown
 	}
-	return files, record
+	switch {
+	case len(p.opts.GlobalKnownHostsFiles) > 0:
+		kf.global = p.opts.GlobalKnownHostsFiles
+	case len(e.GlobalKnown) > 0:
+		kf.global = e.GlobalKnown
+	default:
+		kf.global = []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}
+	}
+	if len(kf.global) == 1 && strings.EqualFold(kf.global[0], "none") {
+		kf.global = nil
+	}
+	return kf
 }
 
 // dial connects to e, through its ProxyJump chain if any, retrying
@@ -456,13 +475,13 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	}
 	stop := context.AfterFunc(dctx, func() { raw.Close() })
 
-	files, record := p.knownHostsFor(e)
+	kf := p.knownHostsFor(e)
 	plan := p.keys.plan(e)
 	cfg := &ssh.ClientConfig{
 		User:              e.User,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(plan.signers...)},
-		HostKeyCallback:   p.hk.callback(files, record),
-		HostKeyAlgorithms: p.hk.algorithms(files, e.KnownHostsName()),
+		HostKeyCallback:   p.hk.callback(kf),
+		HostKeyAlgorithms: p.hk.algorithms(kf, e.KnownHostsName()),
 		ClientVersion:     "SSH-2.0-vigo",
 	}
 	// The name given here is what known_hosts is searched for.

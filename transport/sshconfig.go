@@ -66,6 +66,7 @@ type endpoint struct {
 	IdentityFiles  []string // explicit identity files (Target or IdentityFile)
 	IdentitiesOnly bool     //
 	KnownHosts     []string // UserKnownHostsFile from ssh_config, if any
+	GlobalKnown    []string // GlobalKnownHostsFile from ssh_config, if any ("none" kept)
 	ExtraKnown     string   // Target.KnownHostsFile
 	Jumps          []string // ProxyJump hops, outermost first
 	ConnectTimeout time.Duration
@@ -154,6 +155,12 @@ func resolve(t Target, cfg *sshConfig, localUser, home string) (endpoint, error)
 	if v := cfg.get(alias, "UserKnownHostsFile"); v != "" && !strings.EqualFold(v, "none") {
 		for _, f := range strings.Fields(v) {
 			e.KnownHosts = append(e.KnownHosts, expand(unquoteConfig(f)))
+		}
+	}
+
+	if v := cfg.get(alias, "GlobalKnownHostsFile"); v != "" {
+		for _, f := range strings.Fields(v) {
+			e.GlobalKnown = append(e.GlobalKnown, expand(unquoteConfig(f)))
 		}
 	}
 

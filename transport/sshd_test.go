@@ -315,7 +315,9 @@ func (e *testEnv) options() PoolOptions {
 		LocalUser:     "root",
 		SSHConfigPath: "none",
 		AgentSocket:   "none",
-		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// The machine's /etc/ssh/ssh_known_hosts stays out of tests.
+		GlobalKnownHostsFiles: []string{"none"},
+		Logger:                slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }
 
