@@ -506,7 +506,7 @@ func (s *containerSpec) Plan(o *State) Step {
 	case leftover != "":
 		return Step{Action: ActionRemove, Reason: "leftover " + leftover + " of an interrupted push"}
 	}
-	reason := "matches (" + c.State.Status + ", " + shortID(c.ID) + ")"
+	reason := "matches, " + c.State.Status + " " + shortID(c.ID)
 	if h := c.Config.Labels[LabelSpecHash]; h != s.hash {
 		// Declared differently, configured the same (e.g. an env var now
 		// declared with the image's own value): nothing to recreate.
@@ -539,6 +539,8 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	}
 	// image, by ID
 	switch {
+	case img == nil && normalizeRef(c.Config.Image) != s.Image:
+		d = append(d, "image: "+imageChange(c.Config.Image, c.Image, s.Image, "")+" (not present on the host: pulled first)")
 	case img == nil:
 		d = append(d, fmt.Sprintf("image: %s (not present on the host: pulled first)", s.Image))
 	case img.ID != c.Image:

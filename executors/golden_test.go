@@ -118,6 +118,8 @@ func goldenCases() []goldenCase {
 			}},
 		// image by ID
 		{name: "container-new-tag", typ: "docker_container", fields: webFields("v2.2.0")},
+		{name: "container-new-tag-not-pulled", typ: "docker_container", fields: webFields("v2.2.0"),
+			state: func(t *testing.T, st *State) { st.Images[web22] = nil }},
 		{name: "container-same-tag-new-id", typ: "docker_container", fields: webFields("v2.1.0"),
 			state: func(t *testing.T, st *State) { st.Images[web21] = st.Images[web22] }},
 		// ports
