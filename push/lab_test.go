@@ -501,19 +501,30 @@ func TestLabInterrupt(t *testing.T) {
 }
 
 // BenchmarkLabNoopPush measures a no-op push of the documentation's stack
-// across web4..web9 and reports seconds per host (wall time / hosts) and
-// the wall time of one push.
+// (4 resources per host) across web4..web9 and reports the wall time of
+// one push and seconds per host: all hosts at once (wall time / hosts), and
+// one host at a time (--parallel 1: the latency of one host, handshake,
+// lock, one read of Docker state, unlock).
 func BenchmarkLabNoopPush(b *testing.B) {
 	f := newFleet(b)
 	f.converged("v2.1.0")
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		r := f.vigo("envoys", "push", "--all")
-		if r.code != 0 || !strings.Contains(r.stdout, "6 hosts: 6 ok") {
-			b.Fatalf("not a no-op: exit %d\n%s", r.code, r.stdout)
-		}
+	for _, bc := range []struct {
+		name string
+		args []string
+	}{
+		{"parallel", nil},
+		{"one-at-a-time", []string{"--parallel", "1"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				r := f.vigo(append([]string{"envoys", "push", "--all"}, bc.args...)...)
+				if r.code != 0 || !strings.Contains(r.stdout, "6 hosts: 6 ok") {
+					b.Fatalf("not a no-op: exit %d\n%s", r.code, r.stdout)
+				}
+			}
+			per := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(per, "s/push")
+			b.ReportMetric(per/float64(len(labHosts)), "s/host")
+		})
 	}
-	per := b.Elapsed().Seconds() / float64(b.N)
-	b.ReportMetric(per, "s/push")
-	b.ReportMetric(per/float64(len(labHosts)), "s/host")
 }
