@@ -516,6 +516,8 @@ func BenchmarkLabNoopPush(b *testing.B) {
 		{"one-at-a-time", []string{"--parallel", "1"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			f := *f
+			f.t = b
 			for i := 0; i < b.N; i++ {
 				r := f.vigo(append([]string{"envoys", "push", "--all"}, bc.args...)...)
 				if r.code != 0 || !strings.Contains(r.stdout, "6 hosts: 6 ok") {
