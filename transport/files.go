@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,12 +17,26 @@ import (
 	"github.com/pkg/sftp"
 )
 
-// tempName is the temporary file an upload goes through: a fixed name next
-// to the target (same file system, so the rename is atomic), so that a
-// run killed mid-upload leaves junk that the next upload overwrites.
+// tempName returns a fresh temporary name next to p (same file system, so
+// the rename is atomic): .NAME.vigo-XXXXXX with six random letters and
+// digits, the form mktemp makes for the become path. The file is always
+// created exclusively (O_EXCL), so a name planted in a shared directory
+// such as /tmp, a symlink above all, is never written through.
 func tempName(p string) string {
-	return path.Join(path.Dir(p), "."+path.Base(p)+".vigo-tmp")
+	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on Linux
+	}
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return path.Join(path.Dir(p), "."+path.Base(p)+".vigo-"+string(b))
 }
+
+// tempAttempts bounds the retries of an exclusive create that found its
+// random name taken.
+const tempAttempts = 5
 
 // unixMode turns a FileMode into the octal permission bits chmod takes.
 func unixMode(m os.FileMode) uint32 {
@@ -238,8 +253,18 @@ func (c *Conn) writeSFTP(ctx context.Context, p string, data []byte, mode uint32
 			return fmt.Errorf("%s: mkdir %s: %w", c.name, dir, err)
 		}
 	}
-	tmp := tempName(p)
-	f, err := cl.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	var tmp string
+	var f *sftp.File
+	for attempt := 1; ; attempt++ {
+		tmp = tempName(p)
+		// SFTP v3 has no "exists" status: sshd answers a taken name with
+		// a generic failure, so only that one is retried.
+		f, err = cl.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+		var se *sftp.StatusError
+		if err == nil || attempt >= tempAttempts || !errors.As(err, &se) || se.FxCode() != sftp.ErrSSHFxFailure {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%s: create %s: %w", c.name, tmp, err)
 	}
@@ -334,26 +359,33 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 // Len lets sftp size concurrent writes.
 func (u *uploadReader) Len() int { return u.r.Len() }
 
-// writeScript writes stdin to $1 atomically as root (sudo): temp file in
-// the same directory, removed on failure or signal, then mode, owner and
-// rename. Arguments: path, octal mode, chown spec ("" to keep).
+// writeScript writes stdin to $1 atomically as root (sudo): a temp file
+// made by mktemp in the same directory (exclusive, unpredictable name),
+// removed on failure or signal; its sha256 must be $4, else the upload was
+// cut short (stdin closes on cancel too) and $1 is left alone; then mode,
+// owner and rename. Arguments: path, octal mode, chown spec ("" to keep),
+// sha256.
 const writeScript = `set -e
-p=$1; d=$(dirname -- "$p"); b=$(basename -- "$p"); t="$d/.$b.vigo-tmp"
+p=$1; d=$(dirname -- "$p"); b=$(basename -- "$p"); t=
+trap '[ -z "$t" ] || rm -f -- "$t"' EXIT
+trap '[ -z "$t" ] || rm -f -- "$t"; exit 143' TERM INT HUP
 mkdir -p -- "$d"
-trap 'rm -f -- "$t"' EXIT
-trap 'rm -f -- "$t"; exit 143' TERM INT HUP
-umask 077
+t=$(mktemp -- "$d/.$b.vigo-XXXXXX")
 cat > "$t"
+h=$(sha256sum < "$t")
+if [ "${h%% *}" != "$4" ]; then echo "vigo: incomplete upload to $t: $p left as it was" >&2; exit 1; fi
 sync -- "$t" 2>/dev/null || true
 chmod -- "$2" "$t"
 if [ -n "$3" ]; then chown -- "$3" "$t"; fi
 mv -f -- "$t" "$p"
-trap - EXIT`
+t=`
 
 func (c *Conn) writeSudo(ctx context.Context, p string, data []byte, mode uint32, opts FileOptions) error {
+	sum := sha256.Sum256(data)
 	r := &uploadReader{ctx: ctx, r: bytes.NewReader(data), c: c}
 	_, err := c.Exec(ctx, Cmd{
-		Argv:  []string{"sh", "-c", writeScript, "vigo-write", p, strconv.FormatUint(uint64(mode), 8), ownerSpec(opts)},
+		Argv: []string{"sh", "-c", writeScript, "vigo-write", p, strconv.FormatUint(uint64(mode), 8),
+			ownerSpec(opts), hex.EncodeToString(sum[:])},
 		Stdin: io.Reader(r),
 	})
 	return err

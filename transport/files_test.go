@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,8 +109,10 @@ func TestUpload100MBAtomic(t *testing.T) {
 	}
 	t.Logf("killed after %d MB; old file intact, no temporary file", sent>>20)
 
-	// A temp file left by a run killed outright is overwritten, not kept.
-	os.WriteFile(tempName(p), []byte("junk"), 0o600)
+	// A temp file left by a run killed outright (random name) is not
+	// touched by later uploads.
+	leftover := filepath.Join(dir, ".big.bin.vigo-AbC123")
+	os.WriteFile(leftover, []byte("junk"), 0o600)
 
 	start := time.Now()
 	before := c.Stats()
@@ -121,8 +125,11 @@ func TestUpload100MBAtomic(t *testing.T) {
 	if sha(got) != sha(big) {
 		t.Fatal("uploaded content differs")
 	}
-	if left := dirNames(t, dir); strings.Join(left, ",") != "big.bin" {
+	if left := dirNames(t, dir); strings.Join(left, ",") != ".big.bin.vigo-AbC123,big.bin" {
 		t.Fatalf("junk after upload: %v", left)
+	}
+	if b, _ := os.ReadFile(leftover); string(b) != "junk" {
+		t.Fatalf("leftover temp file overwritten: %q", b)
 	}
 	after := c.Stats()
 	t.Logf("100 MB upload: %s (%.0f MB/s), %d bytes sent", took.Round(time.Millisecond), 100/took.Seconds(), after.BytesUploaded-before.BytesUploaded)
@@ -151,4 +158,102 @@ func dirNames(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// TestTempNamesUnpredictable: temporary files are .NAME.vigo-XXXXXX with
+// six random letters and digits.
+func TestTempNamesUnpredictable(t *testing.T) {
+	re := regexp.MustCompile(`^/srv/\.app\.conf\.vigo-[A-Za-z0-9]{6}$`)
+	seen := map[string]bool{}
+	for i := 0; i < 50; i++ {
+		n := tempName("/srv/app.conf")
+		if !re.MatchString(n) {
+			t.Fatalf("temp name %q", n)
+		}
+		seen[n] = true
+	}
+	if len(seen) < 49 {
+		t.Fatalf("temp names repeat: %d distinct of 50", len(seen))
+	}
+}
+
+// TestWriteFileNeverWritesThroughPlantedSymlink: in a shared directory
+// (/tmp) another user can plant a symlink at a predictable temporary name;
+// writing as root must not follow it, whether over SFTP, through sudo or
+// locally.
+func TestWriteFileNeverWritesThroughPlantedSymlink(t *testing.T) {
+	_, _, sftpConn := up(t)
+	sudoConn, _ := becomeConn(t, "ok")
+	env := newEnv(t)
+	localConn, err := env.pool(t, env.options()).Get(context.Background(), Target{Name: "local", Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*Conn{"sftp": sftpConn, "sudo": sudoConn, "local": localConn} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			victim := filepath.Join(t.TempDir(), "victim")
+			os.WriteFile(victim, []byte("precious"), 0o644)
+			p := filepath.Join(dir, "app.conf")
+			// The old predictable name, and a guess at a random one.
+			for _, planted := range []string{".app.conf.vigo-tmp", ".app.conf.vigo-XXXXXX"} {
+				if err := os.Symlink(victim, filepath.Join(dir, planted)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ch, err := c.WriteFile(context.Background(), p, []byte("new"), FileOptions{Mode: 0o600}); err != nil || !ch {
+				t.Fatalf("write: %v %v", ch, err)
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "precious" {
+				t.Fatalf("wrote through a planted symlink: victim now %q", b)
+			}
+			st, err := os.Lstat(p)
+			if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+				t.Fatalf("%s: %v %v", p, st.Mode(), err)
+			}
+			if b, _ := os.ReadFile(p); string(b) != "new" {
+				t.Fatalf("content %q", b)
+			}
+			if left := dirNames(t, dir); strings.Join(left, ",") != ".app.conf.vigo-XXXXXX,.app.conf.vigo-tmp,app.conf" {
+				t.Fatalf("files now: %v", left)
+			}
+		})
+	}
+}
+
+// TestWriteScriptRefusesShortUpload: when stdin ends early (an upload
+// cancelled or cut), the become write script leaves the old file and no
+// temporary file, rather than renaming a partial one into place.
+func TestWriteScriptRefusesShortUpload(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.conf")
+	os.WriteFile(p, []byte("old"), 0o644)
+	full := []byte("the whole new content\n")
+	x := exec.Command("sh", "-c", writeScript, "vigo-write", p, "644", "", sha(full))
+	x.Stdin = bytes.NewReader(full[:5])
+	out, err := x.CombinedOutput()
+	if err == nil {
+		t.Fatalf("short upload accepted: %s", out)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "old" {
+		t.Fatalf("old file replaced by a partial upload: %q", b)
+	}
+	if left := dirNames(t, dir); strings.Join(left, ",") != "app.conf" {
+		t.Fatalf("junk left: %v", left)
+	}
+	if !strings.Contains(string(out), "incomplete upload") {
+		t.Errorf("message: %s", out)
+	}
+	// The full content goes through.
+	x = exec.Command("sh", "-c", writeScript, "vigo-write", p, "600", "", sha(full))
+	x.Stdin = bytes.NewReader(full)
+	if out, err := x.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if b, _ := os.ReadFile(p); !bytes.Equal(b, full) {
+		t.Fatalf("content %q", b)
+	}
+	if left := dirNames(t, dir); strings.Join(left, ",") != "app.conf" {
+		t.Fatalf("junk left: %v", left)
+	}
 }

@@ -106,8 +106,16 @@ func (c *Conn) writeLocal(ctx context.Context, p string, data []byte, opts FileO
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return false, fmt.Errorf("%s: %w", c.name, err)
 	}
-	tmp := tempName(p)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	var tmp string
+	var f *os.File
+	var err error
+	for attempt := 1; ; attempt++ {
+		tmp = tempName(p)
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil || attempt >= tempAttempts || !errors.Is(err, os.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", c.name, err)
 	}
