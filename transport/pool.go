@@ -58,9 +58,14 @@ type PoolOptions struct {
 	// /etc/ssh/ssh_known_hosts and /etc/ssh/ssh_known_hosts2. {"none"}
 	// reads none.
 	GlobalKnownHostsFiles []string
-	// SSHConfigPath is the ssh_config file read ("" means ~/.ssh/config,
-	// "none" reads none).
+	// SSHConfigPath is the ssh_config file read ("" means ~/.ssh/config
+	// then SystemSSHConfigPath, as ssh does; a path reads only that file,
+	// like ssh -F; "none" reads none).
 	SSHConfigPath string
+	// SystemSSHConfigPath is the system-wide ssh_config, read after
+	// ~/.ssh/config when SSHConfigPath is "" (default /etc/ssh/ssh_config;
+	// "none" reads none).
+	SystemSSHConfigPath string
 	// AgentSocket is the ssh-agent socket ("" means $SSH_AUTH_SOCK, "none"
 	// disables the agent).
 	AgentSocket string
@@ -89,8 +94,14 @@ type Pool struct {
 	conns  map[string]*poolEntry
 	closed bool
 
-	stats counters
+	stats    counters
+	warnings []string
 }
+
+// Warnings returns what the caller should tell the user about the
+// configuration (today at most one: ssh_config Match blocks that were
+// skipped). The transport never prints them itself.
+func (p *Pool) Warnings() []string { return append([]string(nil), p.warnings...) }
 
 type poolEntry struct {
 	done chan struct{}
@@ -157,9 +168,17 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 			return nil, fmt.Errorf("transport: local user: %w", err)
 		}
 	}
+	system := ""
 	switch opts.SSHConfigPath {
 	case "":
 		opts.SSHConfigPath = filepath.Join(opts.HomeDir, ".ssh", "config")
+		system = opts.SystemSSHConfigPath
+		switch system {
+		case "":
+			system = "/etc/ssh/ssh_config"
+		case "none":
+			system = ""
+		}
 	case "none":
 		opts.SSHConfigPath = ""
 	}
@@ -169,7 +188,7 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	case "none":
 		opts.AgentSocket = ""
 	}
-	cfg, err := loadSSHConfig(opts.SSHConfigPath)
+	cfg, err := loadSSHConfigs(opts.SSHConfigPath, system, opts.HomeDir)
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
@@ -177,14 +196,19 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	var warnings []string
+	if w := cfg.warning(); w != "" {
+		warnings = append(warnings, w)
+	}
 	return &Pool{
-		opts:  opts,
-		cfg:   cfg,
-		keys:  &keyring{agentSocket: opts.AgentSocket, home: opts.HomeDir},
-		hk:    &hostKeys{acceptNew: opts.AcceptNewHostKeys},
-		log:   log,
-		slots: make(chan struct{}, opts.MaxConnecting),
-		conns: map[string]*poolEntry{},
+		warnings: warnings,
+		opts:     opts,
+		cfg:      cfg,
+		keys:     &keyring{agentSocket: opts.AgentSocket, home: opts.HomeDir},
+		hk:       &hostKeys{acceptNew: opts.AcceptNewHostKeys},
+		log:      log,
+		slots:    make(chan struct{}, opts.MaxConnecting),
+		conns:    map[string]*poolEntry{},
 	}, nil
 }
 

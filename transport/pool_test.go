@@ -413,3 +413,105 @@ Host gw-direct
 		t.Fatalf("pool: %v (dials %d)", err, p.Stats().Dials)
 	}
 }
+
+// TestUnsupportedMatchSkippedWithOneWarning: a ~/.ssh/config with Match
+// criteria vigo cannot evaluate still works: those blocks never match,
+// and the pool returns one warning naming them.
+func TestUnsupportedMatchSkippedWithOneWarning(t *testing.T) {
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".ssh", "conf.d"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "conf.d", "work.conf"), []byte(`Match user deploy host web*
+  Port 2200
+`), 0o600)
+	cfgPath := filepath.Join(home, ".ssh", "config")
+	os.WriteFile(cfgPath, []byte(`Include conf.d/*.conf
+Match exec "test -e /etc/corp-vpn"
+  User vpnuser
+  ProxyCommand nc -X 5 %h %p
+Match host web*,!web9
+  User deploy
+Match all
+  ConnectTimeout 7
+Host *
+  User = fallback # trailing comment
+`), 0o600)
+	o := PoolOptions{HomeDir: home, LocalUser: "me", AgentSocket: "none", SystemSSHConfigPath: "none"}
+	p, err := NewPool(o)
+	if err != nil {
+		t.Fatalf("NewPool with Match exec: %v", err)
+	}
+	defer p.Close()
+	w := p.Warnings()
+	if len(w) != 1 {
+		t.Fatalf("want one warning, got %q", w)
+	}
+	for _, want := range []string{cfgPath + ":2 Match exec", "work.conf:1 Match user deploy host web*", "not applied"} {
+		if !strings.Contains(w[0], want) {
+			t.Errorf("warning lacks %q: %s", want, w[0])
+		}
+	}
+	tests := []struct{ name, want string }{
+		{"web1", "deploy@web1:22"},   // Match host; not the skipped blocks
+		{"web9", "fallback@web9:22"}, // negated in the Match host list
+		{"db1", "fallback@db1:22"},   // Host * with "=" and a comment
+	}
+	for _, tt := range tests {
+		e, err := resolve(Target{Name: tt.name}, p.cfg, "me", home)
+		if err != nil || e.String() != tt.want || e.ConnectTimeout != 7*time.Second {
+			t.Errorf("%s: %s (timeout %s) %v, want %s", tt.name, e, e.ConnectTimeout, err, tt.want)
+		}
+	}
+	// A file without unsupported blocks: no warning.
+	os.WriteFile(cfgPath, []byte("Host *\n  User x\n"), 0o600)
+	os.RemoveAll(filepath.Join(home, ".ssh", "conf.d"))
+	if p2, err := NewPool(o); err != nil || len(p2.Warnings()) != 0 {
+		t.Errorf("clean config: %v %q", err, p2.Warnings())
+	}
+}
+
+// TestSystemSSHConfigReadAfterUser: /etc/ssh/ssh_config fills what
+// ~/.ssh/config leaves unset; an explicit config path reads only that file,
+// like ssh -F.
+func TestSystemSSHConfigReadAfterUser(t *testing.T) {
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "config"), []byte("Host web1\n  User alice\n"), 0o600)
+	etc := t.TempDir()
+	os.WriteFile(filepath.Join(etc, "extra.conf"), []byte("Host *\n  Port 2022\n"), 0o600)
+	system := writeTemp(t, "Include "+filepath.Join(etc, "*.conf")+"\nHost *\n  User bob\n  Port 2222\n")
+	p, err := NewPool(PoolOptions{HomeDir: home, LocalUser: "me", AgentSocket: "none", SystemSSHConfigPath: system})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for name, want := range map[string]string{"web1": "alice@web1:2022", "db1": "bob@db1:2022"} {
+		if e, err := resolve(Target{Name: name}, p.cfg, "me", home); err != nil || e.String() != want {
+			t.Errorf("%s: %s %v, want %s", name, e, err, want)
+		}
+	}
+	p2, err := NewPool(PoolOptions{HomeDir: home, LocalUser: "me", AgentSocket: "none", SystemSSHConfigPath: system,
+		SSHConfigPath: filepath.Join(home, ".ssh", "config")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	if e, _ := resolve(Target{Name: "db1"}, p2.cfg, "me", home); e.String() != "me@db1:22" {
+		t.Errorf("explicit config path also read the system file: %s", e)
+	}
+}
+
+func TestWildcardMatch(t *testing.T) {
+	tests := []struct {
+		pat, s string
+		want   bool
+	}{
+		{"*", "", true}, {"*", "web1", true}, {"web?", "web1", true}, {"web?", "web12", false},
+		{"*.example.com", "a.b.example.com", true}, {"*.example.com", "example.com", false},
+		{"w*b*1", "wxbyb1", true}, {"10.77.*", "10.77.0.11", true}, {"a*", "b", false}, {"[ab]", "a", false},
+	}
+	for _, tt := range tests {
+		if got := wildcardMatch(tt.pat, tt.s); got != tt.want {
+			t.Errorf("wildcardMatch(%q, %q) = %v", tt.pat, tt.s, got)
+		}
+	}
+}

@@ -8,51 +8,314 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kevinburke/ssh_config"
 )
 
-// sshConfig is a parsed ssh_config file; the zero value (or nil) matches
-// nothing.
+// sshConfig is the ssh_config files read for a pool: the user's file,
+// then the system-wide one (the first value found wins, as in OpenSSH).
+// The zero value (or nil) matches nothing.
 type sshConfig struct {
-	path string
-	cfg  *ssh_config.Config
+	path     string     // the user's file, named in messages
+	files    []*cfgFile // in lookup order
+	warnings []string   // Match blocks skipped, one per block
 }
 
-// loadSSHConfig reads path; a missing file is an empty config.
+// cfgFile is one parsed file: blocks in order, the first an implicit
+// "Host *".
+type cfgFile struct {
+	path   string
+	blocks []*cfgBlock
+}
+
+// cfgBlock is a Host or Match block; match reports whether it applies to
+// an alias.
+type cfgBlock struct {
+	match func(alias string) bool
+	items []cfgItem
+}
+
+// cfgItem is one "Keyword value" line, or an Include with its files.
+type cfgItem struct {
+	key     string // lower case
+	value   string
+	file    string
+	line    int
+	include []*cfgFile
+}
+
+// maxIncludeDepth bounds nested Include, as OpenSSH does (16).
+const maxIncludeDepth = 16
+
+// loadSSHConfig reads one user file; a missing file is an empty config.
 func loadSSHConfig(path string) (*sshConfig, error) {
-	if path == "" {
-		return &sshConfig{}, nil
+	home, _ := os.UserHomeDir()
+	return loadSSHConfigs(path, "", home)
+}
+
+// loadSSHConfigs reads the user's file then the system file ("" skips
+// either; missing files are empty). home resolves ~ and relative Include
+// paths of the user's file (relative to ~/.ssh; the system file's are
+// relative to /etc/ssh).
+func loadSSHConfigs(user, system, home string) (*sshConfig, error) {
+	c := &sshConfig{path: user}
+	for _, f := range []struct {
+		path   string
+		system bool
+	}{{user, false}, {system, true}} {
+		if f.path == "" {
+			continue
+		}
+		cf, err := parseSSHConfigFile(f.path, f.system, home, 0, &c.warnings)
+		if err != nil {
+			return nil, err
+		}
+		if cf != nil {
+			c.files = append(c.files, cf)
+		}
 	}
-	f, err := os.Open(path)
+	return c, nil
+}
+
+// parseSSHConfigFile parses path (nil, nil when it does not exist).
+// Match blocks with criteria vigo cannot evaluate (exec, user, localuser,
+// canonical, final, tagged, several criteria, ...) never match: they are
+// noted in warnings instead of failing the whole file, since ssh itself
+// would evaluate them.
+func parseSSHConfigFile(path string, system bool, home string, depth int, warnings *[]string) (*cfgFile, error) {
+	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
-		return &sshConfig{path: path}, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ssh config: %w", err)
 	}
-	defer f.Close()
-	cfg, err := ssh_config.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("ssh config %s: %w", path, err)
+	f := &cfgFile{path: path, blocks: []*cfgBlock{{match: func(string) bool { return true }}}}
+	for n, raw := range strings.Split(string(b), "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		at := fmt.Sprintf("%s:%d", path, n+1)
+		key, value := splitConfigLine(line)
+		if value == "" {
+			return nil, fmt.Errorf("ssh config %s: %s has no value", at, key)
+		}
+		switch strings.ToLower(key) {
+		case "host":
+			f.blocks = append(f.blocks, &cfgBlock{match: patternsMatcher(configWords(value))})
+		case "match":
+			m, ok := matchCriteria(value)
+			if !ok {
+				*warnings = append(*warnings, at+" Match "+value)
+				m = func(string) bool { return false }
+			}
+			f.blocks = append(f.blocks, &cfgBlock{match: m})
+		case "include":
+			if depth >= maxIncludeDepth {
+				return nil, fmt.Errorf("ssh config %s: Include nested too deep", at)
+			}
+			it := cfgItem{key: "include", value: value, file: path, line: n + 1}
+			for _, pat := range configWords(value) {
+				pat = expandHome(pat, home)
+				if !filepath.IsAbs(pat) {
+					if system {
+						pat = filepath.Join("/etc/ssh", pat)
+					} else {
+						pat = filepath.Join(home, ".ssh", pat)
+					}
+				}
+				matches, err := filepath.Glob(pat)
+				if err != nil {
+					return nil, fmt.Errorf("ssh config %s: Include %s: %w", at, pat, err)
+				}
+				for _, m := range matches {
+					inc, err := parseSSHConfigFile(m, system, home, depth+1, warnings)
+					if err != nil {
+						return nil, err
+					}
+					if inc != nil {
+						it.include = append(it.include, inc)
+					}
+				}
+			}
+			last := f.blocks[len(f.blocks)-1]
+			last.items = append(last.items, it)
+		default:
+			last := f.blocks[len(f.blocks)-1]
+			last.items = append(last.items, cfgItem{key: strings.ToLower(key), value: value, file: path, line: n + 1})
+		}
 	}
-	return &sshConfig{path: path, cfg: cfg}, nil
+	return f, nil
+}
+
+// splitConfigLine splits "Keyword value", "Keyword=value" or
+// "Keyword = value"; a value wholly in double quotes is unquoted, and a
+// trailing " # comment" outside quotes is dropped.
+func splitConfigLine(line string) (key, value string) {
+	i := strings.IndexAny(line, " \t=")
+	if i < 0 {
+		return line, ""
+	}
+	key, rest := line[:i], strings.TrimLeft(line[i:], " \t")
+	if strings.HasPrefix(rest, "=") {
+		rest = strings.TrimLeft(rest[1:], " \t")
+	}
+	quoted := false
+	for j := 0; j < len(rest); j++ {
+		switch {
+		case rest[j] == '"':
+			quoted = !quoted
+		case rest[j] == '#' && !quoted && j > 0 && (rest[j-1] == ' ' || rest[j-1] == '\t'):
+			rest = rest[:j]
+		}
+	}
+	rest = strings.TrimSpace(rest)
+	return key, unquoteConfig(rest)
+}
+
+// configWords splits a value into words, unquoting "double quoted" ones.
+func configWords(v string) []string {
+	var words []string
+	for _, w := range strings.Fields(v) {
+		words = append(words, unquoteConfig(w))
+	}
+	return words
+}
+
+// matchCriteria supports "Match all" and "Match host LIST" (comma
+// separated patterns, matched against the inventory name like Host).
+func matchCriteria(v string) (func(string) bool, bool) {
+	f := strings.Fields(v)
+	switch {
+	case len(f) == 1 && strings.EqualFold(f[0], "all"):
+		return func(string) bool { return true }, true
+	case len(f) == 2 && strings.EqualFold(f[0], "host"):
+		return patternsMatcher(strings.Split(f[1], ",")), true
+	}
+	return nil, false
+}
+
+// patternsMatcher matches an alias against ssh_config host patterns:
+// some positive pattern must match and no !negated one may.
+func patternsMatcher(patterns []string) func(string) bool {
+	return func(alias string) bool {
+		alias = strings.ToLower(alias)
+		found := false
+		for _, p := range patterns {
+			neg := strings.HasPrefix(p, "!")
+			if wildcardMatch(strings.ToLower(strings.TrimPrefix(p, "!")), alias) {
+				if neg {
+					return false
+				}
+				found = true
+			}
+		}
+		return found
+	}
+}
+
+// wildcardMatch matches s against a pattern where * is any run of
+// characters and ? any one character.
+func wildcardMatch(pat, s string) bool {
+	star, mark := -1, 0
+	i, j := 0, 0
+	for j < len(s) {
+		switch {
+		case i < len(pat) && (pat[i] == '?' || pat[i] == s[j]):
+			i++
+			j++
+		case i < len(pat) && pat[i] == '*':
+			star, mark = i, j
+			i++
+		case star >= 0:
+			i = star + 1
+			mark++
+			j = mark
+		default:
+			return false
+		}
+	}
+	for i < len(pat) && pat[i] == '*' {
+		i++
+	}
+	return i == len(pat)
+}
+
+// lookup returns the first value of key for alias and the file it came
+// from.
+func (c *sshConfig) lookup(alias, key string) (value, file string) {
+	if c == nil {
+		return "", ""
+	}
+	key = strings.ToLower(key)
+	for _, f := range c.files {
+		if v, at, ok := f.lookup(alias, key); ok {
+			return v, at
+		}
+	}
+	return "", ""
+}
+
+func (f *cfgFile) lookup(alias, key string) (string, string, bool) {
+	for _, b := range f.blocks {
+		if !b.match(alias) {
+			continue
+		}
+		for _, it := range b.items {
+			if it.include != nil {
+				for _, inc := range it.include {
+					if v, at, ok := inc.lookup(alias, key); ok {
+						return v, at, true
+					}
+				}
+			} else if it.key == key {
+				return it.value, it.file, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+func (f *cfgFile) lookupAll(alias, key string, out []string) []string {
+	for _, b := range f.blocks {
+		if !b.match(alias) {
+			continue
+		}
+		for _, it := range b.items {
+			if it.include != nil {
+				for _, inc := range it.include {
+					out = inc.lookupAll(alias, key, out)
+				}
+			} else if it.key == key {
+				out = append(out, it.value)
+			}
+		}
+	}
+	return out
 }
 
 func (c *sshConfig) get(alias, key string) string {
-	if c == nil || c.cfg == nil {
-		return ""
-	}
-	v, _ := c.cfg.Get(alias, key)
+	v, _ := c.lookup(alias, key)
 	return strings.TrimSpace(v)
 }
 
 func (c *sshConfig) getAll(alias, key string) []string {
-	if c == nil || c.cfg == nil {
+	if c == nil {
 		return nil
 	}
-	v, _ := c.cfg.GetAll(alias, key)
-	return v
+	var out []string
+	for _, f := range c.files {
+		out = f.lookupAll(alias, strings.ToLower(key), out)
+	}
+	return out
+}
+
+// warning is the one message about skipped Match blocks ("" when none).
+func (c *sshConfig) warning() string {
+	if c == nil || len(c.warnings) == 0 {
+		return ""
+	}
+	return "ssh config: ignoring Match blocks vigo cannot evaluate (only `Match all` and `Match host LIST` are supported); " +
+		"their settings are not applied: " + strings.Join(c.warnings, "; ")
 }
 
 // endpoint is a Target resolved against ssh_config and defaults: exactly
@@ -179,8 +442,8 @@ func resolve(t Target, cfg *sshConfig, localUser, home string) (endpoint, error)
 	// A ProxyCommand silently ignored would dial the host directly,
 	// bypassing whatever the operator routes through it.
 	if t.ProxyJump == "" {
-		if v := cfg.get(alias, "ProxyCommand"); v != "" && !strings.EqualFold(v, "none") {
-			return endpoint{}, fmt.Errorf("ssh config %s: host %s uses ProxyCommand, which vigo does not support; use ProxyJump", cfg.path, alias)
+		if v, file := cfg.lookup(alias, "ProxyCommand"); v != "" && !strings.EqualFold(strings.TrimSpace(v), "none") {
+			return endpoint{}, fmt.Errorf("ssh config %s: host %s uses ProxyCommand, which vigo does not support; use ProxyJump", file, alias)
 		}
 	}
 
