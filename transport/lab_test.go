@@ -317,3 +317,31 @@ func TestLabProxyJump(t *testing.T) {
 	}
 	t.Logf("reached %s (%s) via %s", strings.TrimSpace(out.String()), c, c.via)
 }
+
+// TestLabWriteIgnoresPlantedSymlink: on web1, a symlink planted in /tmp at
+// a temporary name (the old predictable one, or a guess) is never written
+// through by an upload as root.
+func TestLabWriteIgnoresPlantedSymlink(t *testing.T) {
+	l := requireLab(t, labWeb1)
+	c := l.conn(t, labWeb1)
+	ctx := context.Background()
+	dir := "/tmp/vigo-transport-symlink"
+	defer c.Exec(ctx, Cmd{Argv: []string{"rm", "-rf", "--", dir}})
+	setup := `set -e; rm -rf -- "$1"; mkdir -p -- "$1"; echo precious > "$1/victim"
+ln -s -- "$1/victim" "$1/.app.conf.vigo-tmp"; ln -s -- "$1/victim" "$1/.app.conf.vigo-XXXXXX"`
+	if _, err := c.Exec(ctx, Cmd{Argv: []string{"sh", "-c", setup, "vigo-setup", dir}}); err != nil {
+		t.Fatal(err)
+	}
+	p := dir + "/app.conf"
+	if ch, err := c.WriteFile(ctx, p, []byte("new\n"), FileOptions{Mode: 0o600}); err != nil || !ch {
+		t.Fatalf("write: %v %v", ch, err)
+	}
+	res, err := c.Exec(ctx, Cmd{Argv: []string{"sh", "-c", `cat -- "$1/victim"; ls -A -- "$1"; stat -c '%F %a' -- "$1/app.conf"`, "vigo-check", dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "precious\n.app.conf.vigo-XXXXXX\n.app.conf.vigo-tmp\napp.conf\nvictim\nregular file 600\n"
+	if string(res.Stdout) != want {
+		t.Fatalf("on %s:\n%s\nwant:\n%s", labWeb1, res.Stdout, want)
+	}
+}
