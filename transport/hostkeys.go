@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
@@ -177,7 +178,7 @@ func appendKnownHost(file, hostport string, key ssh.PublicKey, recheck func() er
 			err = cerr
 		}
 	}()
-	if err := flock(f, syscall.LOCK_EX); err != nil {
+	if err := lockFile(f, lockWait); err != nil {
 		return fmt.Errorf("lock %s: %w", file, err)
 	}
 	defer flock(f, syscall.LOCK_UN)
@@ -209,6 +210,25 @@ func appendKnownHost(file, hostport string, key ssh.PublicKey, recheck func() er
 	}
 	_, err = f.Write([]byte(line))
 	return err
+}
+
+// lockWait bounds the wait for another process's lock on known_hosts
+// (vigo holds it for one read and one write).
+const lockWait = 10 * time.Second
+
+// lockFile takes an exclusive flock on f, giving up after wait.
+func lockFile(f *os.File, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != syscall.EWOULDBLOCK {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still locked by another process after %s", wait)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func flock(f *os.File, how int) error {
