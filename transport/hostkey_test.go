@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -263,6 +264,68 @@ func TestAppendKnownHostLocksAndRechecks(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[2], "web2.example.com ssh-ed25519 ") || !strings.HasSuffix(string(b), "\n") {
 		t.Fatalf("known_hosts now:\n%s", b)
+	}
+	if _, err := knownhosts.New(file); err != nil {
+		t.Fatalf("known_hosts no longer parses: %v", err)
+	}
+}
+
+const hostsPerProcess = 50
+
+// TestAcceptNewAcrossProcesses: several vigo processes accepting new keys
+// into one known_hosts at once record every host exactly once, in a file
+// that still parses.
+func TestAcceptNewAcrossProcesses(t *testing.T) {
+	if file := os.Getenv("VIGO_TEST_KNOWN_HOSTS"); file != "" {
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(os.Getenv("VIGO_TEST_KEY")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hk := &hostKeys{acceptNew: true}
+		kf := knownHostsFiles{user: []string{file}, record: file}
+		// Start together: wait for the go file.
+		for start := time.Now(); ; time.Sleep(time.Millisecond) {
+			if _, err := os.Stat(file + ".go"); err == nil {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatal("never told to start")
+			}
+		}
+		for i := 0; i < hostsPerProcess; i++ {
+			if err := hk.callback(kf)(fmt.Sprintf("h%d.example.com:22", i), &net.TCPAddr{}, key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	dir := t.TempDir()
+	file := dir + "/known_hosts"
+	key := newKey(t, dir, "k", "")
+	var procs []*exec.Cmd
+	for i := 0; i < 8; i++ {
+		x := exec.Command(os.Args[0], "-test.run=^TestAcceptNewAcrossProcesses$")
+		x.Env = append(os.Environ(), "VIGO_TEST_KNOWN_HOSTS="+file, "VIGO_TEST_KEY="+string(ssh.MarshalAuthorizedKey(key.Pub)))
+		if err := x.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, x)
+	}
+	time.Sleep(200 * time.Millisecond) // let them all start
+	os.WriteFile(file+".go", nil, 0o600)
+	for _, x := range procs {
+		if err := x.Wait(); err != nil {
+			t.Fatalf("helper process: %v", err)
+		}
+	}
+	b, _ := os.ReadFile(file)
+	for i := 0; i < hostsPerProcess; i++ {
+		if n := strings.Count(string(b), fmt.Sprintf("h%d.example.com ", i)); n != 1 {
+			t.Errorf("h%d recorded %d times", i, n)
+		}
+	}
+	if lines := strings.Count(string(b), "\n"); lines != hostsPerProcess {
+		t.Errorf("%d lines, want %d", lines, hostsPerProcess)
 	}
 	if _, err := knownhosts.New(file); err != nil {
 		t.Fatalf("known_hosts no longer parses: %v", err)
