@@ -430,6 +430,12 @@ Match exec "test -e /etc/corp-vpn"
   ProxyCommand nc -X 5 %h %p
 Match host web*,!web9
   User deploy
+Match canonical host db*
+  User canonical
+Match !host web* final
+  Port 2201
+Match originalhost web1
+  Port 2202
 Match all
   ConnectTimeout 7
 Host *
@@ -451,9 +457,9 @@ Host *
 		}
 	}
 	tests := []struct{ name, want string }{
-		{"web1", "deploy@web1:22"},   // Match host; not the skipped blocks
+		{"web1", "deploy@web1:2202"}, // Match host, originalhost; not the skipped blocks
 		{"web9", "fallback@web9:22"}, // negated in the Match host list
-		{"db1", "fallback@db1:22"},   // Host * with "=" and a comment
+		{"db1", "fallback@db1:2201"}, // never canonical; !host with final; Host * with "=" and a comment
 	}
 	for _, tt := range tests {
 		e, err := resolve(Target{Name: tt.name}, p.cfg, "me", home)

@@ -77,7 +77,7 @@ func loadSSHConfigs(user, system, home string) (*sshConfig, error) {
 
 // parseSSHConfigFile parses path (nil, nil when it does not exist).
 // Match blocks with criteria vigo cannot evaluate (exec, user, localuser,
-// canonical, final, tagged, several criteria, ...) never match: they are
+// localnetwork, tagged, ...) never match: they are
 // noted in warnings instead of failing the whole file, since ssh itself
 // would evaluate them.
 func parseSSHConfigFile(path string, system bool, home string, depth int, warnings *[]string) (*cfgFile, error) {
@@ -181,17 +181,51 @@ func configWords(v string) []string {
 	return words
 }
 
-// matchCriteria supports "Match all" and "Match host LIST" (comma
-// separated patterns, matched against the inventory name like Host).
+// matchCriteria evaluates the Match criteria vigo can evaluate, all of
+// which must hold (each may be negated with "!"): all; host LIST and
+// originalhost LIST (comma separated patterns, both matched against the
+// inventory name); final (vigo's lookup is always the final one); canonical
+// (false: vigo never canonicalizes host names). Any other criterion (exec,
+// user, localuser, localnetwork, tagged, ...) makes the block unsupported.
 func matchCriteria(v string) (func(string) bool, bool) {
 	f := strings.Fields(v)
-	switch {
-	case len(f) == 1 && strings.EqualFold(f[0], "all"):
-		return func(string) bool { return true }, true
-	case len(f) == 2 && strings.EqualFold(f[0], "host"):
-		return patternsMatcher(strings.Split(f[1], ",")), true
+	var tests []func(string) bool
+	for i := 0; i < len(f); i++ {
+		crit := strings.ToLower(f[i])
+		neg := strings.HasPrefix(crit, "!")
+		crit = strings.TrimPrefix(crit, "!")
+		var test func(string) bool
+		switch crit {
+		case "all", "final":
+			test = func(string) bool { return true }
+		case "canonical":
+			test = func(string) bool { return false }
+		case "host", "originalhost":
+			if i+1 >= len(f) {
+				return nil, false
+			}
+			i++
+			test = patternsMatcher(strings.Split(unquoteConfig(f[i]), ","))
+		default:
+			return nil, false
+		}
+		if neg {
+			inner := test
+			test = func(a string) bool { return !inner(a) }
+		}
+		tests = append(tests, test)
 	}
-	return nil, false
+	if len(tests) == 0 {
+		return nil, false
+	}
+	return func(alias string) bool {
+		for _, t := range tests {
+			if !t(alias) {
+				return false
+			}
+		}
+		return true
+	}, true
 }
 
 // patternsMatcher matches an alias against ssh_config host patterns:
@@ -314,7 +348,7 @@ func (c *sshConfig) warning() string {
 	if c == nil || len(c.warnings) == 0 {
 		return ""
 	}
-	return "ssh config: ignoring Match blocks vigo cannot evaluate (only `Match all` and `Match host LIST` are supported); " +
+	return "ssh config: ignoring Match blocks vigo cannot evaluate (it evaluates all, host, originalhost, canonical and final); " +
 		"their settings are not applied: " + strings.Join(c.warnings, "; ")
 }
 
