@@ -521,3 +521,27 @@ func TestWildcardMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchFinalIsALastPass: as in ssh, "Match final" blocks apply in a
+// second pass, so they only fill what the first pass left unset.
+func TestMatchFinalIsALastPass(t *testing.T) {
+	cfg, err := loadSSHConfig(writeTemp(t, `Match final all
+  User finaluser
+  Port 2022
+  IdentityFile ~/.ssh/final
+Match !final host web*
+  IdentityFile ~/.ssh/first
+Host *
+  User b
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := resolve(Target{Name: "web1"}, cfg, "me", "/home/me")
+	if err != nil || e.String() != "b@web1:2022" || strings.Join(e.IdentityFiles, ",") != "/home/me/.ssh/first,/home/me/.ssh/final" {
+		t.Fatalf("%s %v %v", e, e.IdentityFiles, err)
+	}
+	if len(cfg.warnings) != 0 {
+		t.Errorf("warnings: %q", cfg.warnings)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,9 +15,10 @@ import (
 // then the system-wide one (the first value found wins, as in OpenSSH).
 // The zero value (or nil) matches nothing.
 type sshConfig struct {
-	path     string     // the user's file, named in messages
-	files    []*cfgFile // in lookup order
-	warnings []string   // Match blocks skipped, one per block
+	path      string     // the user's file, named in messages
+	files     []*cfgFile // in lookup order
+	warnings  []string   // Match blocks skipped, one per block
+	finalPass bool       // some Match uses "final": look up a second time
 }
 
 // cfgFile is one parsed file: blocks in order, the first an implicit
@@ -27,10 +29,21 @@ type cfgFile struct {
 }
 
 // cfgBlock is a Host or Match block; match reports whether it applies to
-// an alias.
+// an alias in the first pass or the final one (see matchCriteria).
 type cfgBlock struct {
-	match func(alias string) bool
+	match func(alias string, final bool) bool
 	items []cfgItem
+}
+
+// always and never are the matchers of blocks that apply to every alias
+// or to none.
+func always(string, bool) bool { return true }
+func never(string, bool) bool  { return false }
+
+// hostBlock matches Host patterns in both passes.
+func hostBlock(patterns []string) func(string, bool) bool {
+	m := patternsMatcher(patterns)
+	return func(alias string, _ bool) bool { return m(alias) }
 }
 
 // cfgItem is one "Keyword value" line, or an Include with its files.
@@ -64,7 +77,7 @@ func loadSSHConfigs(user, system, home string) (*sshConfig, error) {
 		if f.path == "" {
 			continue
 		}
-		cf, err := parseSSHConfigFile(f.path, f.system, home, 0, &c.warnings)
+		cf, err := parseSSHConfigFile(f.path, f.system, home, 0, c)
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +93,7 @@ func loadSSHConfigs(user, system, home string) (*sshConfig, error) {
 // localnetwork, tagged, ...) never match: they are
 // noted in warnings instead of failing the whole file, since ssh itself
 // would evaluate them.
-func parseSSHConfigFile(path string, system bool, home string, depth int, warnings *[]string) (*cfgFile, error) {
+func parseSSHConfigFile(path string, system bool, home string, depth int, c *sshConfig) (*cfgFile, error) {
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -88,7 +101,7 @@ func parseSSHConfigFile(path string, system bool, home string, depth int, warnin
 	if err != nil {
 		return nil, fmt.Errorf("ssh config: %w", err)
 	}
-	f := &cfgFile{path: path, blocks: []*cfgBlock{{match: func(string) bool { return true }}}}
+	f := &cfgFile{path: path, blocks: []*cfgBlock{{match: always}}}
 	for n, raw := range strings.Split(string(b), "\n") {
 		line := strings.TrimSpace(raw)
 		if line == "" || line[0] == '#' {
@@ -101,13 +114,14 @@ func parseSSHConfigFile(path string, system bool, home string, depth int, warnin
 		}
 		switch strings.ToLower(key) {
 		case "host":
-			f.blocks = append(f.blocks, &cfgBlock{match: patternsMatcher(configWords(value))})
+			f.blocks = append(f.blocks, &cfgBlock{match: hostBlock(configWords(value))})
 		case "match":
-			m, ok := matchCriteria(value)
+			m, final, ok := matchCriteria(value)
 			if !ok {
-				*warnings = append(*warnings, at+" Match "+value)
-				m = func(string) bool { return false }
+				c.warnings = append(c.warnings, at+" Match "+value)
+				m = never
 			}
+			c.finalPass = c.finalPass || final
 			f.blocks = append(f.blocks, &cfgBlock{match: m})
 		case "include":
 			if depth >= maxIncludeDepth {
@@ -128,7 +142,7 @@ func parseSSHConfigFile(path string, system bool, home string, depth int, warnin
 					return nil, fmt.Errorf("ssh config %s: Include %s: %w", at, pat, err)
 				}
 				for _, m := range matches {
-					inc, err := parseSSHConfigFile(m, system, home, depth+1, warnings)
+					inc, err := parseSSHConfigFile(m, system, home, depth+1, c)
 					if err != nil {
 						return nil, err
 					}
@@ -184,48 +198,52 @@ func configWords(v string) []string {
 // matchCriteria evaluates the Match criteria vigo can evaluate, all of
 // which must hold (each may be negated with "!"): all; host LIST and
 // originalhost LIST (comma separated patterns, both matched against the
-// inventory name); final (vigo's lookup is always the final one); canonical
-// (false: vigo never canonicalizes host names). Any other criterion (exec,
-// user, localuser, localnetwork, tagged, ...) makes the block unsupported.
-func matchCriteria(v string) (func(string) bool, bool) {
+// inventory name); final (true in the final pass only, which is made when
+// some Match uses it, as ssh does); canonical (false: vigo never
+// canonicalizes host names). Any other criterion (exec, user, localuser,
+// localnetwork, tagged, ...) makes the block unsupported: ok is false.
+func matchCriteria(v string) (m func(alias string, final bool) bool, usesFinal, ok bool) {
 	f := strings.Fields(v)
-	var tests []func(string) bool
+	var tests []func(string, bool) bool
 	for i := 0; i < len(f); i++ {
 		crit := strings.ToLower(f[i])
 		neg := strings.HasPrefix(crit, "!")
 		crit = strings.TrimPrefix(crit, "!")
-		var test func(string) bool
+		var test func(string, bool) bool
 		switch crit {
-		case "all", "final":
-			test = func(string) bool { return true }
+		case "all":
+			test = always
+		case "final":
+			usesFinal = true
+			test = func(_ string, final bool) bool { return final }
 		case "canonical":
-			test = func(string) bool { return false }
+			test = never
 		case "host", "originalhost":
 			if i+1 >= len(f) {
-				return nil, false
+				return nil, false, false
 			}
 			i++
-			test = patternsMatcher(strings.Split(unquoteConfig(f[i]), ","))
+			test = hostBlock(strings.Split(unquoteConfig(f[i]), ","))
 		default:
-			return nil, false
+			return nil, false, false
 		}
 		if neg {
 			inner := test
-			test = func(a string) bool { return !inner(a) }
+			test = func(a string, final bool) bool { return !inner(a, final) }
 		}
 		tests = append(tests, test)
 	}
 	if len(tests) == 0 {
-		return nil, false
+		return nil, false, false
 	}
-	return func(alias string) bool {
+	return func(alias string, final bool) bool {
 		for _, t := range tests {
-			if !t(alias) {
+			if !t(alias, final) {
 				return false
 			}
 		}
 		return true
-	}, true
+	}, usesFinal, true
 }
 
 // patternsMatcher matches an alias against ssh_config host patterns:
@@ -280,24 +298,28 @@ func (c *sshConfig) lookup(alias, key string) (value, file string) {
 	if c == nil {
 		return "", ""
 	}
+	// Like ssh: a first pass, then a final one when some Match uses
+	// "final"; the first value found wins.
 	key = strings.ToLower(key)
-	for _, f := range c.files {
-		if v, at, ok := f.lookup(alias, key); ok {
-			return v, at
+	for _, final := range c.passes() {
+		for _, f := range c.files {
+			if v, at, ok := f.lookup(alias, key, final); ok {
+				return v, at
+			}
 		}
 	}
 	return "", ""
 }
 
-func (f *cfgFile) lookup(alias, key string) (string, string, bool) {
+func (f *cfgFile) lookup(alias, key string, final bool) (string, string, bool) {
 	for _, b := range f.blocks {
-		if !b.match(alias) {
+		if !b.match(alias, final) {
 			continue
 		}
 		for _, it := range b.items {
 			if it.include != nil {
 				for _, inc := range it.include {
-					if v, at, ok := inc.lookup(alias, key); ok {
+					if v, at, ok := inc.lookup(alias, key, final); ok {
 						return v, at, true
 					}
 				}
@@ -309,17 +331,17 @@ func (f *cfgFile) lookup(alias, key string) (string, string, bool) {
 	return "", "", false
 }
 
-func (f *cfgFile) lookupAll(alias, key string, out []string) []string {
+func (f *cfgFile) lookupAll(alias, key string, final bool, out []string) []string {
 	for _, b := range f.blocks {
-		if !b.match(alias) {
+		if !b.match(alias, final) {
 			continue
 		}
 		for _, it := range b.items {
 			if it.include != nil {
 				for _, inc := range it.include {
-					out = inc.lookupAll(alias, key, out)
+					out = inc.lookupAll(alias, key, final, out)
 				}
-			} else if it.key == key {
+			} else if it.key == key && !slices.Contains(out, it.value) {
 				out = append(out, it.value)
 			}
 		}
@@ -337,10 +359,19 @@ func (c *sshConfig) getAll(alias, key string) []string {
 		return nil
 	}
 	var out []string
-	for _, f := range c.files {
-		out = f.lookupAll(alias, strings.ToLower(key), out)
+	for _, final := range c.passes() {
+		for _, f := range c.files {
+			out = f.lookupAll(alias, strings.ToLower(key), final, out)
+		}
 	}
 	return out
+}
+
+func (c *sshConfig) passes() []bool {
+	if c.finalPass {
+		return []bool{false, true}
+	}
+	return []bool{false}
 }
 
 // warning is the one message about skipped Match blocks ("" when none).
