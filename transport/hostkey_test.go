@@ -195,6 +195,9 @@ func TestSystemKnownHostsConsulted(t *testing.T) {
 				!strings.Contains(err.Error(), tt.file+":1") {
 				t.Fatalf("want CHANGED naming %s:1, got %v", tt.file, err)
 			}
+			if want := fmt.Sprintf("`ssh-keygen -R '[127.0.0.1]:%d' -f %s`", s.Port, tt.file); !strings.Contains(err.Error(), want) {
+				t.Errorf("hint lacks %s: %v", want, err)
+			}
 			if b, _ := os.ReadFile(tt.file); string(b) != oldLine {
 				t.Errorf("%s modified:\n%s", tt.file, b)
 			}

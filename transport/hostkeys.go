@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +26,8 @@ type HostKeyError struct {
 	Got        string   // fingerprint the host offered
 	KeyType    string   // type of the offered key
 	KnownHosts []string // files consulted
+
+	wantFiles []string // files holding the keys on record, for the hint
 }
 
 // Unknown reports whether the host has no key on record at all.
@@ -42,10 +45,19 @@ func (e *HostKeyError) Error() string {
 			"if that fingerprint is right, accept it with --accept-new-host-keys "+
 			"or record it with `%s >> ~/.ssh/known_hosts`", e.Host, e.KeyType, e.Got, scan)
 	}
+	rm := "ssh-keygen -R " + Quote(knownhosts.Normalize(e.Host))
+	hint := "`" + rm + "`"
+	if len(e.wantFiles) > 0 {
+		var cmds []string
+		for _, f := range e.wantFiles {
+			cmds = append(cmds, "`"+rm+" -f "+Quote(f)+"`")
+		}
+		hint = strings.Join(cmds, " and ")
+	}
 	return fmt.Sprintf("host key of %s CHANGED: known_hosts has %s, host offered %s %s: "+
 		"refusing to connect (someone may be intercepting the connection; "+
-		"if the change is expected, remove the old key with `ssh-keygen -R %s`)",
-		e.Host, strings.Join(e.Want, ", "), e.KeyType, e.Got, Quote(knownhosts.Normalize(e.Host)))
+		"if the change is expected, remove the old key with %s)",
+		e.Host, strings.Join(e.Want, ", "), e.KeyType, e.Got, hint)
 }
 
 // Is makes errors.Is(err, ErrUnreachable) true.
@@ -115,6 +127,9 @@ func (h *hostKeys) check(kf knownHostsFiles, hostname string, remote net.Addr, k
 	hke := &HostKeyError{Host: hostname, Got: ssh.FingerprintSHA256(key), KeyType: key.Type(), KnownHosts: kf.all()}
 	for _, w := range ke.Want {
 		hke.Want = append(hke.Want, fmt.Sprintf("%s %s (%s:%d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Filename, w.Line))
+		if !slices.Contains(hke.wantFiles, w.Filename) {
+			hke.wantFiles = append(hke.wantFiles, w.Filename)
+		}
 	}
 	return hke
 }
