@@ -96,6 +96,10 @@ func Run(ctx context.Context, h executors.Host, dh desired.Host, opts Options) (
 		sp.Needs(&needs)
 	}
 	st, err := executors.Observe(ctx, h, needs)
+	if st != nil {
+		r.warn(-1, st.Warnings)
+		st.Warnings = nil
+	}
 	if err != nil {
 		return r.fail(res, -1, fmt.Errorf("%s: observe: %w", dh.Name, err))
 	}
@@ -116,6 +120,11 @@ func Run(ctx context.Context, h executors.Host, dh desired.Host, opts Options) (
 func (r *runner) prepare() (int, error) {
 	env := executors.Env{StockpileDir: r.opts.StockpileDir, Secrets: r.opts.Secrets, SecretKey: r.opts.SecretKey}
 	for i, res := range r.dh.Resources {
+		// A reference in a field that is not substituted is refused first
+		// (clearer than "not set" for a value that would never be used).
+		if err := executors.CheckSecretRefs(res); err != nil {
+			return i, fmt.Errorf("%s: %w", r.dh.Name, err)
+		}
 		if err := checkSecrets(res, res.Fields, "", r.opts.Secrets); err != nil {
 			return i, fmt.Errorf("%s: %w", r.dh.Name, err)
 		}
@@ -324,6 +333,10 @@ func (r *runner) applyOne(ctx context.Context, i int, deferredRun bool) error {
 		var needs executors.Needs
 		sp.Needs(&needs)
 		o, err := executors.Observe(ctx, r.h, needs)
+		if o != nil {
+			r.warn(i, o.Warnings)
+			o.Warnings = nil
+		}
 		if err != nil {
 			return r.failed(i, r.steps[i], start, fmt.Errorf("%s: observe: %w", r.dh.Name, err))
 		}
@@ -345,6 +358,7 @@ func (r *runner) applyOne(ctx context.Context, i int, deferredRun bool) error {
 		st.Reason = "notified"
 		out, err = sp.Refresh(ctx, r.h, r.state)
 	}
+	r.warn(i, out.Warnings)
 	if err != nil {
 		return r.failed(i, st, start, fmt.Errorf("%s: %s: resource %q (%s): %s: %w", r.dh.Name, r.dh.Resources[i].Pos, st.Resource, st.Type, st.Action, err))
 	}
@@ -474,6 +488,18 @@ func (r *runner) emit(kind event.Kind, i int, st executors.Step, d time.Duration
 		e.Error = err.Error()
 	}
 	r.emitRaw(e)
+}
+
+// warn emits one Warning event per message (i: the resource concerned,
+// -1: none in particular).
+func (r *runner) warn(i int, msgs []string) {
+	for _, m := range msgs {
+		e := event.Event{Kind: event.Warning, Reason: m}
+		if i >= 0 {
+			e.Resource, e.Type = r.dh.Resources[i].Name, r.dh.Resources[i].Type
+		}
+		r.emitRaw(e)
+	}
 }
 
 func (r *runner) emitRaw(e event.Event) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/secrets"
+	"github.com/vigo-sh/vigocli/shellquote"
 	"github.com/vigo-sh/vigocli/transport"
 )
 
@@ -59,6 +60,11 @@ func decodeCompose(f fields, env Env) (Spec, error) {
 	if s.Services, err = f.list("services"); err != nil {
 		return nil, err
 	}
+	for i, svc := range s.Services {
+		if !serviceNameRE.MatchString(svc) {
+			return nil, f.errorf(fmt.Sprintf("services[%d]", i), "%q is not a compose service name ([a-zA-Z0-9][a-zA-Z0-9._-]*)", svc)
+		}
+	}
 	sort.Strings(s.Services)
 	if s.Wait, err = f.boolean("wait", false); err != nil {
 		return nil, err
@@ -71,6 +77,9 @@ func decodeCompose(f fields, env Env) (Spec, error) {
 	}
 	s.envVals = map[string]string{}
 	for k, v := range s.Env {
+		if !envNameRE.MatchString(k) {
+			return nil, f.errorf("env."+k, "%q is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
+		}
 		if p, ok := secrets.Ref(v); ok {
 			val, found := env.Secrets[p]
 			if !found {
@@ -78,8 +87,8 @@ func decodeCompose(f fields, env Env) (Spec, error) {
 			}
 			v = val
 		}
-		if strings.Contains(v, "'") && strings.ContainsAny(v, "\n\r") {
-			return nil, f.errorf("env."+k, "a value with both a single quote and a newline cannot be passed to compose")
+		if strings.ContainsRune(v, 0) {
+			return nil, f.errorf("env."+k, "a value cannot hold a NUL byte")
 		}
 		s.envVals[k] = v
 	}
@@ -189,10 +198,11 @@ func (s *composeSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, erro
 		if s.RemoveOrphans {
 			args = append(args, "--remove-orphans")
 		}
-		if _, err := s.run(ctx, h, args); err != nil {
-			return Outcome{}, err
+		ce := &composeEnv{h: h, vals: s.envVals}
+		if _, err := composeExec(ctx, ce, args); err != nil {
+			return Outcome{Warnings: ce.warnings}, err
 		}
-		return Outcome{Changed: true}, nil
+		return Outcome{Changed: true, Warnings: ce.warnings}, nil
 	}
 	return Outcome{}, fmt.Errorf("docker_compose: unexpected action %s", st.Action)
 }
@@ -238,21 +248,26 @@ func (s *composeSpec) up(ctx context.Context, h Host) (Outcome, error) {
 	if s.Wait {
 		args = append(args, "--wait", "--wait-timeout", strconv.Itoa(int(s.WaitTimeout.Seconds())))
 	}
-	args = append(args, s.Services...)
-	if _, err := s.run(ctx, h, args); err != nil {
-		return Outcome{}, err
+	if len(s.Services) > 0 {
+		// "--": service names are operands, never options.
+		args = append(append(args, "--"), s.Services...)
+	}
+	ce := &composeEnv{h: h, vals: s.envVals}
+	_, err = composeExec(ctx, ce, args)
+	if err != nil {
+		return Outcome{Warnings: ce.warnings}, err
 	}
 	if project == "" {
 		project = s.projectFromLabels(ctx, api)
 	}
 	after, err := projectContainers(ctx, api, project)
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{Warnings: ce.warnings}, err
 	}
 	if before == after {
-		return Outcome{Changed: false, Detail: "up: nothing changed"}, nil
+		return Outcome{Changed: false, Detail: "up: nothing changed", Warnings: ce.warnings}, nil
 	}
-	return Outcome{Changed: true}, nil
+	return Outcome{Changed: true, Warnings: ce.warnings}, nil
 }
 
 // projectFromLabels finds the project of the compose file among the
@@ -294,62 +309,77 @@ func projectContainers(ctx context.Context, api *dockerAPI, project string) (str
 	return strings.Join(lines, "\n"), nil
 }
 
-// run runs compose with the resource's variables. Variables reach the host
-// in an env file written with mode 0600 and removed afterwards: never on a
-// command line.
-func (s *composeSpec) run(ctx context.Context, h Host, args []string) (transport.ExecResult, error) {
-	envFile := ""
-	if len(s.envVals) > 0 {
-		var rnd [8]byte
-		_, _ = rand.Read(rnd[:])
-		envFile = "/tmp/.vigo-compose-" + hex.EncodeToString(rnd[:]) + ".env"
-		var b strings.Builder
-		for _, k := range sortedKeys(s.envVals) {
-			b.WriteString(k + "=" + dotenvQuote(s.envVals[k]) + "\n")
-		}
-		if _, err := h.WriteFile(ctx, envFile, []byte(b.String()), transport.FileOptions{Mode: 0o600}); err != nil {
-			return transport.ExecResult{}, fmt.Errorf("write compose env file: %w", err)
-		}
-		defer func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			_ = h.RemoveFile(rctx, envFile)
-		}()
-	}
-	return composeExec(ctx, h, args, envFile)
+// envScript passes compose's variables through the environment of the
+// compose process: it exports every assignment of the 0600 file given as
+// its first argument (values quoted with shellquote, so the shell assigns
+// them literally), removes the file, and execs the rest of its arguments.
+// It is constant: the file and the command are positional parameters.
+// Unlike compose's --env-file, this keeps the project's own .env in effect
+// (variables from the environment take precedence over it).
+const envScript = `set -a; . "$1"; rm -f -- "$1"; shift; exec "$@"`
+
+// composeEnv runs compose commands with a resource's variables and
+// collects what the operator must be told (an env file left behind).
+type composeEnv struct {
+	h        Host
+	vals     map[string]string
+	warnings []string
 }
 
-// dotenvQuote quotes a value for compose's env file: single quotes keep it
-// literal; a value holding a single quote is double-quoted with escapes.
-func dotenvQuote(v string) string {
-	if !strings.Contains(v, "'") {
-		return "'" + v + "'"
+// envFileContent is the file envScript sources: NAME='value' lines.
+func envFileContent(vals map[string]string) []byte {
+	var b strings.Builder
+	for _, k := range sortedKeys(vals) {
+		b.WriteString(k + "=" + shellquote.Quote(vals[k]) + "\n")
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", "$$")
-	return `"` + r.Replace(v) + `"`
+	return []byte(b.String())
+}
+
+// run runs argv, with the variables when there are any. Variables reach
+// the host in a file written with mode 0600 that the wrapper removes
+// before compose starts, and vigo removes again on a fresh context: never
+// on a command line. A removal that fails is a warning naming the host
+// and the file.
+func (e *composeEnv) run(ctx context.Context, argv []string) (transport.ExecResult, error) {
+	if len(e.vals) == 0 {
+		return runArgv(ctx, e.h, argv)
+	}
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	file := "/tmp/.vigo-compose-" + hex.EncodeToString(rnd[:]) + ".env"
+	defer e.remove(ctx, file)
+	if _, err := e.h.WriteFile(ctx, file, envFileContent(e.vals), transport.FileOptions{Mode: 0o600}); err != nil {
+		return transport.ExecResult{}, fmt.Errorf("%s: write compose env file %s: %w", e.h.Name(), file, err)
+	}
+	wrapped := append([]string{"sh", "-c", envScript, "vigo-env", file}, argv...)
+	return runArgvShown(ctx, e.h, wrapped, transport.QuoteArgv(argv)+" (variables from "+file+")")
+}
+
+func (e *composeEnv) remove(ctx context.Context, file string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := e.h.RemoveFile(rctx, file); err != nil {
+		e.warnings = append(e.warnings, fmt.Sprintf("%s: compose env file %s (mode 0600, holds the compose variables) may be left on the host: remove it by hand: %v",
+			e.h.Name(), file, err))
+	}
 }
 
 // composeExec runs `docker compose ARGS` (v2), falling back to the v1
 // `docker-compose` where the plugin is missing. v1 lacks some of v2's
 // flags: `up --pull always` becomes a `pull` before `up`, `--wait` is
 // dropped, and `config --format json` becomes `config --services`.
-func composeExec(ctx context.Context, h Host, args []string, envFile string) (transport.ExecResult, error) {
-	pre := []string{}
-	if envFile != "" {
-		pre = []string{"--env-file", envFile}
-	}
-	argv := append(append([]string{"docker", "compose"}, pre...), args...)
-	res, err := runArgv(ctx, h, argv)
+func composeExec(ctx context.Context, e *composeEnv, args []string) (transport.ExecResult, error) {
+	res, err := e.run(ctx, append([]string{"docker", "compose"}, args...))
 	if err == nil || !composeMissing(err) {
 		return res, err
 	}
 	v1, pull := composeV1Args(args)
 	if pull != nil {
-		if res, err := runArgv(ctx, h, append(append([]string{"docker-compose"}, pre...), pull...)); err != nil {
+		if res, err := e.run(ctx, append([]string{"docker-compose"}, pull...)); err != nil {
 			return res, err
 		}
 	}
-	return runArgv(ctx, h, append(append([]string{"docker-compose"}, pre...), v1...))
+	return e.run(ctx, append([]string{"docker-compose"}, v1...))
 }
 
 // composeMissing says whether docker has no compose plugin.
@@ -390,6 +420,14 @@ func composeV1Args(args []string) (v1, pull []string) {
 		return append(out, "--services"), nil
 	case "up":
 		for j := 0; j < len(rest); j++ {
+			if rest[j] == "--" {
+				// Everything after is a service. Older v1 releases do not
+				// take "--"; service names are validated at decode (they
+				// start with a letter or digit), so they are passed bare.
+				services = append(services, rest[j+1:]...)
+				out = append(out, rest[j+1:]...)
+				break
+			}
 			switch rest[j] {
 			case "--pull":
 				if rest[j+1] == "always" {
@@ -416,12 +454,17 @@ func composeV1Args(args []string) (v1, pull []string) {
 
 // runArgv runs argv and turns a non-zero exit into an *transport.ExitError.
 func runArgv(ctx context.Context, h Host, argv []string) (transport.ExecResult, error) {
+	return runArgvShown(ctx, h, argv, transport.QuoteArgv(argv))
+}
+
+// runArgvShown is runArgv with the command as errors show it.
+func runArgvShown(ctx context.Context, h Host, argv []string, shown string) (transport.ExecResult, error) {
 	res, err := h.Exec(ctx, transport.Cmd{Argv: argv})
 	if err != nil {
 		return res, err
 	}
 	if res.ExitCode != 0 {
-		return res, &transport.ExitError{Host: h.Name(), Cmd: strings.Join(argv, " "), ExitCode: res.ExitCode, Stderr: tail(string(res.Stderr), 5)}
+		return res, &transport.ExitError{Host: h.Name(), Cmd: shown, ExitCode: res.ExitCode, Stderr: tail(string(res.Stderr), 5)}
 	}
 	return res, nil
 }

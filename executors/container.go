@@ -2,7 +2,6 @@ package executors
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -41,8 +40,7 @@ type containerSpec struct {
 	HasCommand    bool              `json:"has_command"`
 	Entrypoint    []string          `json:"entrypoint"`
 	HasEntrypoint bool              `json:"has_entrypoint"`
-	Env           map[string]string `json:"env"`         // declared; secrets as references
-	SecretHashes  map[string]string `json:"secret_env"`  // key -> keyed hash of the value
+	Env           map[string]string `json:"env"`         // declared; secrets as references (never values)
 	RestartPolicy string            `json:"restart"`     // no, always, unless-stopped, on-failure[:N]
 	Volumes       []string          `json:"volumes"`     // normalised SOURCE:TARGET[:ro]
 	Networks      []string          `json:"networks"`    // declared, in order
@@ -67,6 +65,9 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 	if s.Name == "" {
 		return nil, f.errorf("container", "required")
 	}
+	if why := checkContainerName(s.Name); why != "" {
+		return nil, f.errorf("container", "%s", why)
+	}
 	if s.State, err = f.enum("state", "running", "running", "stopped", "absent"); err != nil {
 		return nil, err
 	}
@@ -78,6 +79,9 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 		return nil, f.errorf("image", "required unless state is absent")
 	}
 	if img != "" {
+		if why := checkImageRef(img); why != "" {
+			return nil, f.errorf("image", "%s", why)
+		}
 		s.Image = normalizeRef(img)
 	}
 	ports, err := f.list("ports")
@@ -112,10 +116,9 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 			return nil, f.errorf("environment."+k, "secret %q is not set", path)
 		}
 		if s.secretVals == nil {
-			s.secretVals, s.SecretHashes = map[string]string{}, map[string]string{}
+			s.secretVals = map[string]string{}
 		}
 		s.secretVals[k] = val
-		s.SecretHashes[k] = keyedHash(env.SecretKey, val)
 	}
 	rp, err := f.str("restart_policy")
 	if err != nil {
@@ -138,6 +141,11 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 	sort.Strings(s.Volumes)
 	if s.Networks, err = f.list("networks"); err != nil {
 		return nil, err
+	}
+	for i, n := range s.Networks {
+		if n == "default" { // the engine's name for bridge; it records bridge
+			s.Networks[i] = "bridge"
+		}
 	}
 	if s.Labels, err = f.strMap("labels"); err != nil {
 		return nil, err
@@ -169,16 +177,11 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 	return s, nil
 }
 
-// keyedHash lets a spec hash and a plan depend on a secret's value without
-// revealing it: HMAC-SHA256 under the push's secret key.
-func keyedHash(key []byte, val string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(val))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
 // specHash is the sha256 of the canonical desired spec (JSON with sorted
-// map keys). Secrets contribute only their keyed hashes.
+// map keys). Secret values take no part in it: a secret environment
+// variable enters as its reference (secret:PATH), and its value is compared
+// with the running container's by the field comparison, so nothing derived
+// from a value is ever stored in a label on the host.
 func (s *containerSpec) specHash() string {
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -246,9 +249,10 @@ func decodeHealthcheck(f fields) (*Healthcheck, error) {
 }
 
 // parsePort normalises [IP:]HOST:CONTAINER[/PROTO] and CONTAINER[/PROTO]
-// (ranges allowed) into IP:HOST:CONTAINER/PROTO with the default host IP
-// written as "" (it means 0.0.0.0 and ::), so that equal bindings compare
-// equal however they were written.
+// (ranges allowed) into IP:HOST:CONTAINER/PROTO. An undeclared host IP is
+// "" (the engine's default: every address); an explicit one is kept as
+// written, because 0.0.0.0 (IPv4 only) and :: bind differently from the
+// default. The engine records the binding exactly as it was sent.
 func parsePort(p string) ([]string, error) {
 	proto := "tcp"
 	if i := strings.LastIndexByte(p, '/'); i >= 0 {
@@ -282,9 +286,6 @@ func parsePort(p string) ([]string, error) {
 		default:
 			return nil, fmt.Errorf("%q: want [IP:]HOST:CONTAINER[/PROTO]", p)
 		}
-	}
-	if ip == "0.0.0.0" || ip == "::" {
-		ip = ""
 	}
 	clo, chi, err := portRange(ctrPart)
 	if err != nil {
@@ -335,9 +336,6 @@ func observedPorts(c *Container) []string {
 		}
 		for _, b := range bs {
 			ip := b.HostIP
-			if ip == "0.0.0.0" || ip == "::" {
-				ip = ""
-			}
 			out = append(out, fmt.Sprintf("%s:%s:%s/%s", ip, b.HostPort, port, proto))
 		}
 	}
@@ -345,11 +343,19 @@ func observedPorts(c *Container) []string {
 	return uniq(out)
 }
 
+// splitPort splits a normalised IP:HOST:CONTAINER/PROTO from the right
+// (an IPv6 address holds colons).
+func splitPort(p string) (ip, host, ctr string) {
+	i := strings.LastIndexByte(p, ':')
+	ctr = p[i+1:]
+	rest := p[:max(i, 0)]
+	j := strings.LastIndexByte(rest, ':')
+	return rest[:max(j, 0)], rest[j+1:], ctr
+}
+
 // portText shows a normalised port the way users write it.
 func portText(p string) string {
-	rest := p
-	ip, rest, _ := strings.Cut(rest, ":")
-	host, ctr, _ := strings.Cut(rest, ":")
+	ip, host, ctr := splitPort(p)
 	switch {
 	case ip != "" && strings.Contains(ip, ":"):
 		return "[" + ip + "]:" + host + ":" + ctr
@@ -459,7 +465,8 @@ func (s *containerSpec) Plan(o *State) Step {
 	if s.State == "absent" {
 		if c == nil {
 			if leftover != "" {
-				return Step{Action: ActionRemove, Reason: "leftover " + leftover + " of an interrupted push"}
+				return Step{Action: ActionCleanup, Reason: "absent; leftover " + leftover + " of an interrupted push",
+					Diff: []string{"leftover: " + leftover + " of an interrupted push (removed)"}}
 			}
 			return Step{Action: ActionNone, Reason: "absent"}
 		}
@@ -504,7 +511,9 @@ func (s *containerSpec) Plan(o *State) Step {
 	case s.State == "stopped" && c.State.Running:
 		return Step{Action: ActionStop, Reason: "running, stopped wanted", Diff: []string{"state: running -> stopped"}}
 	case leftover != "":
-		return Step{Action: ActionRemove, Reason: "leftover " + leftover + " of an interrupted push"}
+		// The container itself is right: only the leftover goes.
+		return Step{Action: ActionCleanup, Reason: "matches " + shortID(c.ID) + "; leftover " + leftover + " of an interrupted push",
+			Diff: []string{"leftover: " + leftover + " of an interrupted push (removed)"}}
 	}
 	reason := "matches, " + c.State.Status + " " + shortID(c.ID)
 	if h := c.Config.Labels[LabelSpecHash]; h != s.hash {
@@ -516,12 +525,19 @@ func (s *containerSpec) Plan(o *State) Step {
 }
 
 func (s *containerSpec) leftover(o *State) string {
+	name, _ := s.leftoverID(o)
+	return name
+}
+
+// leftoverID finds the temporary container of an interrupted recreate in
+// the container list (by exact name) and returns its name and ID.
+func (s *containerSpec) leftoverID(o *State) (string, string) {
 	for _, c := range o.List {
 		if c.Name() == s.Name+tempSuffix {
-			return c.Name()
+			return c.Name(), c.ID
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // diff lists the fields in which the container differs from the spec.
@@ -555,10 +571,14 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	if s.HasEntrypoint {
 		wantEntry = s.Entrypoint
 	}
+	// The engine's rule: without an entrypoint (nil, not [""]), an empty
+	// command is the image's; a declared entrypoint drops the image's
+	// command.
 	wantCmd := base.Config.Cmd
-	if s.HasCommand {
+	switch {
+	case s.HasCommand && (len(s.Command) > 0 || s.HasEntrypoint):
 		wantCmd = s.Command
-	} else if s.HasEntrypoint {
+	case s.HasEntrypoint:
 		wantCmd = nil
 	}
 	if !sameStrings(c.Config.Entrypoint, wantEntry) {
@@ -632,7 +652,7 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	// healthcheck
 	wantHC := base.Config.Healthcheck
 	if s.Healthcheck != nil {
-		wantHC = s.Healthcheck
+		wantHC = inheritHealthcheck(s.Healthcheck, base.Config.Healthcheck)
 	}
 	if !sameHealthcheck(c.Config.Healthcheck, wantHC) {
 		d = append(d, fmt.Sprintf("healthcheck: %s -> %s", hcText(c.Config.Healthcheck), hcText(wantHC)))
@@ -678,8 +698,8 @@ func (s *containerSpec) envDiff(c *Container, base *Image) []string {
 		if v, ok := img[k]; ok && v == got[k] {
 			continue // the image's own default
 		}
-		if k == "PATH" && len(img) == 0 {
-			continue // the daemon's default PATH for an image without env
+		if _, imageHas := img["PATH"]; k == "PATH" && !imageHas {
+			continue // the daemon's default PATH for an image without one
 		}
 		if v, ok := img[k]; ok {
 			d = append(d, fmt.Sprintf("environment.%s: %s (image default restored)", k, v))
@@ -741,11 +761,43 @@ func portList(ps []string) string {
 	return "[" + strings.Join(out, " ") + "]"
 }
 
+// sameStrings compares argv-like lists; nil, [] and [""] (how an empty
+// entrypoint is sent and recorded) are all empty.
 func sameStrings(a, b []string) bool {
-	if len(a) == 0 && len(b) == 0 {
+	if isEmptyArgv(a) && isEmptyArgv(b) {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+func isEmptyArgv(a []string) bool {
+	return len(a) == 0 || len(a) == 1 && a[0] == ""
+}
+
+// inheritHealthcheck is what the engine records for a declared
+// healthcheck: zero interval, timeout, start period, start interval and
+// retries are taken from the image's healthcheck.
+func inheritHealthcheck(want, image *Healthcheck) *Healthcheck {
+	hc := *want
+	if image == nil {
+		return &hc
+	}
+	if hc.Interval == 0 {
+		hc.Interval = image.Interval
+	}
+	if hc.Timeout == 0 {
+		hc.Timeout = image.Timeout
+	}
+	if hc.StartPeriod == 0 {
+		hc.StartPeriod = image.StartPeriod
+	}
+	if hc.StartInterval == 0 {
+		hc.StartInterval = image.StartInterval
+	}
+	if hc.Retries == 0 {
+		hc.Retries = image.Retries
+	}
+	return &hc
 }
 
 func argvText(a []string) string {
@@ -790,6 +842,9 @@ func hcText(h *Healthcheck) string {
 	if h.StartPeriod > 0 {
 		s += " start_period " + h.StartPeriod.String()
 	}
+	if h.StartInterval > 0 {
+		s += " start_interval " + h.StartInterval.String()
+	}
 	return s
 }
 
@@ -832,7 +887,12 @@ func (s *containerSpec) createBody() createBody {
 		b.Cmd = nonNil(s.Command)
 	}
 	if s.HasEntrypoint {
-		b.Entrypoint = nonNil(s.Entrypoint)
+		b.Entrypoint = s.Entrypoint
+		if len(b.Entrypoint) == 0 {
+			// What `docker run --entrypoint=` sends: no entrypoint at all,
+			// not the image's (an empty list would mean "the image's").
+			b.Entrypoint = []string{""}
+		}
 	}
 	b.HostConfig.RestartPolicy = restartPolicy(s.RestartPolicy)
 	b.HostConfig.Binds = s.Volumes
@@ -844,8 +904,7 @@ func (s *containerSpec) createBody() createBody {
 		b.ExposedPorts = map[string]struct{}{}
 		b.HostConfig.PortBindings = map[string][]PortBinding{}
 		for _, p := range s.Ports {
-			ip, rest, _ := strings.Cut(p, ":")
-			host, ctr, _ := strings.Cut(rest, ":")
+			ip, host, ctr := splitPort(p)
 			b.ExposedPorts[ctr] = struct{}{}
 			b.HostConfig.PortBindings[ctr] = append(b.HostConfig.PortBindings[ctr], PortBinding{HostIP: ip, HostPort: host})
 		}
@@ -864,15 +923,21 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 	defer api.Close()
 	o := st.obs
 	c := o.Containers[s.Name]
-	if lo := s.leftover(o); lo != "" {
-		if err := removeContainer(ctx, api, lo); err != nil {
-			return Outcome{}, err
+	if lo, loID := s.leftoverID(o); lo != "" {
+		if err := removeContainer(ctx, api, loID); err != nil {
+			return Outcome{}, fmt.Errorf("remove leftover %s: %w", lo, err)
 		}
 	}
 	switch st.Action {
 	case ActionNone:
 		return Outcome{}, nil
+	case ActionCleanup:
+		// Only the leftover was wrong; the container itself is kept.
+		return Outcome{Changed: true}, nil
 	case ActionRemove:
+		if s.State != "absent" {
+			return Outcome{}, fmt.Errorf("docker_container %s: remove planned but state is %s (refusing)", s.Name, s.State)
+		}
 		if c != nil {
 			if err := stopContainer(ctx, api, c.ID); err != nil {
 				return Outcome{}, err
@@ -903,26 +968,27 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 			ID string `json:"Id"`
 		}
 		if err := api.do(ctx, "POST", "/containers/create", url.Values{"name": {name}}, s.createBody(), &created); err != nil {
+			if c != nil {
+				return Outcome{}, fmt.Errorf("create container %s: %w (the old container %s is untouched)", name, err, shortID(c.ID))
+			}
 			return Outcome{}, fmt.Errorf("create container %s: %w", s.Name, err)
 		}
-		for _, n := range s.Networks[min(1, len(s.Networks)):] {
-			if err := api.do(ctx, "POST", "/networks/"+url.PathEscape(n)+"/connect", nil, map[string]string{"Container": created.ID}, nil); err != nil {
-				return Outcome{}, fmt.Errorf("connect container %s to network %s: %w", s.Name, n, err)
+		if c == nil {
+			if err := s.connect(ctx, api, created.ID); err != nil {
+				return Outcome{}, fmt.Errorf("%w; container %s was created but not started; the next push repairs it", err, s.Name)
 			}
+			if s.State == "running" {
+				if err := s.start(ctx, api, created.ID); err != nil {
+					return Outcome{}, err
+				}
+			}
+			return Outcome{Changed: true, Detail: "container " + shortID(created.ID)}, nil
 		}
-		if c != nil {
-			if err := stopContainer(ctx, api, c.ID); err != nil {
-				return Outcome{}, err
-			}
-			if err := removeContainer(ctx, api, c.ID); err != nil {
-				return Outcome{}, err
-			}
-			if err := api.do(ctx, "POST", "/containers/"+created.ID+"/rename", url.Values{"name": {s.Name}}, nil, nil); err != nil {
-				return Outcome{}, fmt.Errorf("rename %s to %s: %w", name, s.Name, err)
-			}
+		if err := s.swap(ctx, h, api, c.ID, created.ID); err != nil {
+			return Outcome{}, err
 		}
-		if s.State == "running" {
-			if err := s.start(ctx, api, created.ID); err != nil {
+		if s.State == "running" && s.WaitHealthy {
+			if err := s.waitHealthy(ctx, api, created.ID); err != nil {
 				return Outcome{}, err
 			}
 		}
@@ -931,8 +997,64 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 	return Outcome{}, fmt.Errorf("docker_container: unexpected action %s", st.Action)
 }
 
+// swapTimeout bounds the part of a recreate that must not be abandoned
+// halfway (stop old, remove old, rename new, start new).
+const swapTimeout = 60 * time.Second
+
+// swap replaces the old container with the new one made under the
+// temporary name. Once the old one is being stopped the swap is finished
+// even when the push is interrupted (on a context detached from its
+// cancellation, bounded by swapTimeout), so that Ctrl-C does not leave the
+// service down. Any error says exactly what was left behind.
+func (s *containerSpec) swap(ctx context.Context, h Host, api *dockerAPI, oldID, newID string) error {
+	temp := s.Name + tempSuffix
+	state := "untouched"
+	left := func(err error) error {
+		return fmt.Errorf("%s: recreate of container %s interrupted: old container %s %s; new one left as %s (not started); the next push repairs it: %w",
+			h.Name(), s.Name, shortID(oldID), state, temp, err)
+	}
+	if err := s.connect(ctx, api, newID); err != nil {
+		return left(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return left(err)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), swapTimeout)
+	defer cancel()
+	if err := stopContainer(sctx, api, oldID); err != nil {
+		return left(err)
+	}
+	state = "stopped"
+	if err := removeContainer(sctx, api, oldID); err != nil {
+		return left(err)
+	}
+	state = "removed"
+	if err := api.do(sctx, "POST", "/containers/"+url.PathEscape(newID)+"/rename", url.Values{"name": {s.Name}}, nil, nil); err != nil {
+		return left(fmt.Errorf("rename %s to %s: %w", temp, s.Name, err))
+	}
+	if s.State != "running" {
+		return nil
+	}
+	if err := api.do(sctx, "POST", "/containers/"+url.PathEscape(newID)+"/start", nil, nil, nil); err != nil && !isStatus(err, 304) {
+		return fmt.Errorf("%s: recreate of container %s interrupted: old container %s removed; new one renamed to %s but not started; the next push repairs it: start: %w",
+			h.Name(), s.Name, shortID(oldID), s.Name, err)
+	}
+	return nil
+}
+
+// connect attaches the container to the declared networks after the
+// first (which is its network mode).
+func (s *containerSpec) connect(ctx context.Context, api *dockerAPI, id string) error {
+	for _, n := range s.Networks[min(1, len(s.Networks)):] {
+		if err := api.do(ctx, "POST", "/networks/"+url.PathEscape(n)+"/connect", nil, map[string]string{"Container": id}, nil); err != nil {
+			return fmt.Errorf("connect container %s to network %s: %w", s.Name, n, err)
+		}
+	}
+	return nil
+}
+
 func (s *containerSpec) start(ctx context.Context, api *dockerAPI, id string) error {
-	if err := api.do(ctx, "POST", "/containers/"+id+"/start", nil, nil, nil); err != nil && !isStatus(err, 304) {
+	if err := api.do(ctx, "POST", "/containers/"+url.PathEscape(id)+"/start", nil, nil, nil); err != nil && !isStatus(err, 304) {
 		return fmt.Errorf("start container %s: %w", s.Name, err)
 	}
 	if s.WaitHealthy {
@@ -949,7 +1071,7 @@ func (s *containerSpec) waitHealthy(ctx context.Context, api *dockerAPI, id stri
 	last := "unknown"
 	for {
 		var c Container
-		if err := api.do(ctx, "GET", "/containers/"+id+"/json", nil, nil, &c); err != nil {
+		if err := api.do(ctx, "GET", "/containers/"+url.PathEscape(id)+"/json", nil, nil, &c); err != nil {
 			if ctx.Err() != nil {
 				break
 			}
@@ -984,7 +1106,7 @@ func (s *containerSpec) Refresh(ctx context.Context, h Host, o *State) (Outcome,
 	}
 	api := newDockerAPI(h)
 	defer api.Close()
-	if err := api.do(ctx, "POST", "/containers/"+c.ID+"/restart", nil, nil, nil); err != nil {
+	if err := api.do(ctx, "POST", "/containers/"+url.PathEscape(c.ID)+"/restart", nil, nil, nil); err != nil {
 		return Outcome{}, fmt.Errorf("restart container %s: %w", s.Name, err)
 	}
 	if s.WaitHealthy {

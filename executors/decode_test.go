@@ -17,12 +17,13 @@ func TestParsePort(t *testing.T) {
 		err  bool
 	}{
 		{"6379:6379", []string{":6379:6379/tcp"}, false},
-		{"0.0.0.0:6379:6379/tcp", []string{":6379:6379/tcp"}, false},
-		{"[::]:6379:6379", []string{":6379:6379/tcp"}, false},
+		{"6379:6379/TCP", []string{":6379:6379/tcp"}, false},
 		{"127.0.0.1:80:8080/udp", []string{"127.0.0.1:80:8080/udp"}, false},
 		{"[::1]:80:80", []string{"::1:80:80/tcp"}, false},
 		{"8080", []string{"::8080/tcp"}, false},
 		{"8000-8001:9000-9001", []string{":8000:9000/tcp", ":8001:9001/tcp"}, false},
+		{"0.0.0.0:80:80", []string{"0.0.0.0:80:80/tcp"}, false},
+		{"[::]:80:80", []string{":::80:80/tcp"}, false},
 		{"80:80/icmp", nil, true},
 		{"a:b", nil, true},
 		{"8000-8002:9000-9001", nil, true},
@@ -81,12 +82,12 @@ func TestDecodeErrorsNamePosition(t *testing.T) {
 		fields map[string]any
 		want   string
 	}{
-		{"docker_container", map[string]any{"container": "x", "image": "i", "ports": []any{"x:y"}}, "field ports[0]"},
-		{"docker_container", map[string]any{"container": "x", "image": "i", "restart_policy": "sometimes"}, "field restart_policy"},
-		{"docker_container", map[string]any{"container": "x"}, "field image: required"},
-		{"docker_container", map[string]any{"container": "x", "image": "i", "wait_healthy": "maybe"}, "is not a boolean"},
-		{"docker_container", map[string]any{"container": "x", "image": "i", "environment": map[string]any{"A": "secret:no/such"}}, `secret "no/such" is not set`},
-		{"docker_container", map[string]any{"container": "x", "image": "i", "wait_timeout": "soon"}, "is not a duration"},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "ports": []any{"x:y"}}, "field ports[0]"},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "restart_policy": "sometimes"}, "field restart_policy"},
+		{"docker_container", map[string]any{"container": "web"}, "field image: required"},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "wait_healthy": "maybe"}, "is not a boolean"},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "environment": map[string]any{"A": "secret:no/such"}}, `secret "no/such" is not set`},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "wait_timeout": "soon"}, "is not a duration"},
 		{"docker_compose", map[string]any{"compose_file": "rel/dc.yml"}, "absolute path"},
 		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "remove_orphans": "perhaps"}, "is not a boolean"},
 		{"file", map[string]any{"target_path": "/a", "content": "x", "mode": "0999"}, "octal mode"},
@@ -115,8 +116,9 @@ func TestDecodeValues(t *testing.T) {
 	}
 }
 
-// The spec hash changes with a secret's value but never contains it, and
-// does not change with state or wait settings.
+// The spec hash takes no part of a secret's value (not even a hash of it:
+// the env backend has no key), and does not change with state or wait
+// settings.
 func TestSpecHash(t *testing.T) {
 	f := webFields("v2.1.0")
 	h := func(sec string, extra ...any) string {
@@ -128,8 +130,8 @@ func TestSpecHash(t *testing.T) {
 		return sp.(*containerSpec).hash
 	}
 	a, b := h("one"), h("two")
-	if a == b {
-		t.Fatal("hash does not depend on the secret value")
+	if a != b {
+		t.Fatal("hash depends on the secret value (it sits in a label on the host: only the reference may enter it)")
 	}
 	if h("one", "state", "stopped") != a || h("one", "wait_healthy", "true") != a {
 		t.Fatal("hash depends on state or wait_healthy")

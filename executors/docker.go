@@ -134,6 +134,9 @@ type Healthcheck struct {
 	Timeout     time.Duration `json:"Timeout,omitempty"`
 	StartPeriod time.Duration `json:"StartPeriod,omitempty"`
 	Retries     int           `json:"Retries,omitempty"`
+	// StartInterval (API 1.44+) is inherited from the image like the
+	// others when not declared.
+	StartInterval time.Duration `json:"StartInterval,omitempty"`
 }
 
 type ContainerConfig struct {

@@ -16,8 +16,10 @@ type fields struct {
 	r desired.Resource
 }
 
+// errorf wraps like fmt.Errorf: a %w in format keeps the cause.
 func (f fields) errorf(field, format string, args ...any) error {
-	return fmt.Errorf("%s: resource %q (%s) field %s: %s", f.r.Pos, f.r.Name, f.r.Type, field, fmt.Sprintf(format, args...))
+	prefix := fmt.Sprintf("%s: resource %q (%s) field %s: ", f.r.Pos, f.r.Name, f.r.Type, field)
+	return fmt.Errorf(strings.ReplaceAll(prefix, "%", "%%")+format, args...)
 }
 
 func (f fields) has(name string) bool {

@@ -59,7 +59,7 @@ func decodeFile(f fields, env Env) (Spec, error) {
 		}
 		b, err := os.ReadFile(filepath.Join(env.StockpileDir, src))
 		if err != nil {
-			return nil, f.errorf("source", "%v", err)
+			return nil, f.errorf("source", "%w", err)
 		}
 		s.Content, s.Source = b, src
 	case s.State == "present" && !f.has("content"):
@@ -86,7 +86,7 @@ func decodeFile(f fields, env Env) (Spec, error) {
 		if err != nil || m > 0o7777 {
 			return nil, f.errorf("mode", "%q is not an octal mode like \"0644\"", mode)
 		}
-		s.Mode = os.FileMode(m)
+		s.Mode = fileMode(uint32(m))
 	}
 	if s.Owner, err = f.str("owner"); err != nil {
 		return nil, err
@@ -95,6 +95,37 @@ func decodeFile(f fields, env Env) (Spec, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// fileMode turns a Unix mode (as written: 4755) into an os.FileMode, whose
+// setuid, setgid and sticky bits are not the Unix ones.
+func fileMode(m uint32) os.FileMode {
+	fm := os.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		fm |= os.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		fm |= os.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		fm |= os.ModeSticky
+	}
+	return fm
+}
+
+// unixMode is the inverse of fileMode, as stat prints it.
+func unixMode(fm os.FileMode) string {
+	m := uint32(fm.Perm())
+	if fm&os.ModeSetuid != 0 {
+		m |= 0o4000
+	}
+	if fm&os.ModeSetgid != 0 {
+		m |= 0o2000
+	}
+	if fm&os.ModeSticky != 0 {
+		m |= 0o1000
+	}
+	return fmt.Sprintf("%04o", m)
 }
 
 // TargetPath is where the file goes; Content is what it holds (used to
@@ -121,18 +152,24 @@ func (s *fileSpec) Plan(o *State) Step {
 		}
 		return Step{Action: ActionRemove, Reason: "exists, absent wanted"}
 	}
-	what := fmt.Sprintf("%d bytes", len(s.Content))
-	if s.Secret != "" {
-		what = "secret:" + s.Secret
-	}
+	// A secret's content is never shown, not even as a hash (an unkeyed
+	// hash of a guessable value gives it away), nor is the hash of the
+	// file on the host (it may hold the previous value).
 	if fi == nil {
-		return Step{Action: ActionWrite, Reason: "missing", Diff: []string{"content: absent -> sha256 " + short(s.SHA256) + " (" + what + ")"}}
+		if s.Secret != "" {
+			return Step{Action: ActionWrite, Reason: "missing", Diff: []string{"content: absent -> secret:" + s.Secret}}
+		}
+		return Step{Action: ActionWrite, Reason: "missing", Diff: []string{"content: absent -> sha256 " + short(s.SHA256) + fmt.Sprintf(" (%d bytes)", len(s.Content))}}
 	}
 	var diff []string
 	if fi.SHA256 != s.SHA256 {
-		diff = append(diff, "content: sha256 "+short(fi.SHA256)+" -> "+short(s.SHA256)+" ("+what+")")
+		if s.Secret != "" {
+			diff = append(diff, "content: secret:"+s.Secret+" (changed)")
+		} else {
+			diff = append(diff, "content: sha256 "+short(fi.SHA256)+" -> "+short(s.SHA256)+fmt.Sprintf(" (%d bytes)", len(s.Content)))
+		}
 	}
-	if want := fmt.Sprintf("%04o", s.Mode); fi.Mode != "" && fi.Mode != want {
+	if want := unixMode(s.Mode); fi.Mode != "" && fi.Mode != want {
 		diff = append(diff, "mode: "+fi.Mode+" -> "+want)
 	}
 	if s.Owner != "" && fi.Owner != "" && fi.Owner != s.Owner {
@@ -142,6 +179,8 @@ func (s *fileSpec) Plan(o *State) Step {
 		diff = append(diff, "group: "+fi.Group+" -> "+s.Group)
 	}
 	switch {
+	case len(diff) == 0 && s.Secret != "":
+		return Step{Action: ActionNone, Reason: "matches secret:" + s.Secret}
 	case len(diff) == 0:
 		return Step{Action: ActionNone, Reason: "sha256 " + short(s.SHA256)}
 	case fi.SHA256 != s.SHA256:

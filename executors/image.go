@@ -31,8 +31,11 @@ func decodeImage(f fields, _ Env) (Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.ContainsAny(image, " \t\n") || strings.ContainsAny(tag, " \t\n:/@") {
-		return nil, f.errorf("image", "%q with tag %q is not an image reference", image, tag)
+	if why := checkImageRef(image); why != "" {
+		return nil, f.errorf("image", "%s", why)
+	}
+	if tag != "" && (!imageTagRE.MatchString(tag) || strings.Contains(image, "@") || hasTag(image)) {
+		return nil, f.errorf("tag", "%q is not a tag for image %q (want [A-Za-z0-9_][A-Za-z0-9_.-]*, and no tag or digest in image)", tag, image)
 	}
 	switch {
 	case tag != "":
@@ -127,7 +130,7 @@ func (s *imageSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, error)
 	case ActionRemove:
 		api := newDockerAPI(h)
 		defer api.Close()
-		err := api.do(ctx, "DELETE", "/images/"+s.Ref, nil, nil, nil)
+		err := api.do(ctx, "DELETE", "/images/"+apiRef(s.Ref), nil, nil, nil)
 		if isStatus(err, 409) {
 			users := imageUsers(st.obs, st.obs.Images[s.Ref].ID)
 			if len(users) > 0 {
@@ -156,13 +159,15 @@ func (s *imageSpec) Refresh(ctx context.Context, h Host, o *State) (Outcome, err
 // pullImage runs docker pull on the host (so that the host's registry
 // credentials and mirrors apply) and returns the pulled image's ID.
 func pullImage(ctx context.Context, h Host, ref string) (string, error) {
-	_, err := h.Exec(ctx, transport.Cmd{Argv: []string{"docker", "pull", "--quiet", ref}})
+	// "--": the reference is an operand, never an option (it is also
+	// validated at decode: it starts with a letter or digit).
+	_, err := h.Exec(ctx, transport.Cmd{Argv: []string{"docker", "pull", "--quiet", "--", ref}})
 	if err != nil {
 		var ee *transport.ExitError
 		if asExit(err, &ee) {
-			return "", fmt.Errorf("pull %s failed: %s", ref, pullReason(ee.Stderr))
+			return "", fmt.Errorf("%s: pull %s failed: %s: %w", h.Name(), ref, pullReason(ee.Stderr), err)
 		}
-		return "", fmt.Errorf("pull %s: %w", ref, err)
+		return "", fmt.Errorf("%s: pull %s: %w", h.Name(), ref, err)
 	}
 	api := newDockerAPI(h)
 	defer api.Close()

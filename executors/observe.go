@@ -79,6 +79,9 @@ type State struct {
 	List       []ContainerSummary
 	Files      map[string]*FileInfo
 	Compose    map[string]*ComposeState // by compose file
+	// Warnings are things observing left behind that the operator must
+	// know (an env file that could not be removed), naming host and path.
+	Warnings []string
 }
 
 // NewState returns an empty state (everything absent).
@@ -112,6 +115,7 @@ func (s *State) Merge(o *State) {
 	if o.List != nil {
 		s.List = o.List
 	}
+	s.Warnings = append(s.Warnings, o.Warnings...)
 }
 
 // Observe reads everything n asks for, concurrently: container and image
@@ -162,6 +166,14 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 			if err != nil {
 				return fmt.Errorf("%s: inspect container %s: %w", host, name, err)
 			}
+			if strings.TrimPrefix(c.Name, "/") != name {
+				// The engine resolved the name as a prefix of another
+				// container's ID: no container has this name.
+				mu.Lock()
+				st.Containers[name] = nil
+				mu.Unlock()
+				return nil
+			}
 			mu.Lock()
 			st.Containers[name] = &c
 			mu.Unlock()
@@ -210,7 +222,12 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 			continue
 		}
 		g.Go(func() error {
-			name, services, err := composeConfig(gctx, h, cn)
+			name, services, warnings, err := composeConfig(gctx, h, cn)
+			if len(warnings) > 0 {
+				mu.Lock()
+				st.Warnings = append(st.Warnings, warnings...)
+				mu.Unlock()
+			}
 			if err != nil {
 				cs.Err = err.Error()
 				return nil
@@ -278,7 +295,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 
 func inspectImage(ctx context.Context, api *dockerAPI, ref string) (*Image, error) {
 	var img Image
-	err := api.do(ctx, "GET", "/images/"+ref+"/json", nil, nil, &img)
+	err := api.do(ctx, "GET", "/images/"+apiRef(ref)+"/json", nil, nil, &img)
 	if isStatus(err, 404) {
 		return nil, nil
 	}
@@ -325,29 +342,32 @@ func observeFiles(ctx context.Context, h Host, paths []string) (map[string]*File
 }
 
 // composeConfig asks compose on the host for the project's name and
-// services, when vigo does not write the compose file itself.
-func composeConfig(ctx context.Context, h Host, cn ComposeNeed) (string, []string, error) {
+// services, when vigo does not write the compose file itself. It runs with
+// the resource's variables, exactly as `up` will (interpolation such as
+// ${X:?} or a variable in profiles must see the same values).
+func composeConfig(ctx context.Context, h Host, cn ComposeNeed) (string, []string, []string, error) {
 	args := []string{"-f", cn.File}
 	if cn.Project != "" {
 		args = append(args, "-p", cn.Project)
 	}
 	args = append(args, "config", "--format", "json")
-	res, err := composeExec(ctx, h, args, "")
+	ce := &composeEnv{h: h, vals: cn.Env}
+	res, err := composeExec(ctx, ce, args)
 	if err != nil {
-		return "", nil, err
+		return "", nil, ce.warnings, err
 	}
 	out := bytes.TrimSpace(res.Stdout)
 	if !bytes.HasPrefix(out, []byte("{")) { // v1: config --services
 		services := strings.Fields(string(out))
 		sort.Strings(services)
-		return "", services, nil
+		return "", services, ce.warnings, nil
 	}
 	var cfg struct {
 		Name     string                     `json:"name"`
 		Services map[string]json.RawMessage `json:"services"`
 	}
 	if err := json.Unmarshal(out, &cfg); err != nil {
-		return "", nil, fmt.Errorf("compose config: %w", err)
+		return "", nil, ce.warnings, fmt.Errorf("compose config: %w", err)
 	}
-	return cfg.Name, sortedKeys(cfg.Services), nil
+	return cfg.Name, sortedKeys(cfg.Services), ce.warnings, nil
 }

@@ -18,6 +18,7 @@ const (
 	ActionStop     Action = "stop"     // container running, stopped is wanted
 	ActionRecreate Action = "recreate" // container differs from its spec
 	ActionRemove   Action = "remove"   // container, image or file present, absent is wanted
+	ActionCleanup  Action = "cleanup"  // container matches; only a leftover of an interrupted push is removed
 	ActionPull     Action = "pull"     // image missing, or pull: always
 	ActionWrite    Action = "write"    // file content missing or different
 	ActionChattr   Action = "chattr"   // file mode/owner/group differ, content matches
@@ -74,6 +75,10 @@ type Outcome struct {
 	// Detail refines the step's reason after the fact, e.g. a pull:
 	// always that found the same image ID.
 	Detail string
+	// Warnings are things the operator must know that did not fail the
+	// step (e.g. a temporary file that could not be removed), each naming
+	// the host and what was left.
+	Warnings []string
 }
 
 // Env is what decoding needs besides the resource itself.
@@ -82,8 +87,9 @@ type Env struct {
 	StockpileDir string
 	// Secrets maps secret paths to resolved values.
 	Secrets map[string]string
-	// SecretKey keys the hashes that let a spec hash depend on a secret
-	// value without revealing it.
+	// SecretKey is the push's fingerprint key. Executors do not use it:
+	// secret values take no part in spec hashes or plans (they are
+	// compared by value with what the host runs).
 	SecretKey []byte
 }
 
@@ -112,6 +118,9 @@ type Spec interface {
 // Decode turns a rendered resource into its typed spec.
 func Decode(r desired.Resource, env Env) (Spec, error) {
 	f := fields{r: r}
+	if err := CheckSecretRefs(r); err != nil {
+		return nil, err
+	}
 	switch r.Type {
 	case "docker_image":
 		return decodeImage(f, env)

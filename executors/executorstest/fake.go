@@ -69,6 +69,13 @@ type Host struct {
 	// ExecHook, when set, answers Exec calls it recognises (ok=true).
 	ExecHook func(argv []string) (res transport.ExecResult, ok bool, err error)
 
+	// FailRemove, when set, makes RemoveFile fail for the paths it
+	// returns an error for.
+	FailRemove func(path string) error
+	// EnvFiles records the content of every env file a command was run
+	// with through vigo's env wrapper (sh -c SCRIPT vigo-env FILE ARGV...).
+	EnvFiles []string
+
 	// FailRequest, when it returns true, answers the API request with a
 	// 500 before doing anything (an interruption at that point).
 	FailRequest func(method, path string) bool
@@ -112,6 +119,20 @@ func (h *Host) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResul
 	if fail {
 		return transport.ExecResult{ExitCode: 1, Stderr: []byte("fake failure")}, &transport.ExitError{Host: h.HostName, Cmd: line, ExitCode: 1, Stderr: "fake failure"}
 	}
+	// vigo's env wrapper: source the file, remove it, run the rest.
+	if len(argv) >= 6 && argv[0] == "sh" && argv[1] == "-c" && argv[3] == "vigo-env" {
+		h.mu.Lock()
+		f := h.Files[argv[4]]
+		if f == nil {
+			h.mu.Unlock()
+			msg := "sh: 1: .: cannot open " + argv[4] + ": No such file"
+			return transport.ExecResult{ExitCode: 2, Stderr: []byte(msg)}, &transport.ExitError{Host: h.HostName, Cmd: line, ExitCode: 2, Stderr: msg}
+		}
+		h.EnvFiles = append(h.EnvFiles, string(f.Data))
+		delete(h.Files, argv[4])
+		h.mu.Unlock()
+		argv = argv[5:]
+	}
 	if hook != nil {
 		if res, ok, err := hook(argv); ok {
 			return res, err
@@ -128,7 +149,7 @@ func (h *Host) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResul
 				continue
 			}
 			sum := sha256.Sum256(f.Data)
-			fmt.Fprintf(&b, "%o %s %s %s\n", f.Mode, orRoot(f.Owner), orRoot(f.Group), hex.EncodeToString(sum[:]))
+			fmt.Fprintf(&b, "%o %s %s %s\n", unixMode(f.Mode), orRoot(f.Owner), orRoot(f.Group), hex.EncodeToString(sum[:]))
 		}
 		h.mu.Unlock()
 		return transport.ExecResult{Stdout: []byte(b.String())}, nil
@@ -145,6 +166,22 @@ func (h *Host) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResul
 		return transport.ExecResult{Stdout: []byte(img.ID + "\n")}, nil
 	}
 	return transport.ExecResult{}, nil
+}
+
+// unixMode is the mode stat prints for a file written with m, the way the
+// transport sets it (Go's setuid, setgid and sticky bits are not Unix's).
+func unixMode(m os.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return u
 }
 
 func orRoot(s string) string {
@@ -186,6 +223,11 @@ func (h *Host) RemoveFile(ctx context.Context, path string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.Commands = append(h.Commands, "removefile "+path)
+	if h.FailRemove != nil {
+		if err := h.FailRemove(path); err != nil {
+			return err
+		}
+	}
 	delete(h.Files, path)
 	return nil
 }
@@ -232,6 +274,29 @@ func (h *Host) byName(name string) *Container {
 	return nil
 }
 
+// resolve finds a container the way the engine resolves a path's
+// reference: full ID, then exact name, then a unique ID prefix.
+func (h *Host) resolve(ref string) *Container {
+	if c := h.Containers[ref]; c != nil {
+		return c
+	}
+	for _, c := range h.Containers {
+		if c.Name == ref {
+			return c
+		}
+	}
+	var found *Container
+	for _, c := range h.Containers {
+		if strings.HasPrefix(c.ID, ref) {
+			if found != nil {
+				return nil
+			}
+			found = c
+		}
+	}
+	return found
+}
+
 func (h *Host) handle(method, path string, q func(string) string, body []byte) (int, any) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -255,7 +320,7 @@ func (h *Host) handle(method, path string, q func(string) string, body []byte) (
 		}
 		return 200, list
 	case method == "GET" && len(parts) == 3 && parts[0] == "containers" && parts[2] == "json":
-		c := h.byName(parts[1])
+		c := h.resolve(parts[1])
 		if c == nil {
 			return 404, msg("No such container: " + parts[1])
 		}
@@ -304,7 +369,7 @@ func (h *Host) handle(method, path string, q func(string) string, body []byte) (
 		h.Containers[id] = &Container{ID: id, Name: name, ImageID: img.ID, Created: cfg, Labels: labels}
 		return 201, map[string]any{"Id": id}
 	case method == "POST" && len(parts) == 3 && parts[0] == "containers":
-		c := h.byName(parts[1])
+		c := h.resolve(parts[1])
 		if c == nil {
 			return 404, msg("No such container")
 		}
@@ -318,7 +383,7 @@ func (h *Host) handle(method, path string, q func(string) string, body []byte) (
 		}
 		return 204, nil
 	case method == "DELETE" && len(parts) == 2 && parts[0] == "containers":
-		c := h.byName(parts[1])
+		c := h.resolve(parts[1])
 		if c == nil {
 			return 404, msg("No such container")
 		}

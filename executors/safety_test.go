@@ -1,0 +1,170 @@
+package executors
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/executors/executorstest"
+	"github.com/vigo-sh/vigocli/stockpile"
+)
+
+func TestImageRefGrammar(t *testing.T) {
+	for _, ok := range []string{
+		"redis", "redis:7-alpine", "library/redis", "myregistry.example.com/webapp:v2.1.0",
+		"localhost:5000/a/b_c/d__e/f-g", "reg.example.com:5000/app@sha256:" + strings.Repeat("a", 64),
+		"app:v1@sha256:" + strings.Repeat("0", 64), "[::1]:5000/app", "UPPER.example.com/app",
+	} {
+		if why := checkImageRef(ok); why != "" {
+			t.Errorf("%q refused: %s", ok, why)
+		}
+	}
+	for _, bad := range []string{
+		"", "-V", "--help", "Redis", "redis:", "a..b", "a/../b", "../x", "redis:tag with space", "x?y", "x#y", "x%2Fy",
+		"redis:-x", "/redis", "redis/", "app@sha256:abc", "a b",
+	} {
+		if checkImageRef(bad) == "" {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestDecodeRefusesUnsafeValues(t *testing.T) {
+	sec := map[string]string{"p/q": "value-1234"}
+	for _, c := range []struct {
+		typ    string
+		fields map[string]any
+		want   string
+	}{
+		{"docker_container", map[string]any{"container": "-x", "image": "redis"}, "is not a container name"},
+		{"docker_container", map[string]any{"container": "a", "image": "redis"}, "is not a container name"},
+		{"docker_container", map[string]any{"container": "web", "image": "--privileged"}, "is not an image reference"},
+		{"docker_image", map[string]any{"image": "-q"}, "is not an image reference"},
+		{"docker_image", map[string]any{"image": "redis", "tag": "--all-tags"}, "is not a tag"},
+		{"docker_image", map[string]any{"image": "redis:7", "tag": "8"}, "is not a tag"},
+		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "services": []any{"-V"}}, "is not a compose service name"},
+		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "env": map[string]any{"A B": "x"}}, "is not a variable name"},
+		{"docker_container", map[string]any{"container": "web", "image": "redis", "labels": map[string]any{"pw": "secret:p/q"}}, "field labels.pw: secret references are only allowed"},
+		{"docker_container", map[string]any{"container": "web", "image": "redis", "command": []any{"run", "secret:p/q"}}, "field command[1]: secret references"},
+		{"docker_container", map[string]any{"container": "web", "image": "redis", "healthcheck": map[string]any{"test": "secret:p/q"}}, "field healthcheck.test: secret references"},
+		{"file", map[string]any{"target_path": "/a", "content": "x", "owner": "secret:p/q"}, "field owner: secret references"},
+	} {
+		_, err := decodeT(c.typ, c.fields, sec)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %v: error %v, want %q", c.typ, c.fields, err, c.want)
+		}
+	}
+	// A field tagged !raw is literal by request.
+	r := desired.Resource{Name: "r1", Type: "docker_container", Pos: stockpile.Pos{File: "m.vgo", Line: 1, Col: 1},
+		Fields: map[string]any{"container": "web", "image": "redis", "labels": map[string]any{"doc": "secret:p/q"}}, Raw: map[string]bool{"labels": true}}
+	if _, err := Decode(r, Env{Secrets: sec}); err != nil {
+		t.Fatalf("raw label refused: %v", err)
+	}
+	if !SecretRefAllowed("docker_container", "environment") || SecretRefAllowed("docker_container", "labels") {
+		t.Fatal("SecretRefAllowed")
+	}
+}
+
+// The env wrapper, run by a real sh: every value arrives literally, the
+// file is gone before the command runs.
+func TestEnvWrapperThroughShell(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	vals := map[string]string{
+		"A": "plain", "B": "it's", "C": `$(touch /tmp/pwned) ${HOME} "q" \back`, "D": "line1\nline2", "E": "`id`; rm -rf /", "F": "",
+	}
+	file := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(file, envFileContent(vals), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	probe := `printf '%s\0' "$A" "$B" "$C" "$D" "$E" "$F"; if [ -e "$0" ]; then echo LEFT; fi`
+	out, err := exec.Command(sh, "-c", envScript, "vigo-env", file, sh, "-c", probe, file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	got := strings.Split(string(out), "\x00")
+	for i, k := range []string{"A", "B", "C", "D", "E", "F"} {
+		if got[i] != vals[k] {
+			t.Errorf("%s = %q, want %q", k, got[i], vals[k])
+		}
+	}
+	if got[6] != "" {
+		t.Errorf("env file still there when the command ran: %q", got[6])
+	}
+}
+
+// compose runs with "--" before services, its variables through the
+// wrapper (never --env-file, which would replace the project's .env), and
+// a file that cannot be removed is a warning naming host and path.
+func TestComposeArgvAndEnvFile(t *testing.T) {
+	h := executorstest.New("svc1.compose.example.com")
+	sp, err := decodeT("docker_compose", map[string]any{"compose_file": "/opt/a/docker-compose.yml", "services": []any{"web", "api"},
+		"env": map[string]any{"TOKEN": "secret:p/q", "MODE": "it's"}}, map[string]string{"p/q": "tok-CANARY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.FailRemove = func(p string) error {
+		if strings.HasPrefix(p, "/tmp/.vigo-compose-") {
+			return os.ErrPermission
+		}
+		return nil
+	}
+	out, err := sp.Apply(context.Background(), h, Step{Action: ActionUp, spec: sp, obs: NewState()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up string
+	for _, c := range h.Commands {
+		if strings.Contains(c, "docker compose") {
+			up = c
+		}
+	}
+	if !strings.HasPrefix(up, "sh -c "+envScript+" vigo-env /tmp/.vigo-compose-") || !strings.HasSuffix(up, " up -d --pull missing -- api web") ||
+		strings.Contains(up, "--env-file") || strings.Contains(up, "CANARY") {
+		t.Fatalf("compose command: %s", up)
+	}
+	if len(h.EnvFiles) != 1 || h.EnvFiles[0] != "MODE='it'\\''s'\nTOKEN=tok-CANARY\n" {
+		t.Fatalf("env file: %q", h.EnvFiles)
+	}
+	if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "svc1.compose.example.com: compose env file /tmp/.vigo-compose-") ||
+		!strings.Contains(out.Warnings[0], "remove it by hand") {
+		t.Fatalf("warnings: %q", out.Warnings)
+	}
+	v1, pull := composeV1Args([]string{"-f", "/a/dc.yml", "up", "-d", "--pull", "always", "--", "api", "web"})
+	if strings.Join(v1, " ") != "-f /a/dc.yml up -d api web" || strings.Join(pull, " ") != "-f /a/dc.yml pull api web" {
+		t.Fatalf("v1 %q pull %q", v1, pull)
+	}
+}
+
+// docker pull gets "--" before the reference, and a failed pull names the
+// host and keeps the cause.
+func TestPullArgvAndError(t *testing.T) {
+	h := executorstest.New("web3.app.example.com")
+	h.AddImage("redis:7-alpine", "sha256:"+strings.Repeat("a", 64), false, nil, nil)
+	if _, err := pullImage(context.Background(), h, "redis:7-alpine"); err != nil {
+		t.Fatal(err)
+	}
+	if h.Commands[0] != "docker pull --quiet -- redis:7-alpine" {
+		t.Fatalf("pull: %s", h.Commands[0])
+	}
+	_, err := pullImage(context.Background(), h, "redis:9")
+	if err == nil || !strings.HasPrefix(err.Error(), "web3.app.example.com: pull redis:9 failed: image or tag not found") {
+		t.Fatalf("error: %v", err)
+	}
+}
+
+// Engine paths escape each part of a reference.
+func TestAPIRefEscapes(t *testing.T) {
+	if got := apiRef("reg.example.com:5000/app:v1"); got != "reg.example.com:5000/app:v1" {
+		t.Fatal(got)
+	}
+	if got := apiRef("a?b#c%d/e"); got != "a%3Fb%23c%25d/e" {
+		t.Fatal(got)
+	}
+}
