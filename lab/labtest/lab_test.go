@@ -356,3 +356,59 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("after latency-del: %v", err)
 	}
 }
+
+// TestComposeRunsTheDocumentationStack brings the documentation's compose
+// services up with docker compose v2 on a compose host (own project name and
+// ports, in a temporary directory) and reads the api's /version.
+func TestComposeRunsTheDocumentationStack(t *testing.T) {
+	l := labtest.Require(t)
+	var h labtest.Host
+	for _, x := range l.DockerHosts() {
+		if strings.HasPrefix(x.Name, "svc") {
+			h = x
+			break
+		}
+	}
+	if h.Name == "" {
+		t.Skip("no compose host (COMPOSE_HOSTS=0)")
+	}
+	project := fmt.Sprintf("labtest%d", time.Now().UnixNano())
+	script := `set -e
+d=$(mktemp -d)
+cat >"$d/docker-compose.yml" <<'END'
+services:
+  web:
+    image: nginx:latest
+    ports:
+      - "18081:80"
+  api:
+    image: myregistry.example.com/api:v2.1.0
+    ports:
+      - "18082:8080"
+    environment:
+      DATABASE_URL: "${DATABASE_URL}"
+  redis:
+    image: redis:7-alpine
+END
+cd "$d"
+DATABASE_URL=unused docker compose -p ` + project + ` up -d --pull always --remove-orphans >/dev/null 2>&1
+docker compose -p ` + project + ` ps --format '{{.Service}} {{.State}}' | sort
+rm -rf "$d"`
+	t.Cleanup(func() {
+		_, _ = l.SSH(context.Background(), h.Name, "docker compose -p "+project+" down --remove-orphans")
+	})
+	c := ctx(t, 3*time.Minute)
+	out, err := l.SSH(c, h.Name, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "api running\nredis running\nweb running\n"; out != want {
+		t.Fatalf("compose ps on %s: %q, want %q", h.Name, out, want)
+	}
+	if got := waitHTTP(t, c, "http://"+net.JoinHostPort(h.Address, "18082")+"/version"); got != "2.1.0" {
+		t.Fatalf("api /version: %q", got)
+	}
+	if got := waitHTTP(t, c, "http://"+net.JoinHostPort(h.Address, "18081")+"/health"); got != "ok\n" {
+		t.Fatalf("nginx stand-in /health: %q", got)
+	}
+}
