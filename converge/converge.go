@@ -35,8 +35,9 @@ type Options struct {
 	// Secrets maps every secret path the host's resources reference to
 	// its resolved value. A missing path fails the host before any change.
 	Secrets map[string]string
-	// SecretKey keys the hashes through which secret values take part in
-	// spec hashes (push generates one per stockpile or run).
+	// SecretKey is the push's fingerprint key, passed on to the executors
+	// (which no longer hash secret values: spec hashes hold references
+	// only, and values are compared with what the host runs).
 	SecretKey []byte
 	// StockpileDir is where file resources read their source from.
 	StockpileDir string

@@ -48,6 +48,9 @@ func decodeCompose(f fields, env Env) (Spec, error) {
 	if s.Project, err = f.str("project_name"); err != nil {
 		return nil, err
 	}
+	if s.Project != "" && !projectNameRE.MatchString(s.Project) {
+		return nil, f.errorf("project_name", "%q is not a compose project name ([a-z0-9][a-z0-9_-]*)", s.Project)
+	}
 	if s.State, err = f.enum("state", "up", "up", "down"); err != nil {
 		return nil, err
 	}

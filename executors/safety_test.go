@@ -48,6 +48,7 @@ func TestDecodeRefusesUnsafeValues(t *testing.T) {
 		{"docker_image", map[string]any{"image": "redis:7", "tag": "8"}, "is not a tag"},
 		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "services": []any{"-V"}}, "is not a compose service name"},
 		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "env": map[string]any{"A B": "x"}}, "is not a variable name"},
+		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "project_name": "--verbose"}, "is not a compose project name"},
 		{"docker_container", map[string]any{"container": "web", "image": "redis", "labels": map[string]any{"pw": "secret:p/q"}}, "field labels.pw: secret references are only allowed"},
 		{"docker_container", map[string]any{"container": "web", "image": "redis", "command": []any{"run", "secret:p/q"}}, "field command[1]: secret references"},
 		{"docker_container", map[string]any{"container": "web", "image": "redis", "healthcheck": map[string]any{"test": "secret:p/q"}}, "field healthcheck.test: secret references"},

@@ -36,6 +36,8 @@ var (
 	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 	// Compose's rule for service names.
 	serviceNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
+	// Compose's rule for project names.
+	projectNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	// A variable compose can interpolate, and a shell can assign.
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
