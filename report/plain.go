@@ -170,14 +170,14 @@ func Lines(e event.Event) []Line {
 		return one(ToneNone, e.Stream+": "+e.Output)
 	case event.CommandFinished:
 		if e.Error != "" {
-			return one(ToneFailed, "command FAILED: "+e.Error)
+			return one(ToneFailed, "command FAILED: "+bare(e.Error, h))
 		}
 		return one(ToneChanged, "command done in "+Dur(e.Duration))
 	case event.HealthCheck:
 		if e.OK != nil && *e.OK {
 			return one(ToneOK, fmt.Sprintf("health check passed (attempt %d)", e.Attempt))
 		}
-		return one(ToneFailed, fmt.Sprintf("health check failed (attempt %d): %s", e.Attempt, e.Error))
+		return one(ToneFailed, fmt.Sprintf("health check failed (attempt %d): %s", e.Attempt, bare(e.Error, h)))
 	case event.LockWaiting:
 		return one(ToneNone, "waiting for lock: "+e.Reason)
 	case event.LockBroken:
