@@ -141,7 +141,7 @@ func runPush(c *cli.Context) error {
 			vals := values[host]
 			mu.Unlock()
 			res, err := converge.Run(ctx, h, byName[host], converge.Options{
-				DryRun: opts.DryRun, Secrets: vals, SecretKey: resolver.Key(),
+				DryRun: opts.DryRun, Secrets: vals,
 				StockpileDir: f.sp.Dir, Sink: sink, Batch: batch,
 			})
 			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped}, err

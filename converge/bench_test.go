@@ -20,7 +20,7 @@ func BenchmarkNoopConverge(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r, err := converge.Run(ctx, conn, dh, converge.Options{Secrets: labSecrets, SecretKey: []byte("e2e-key"), StockpileDir: l.dir})
+		r, err := converge.Run(ctx, conn, dh, converge.Options{Secrets: labSecrets, StockpileDir: l.dir})
 		if err != nil || r.Changed != 0 {
 			b.Fatalf("not a no-op: %v\n%s", err, r.Plan)
 		}
@@ -48,7 +48,7 @@ func BenchmarkNoopConvergeWithHandshake(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := converge.Run(ctx, conn, dh, converge.Options{Secrets: labSecrets, SecretKey: []byte("e2e-key"), StockpileDir: l.dir})
+		r, err := converge.Run(ctx, conn, dh, converge.Options{Secrets: labSecrets, StockpileDir: l.dir})
 		if err != nil || r.Changed != 0 {
 			b.Fatalf("not a no-op: %v\n%s", err, r.Plan)
 		}

@@ -35,10 +35,6 @@ type Options struct {
 	// Secrets maps every secret path the host's resources reference to
 	// its resolved value. A missing path fails the host before any change.
 	Secrets map[string]string
-	// SecretKey is the push's fingerprint key, passed on to the executors
-	// (which no longer hash secret values: spec hashes hold references
-	// only, and values are compared with what the host runs).
-	SecretKey []byte
 	// StockpileDir is where file resources read their source from.
 	StockpileDir string
 	// Sink receives the events (nil: discarded).
@@ -119,7 +115,7 @@ func Run(ctx context.Context, h executors.Host, dh desired.Host, opts Options) (
 // prepare checks secrets, decodes every resource and links listeners. On
 // error it returns the index of the resource at fault.
 func (r *runner) prepare() (int, error) {
-	env := executors.Env{StockpileDir: r.opts.StockpileDir, Secrets: r.opts.Secrets, SecretKey: r.opts.SecretKey}
+	env := executors.Env{StockpileDir: r.opts.StockpileDir, Secrets: r.opts.Secrets}
 	for i, res := range r.dh.Resources {
 		// A reference in a field that is not substituted is refused first
 		// (clearer than "not set" for a value that would never be used).

@@ -65,7 +65,7 @@ func fakeHost() *executorstest.Host {
 func run(t *testing.T, h *executorstest.Host, dh desired.Host, dry bool) (converge.Result, *sink) {
 	t.Helper()
 	s := &sink{}
-	r, err := converge.Run(context.Background(), h, dh, converge.Options{DryRun: dry, Secrets: secretsMap, SecretKey: []byte("test-key"), Sink: s})
+	r, err := converge.Run(context.Background(), h, dh, converge.Options{DryRun: dry, Secrets: secretsMap, Sink: s})
 	if err != nil {
 		t.Fatalf("converge: %v\n%s", err, r.Plan)
 	}
@@ -182,7 +182,7 @@ func TestFailureSkipsTheRest(t *testing.T) {
 	h := fakeHost()
 	dh := docStack("v9.9.9") // not in the registry
 	s := &sink{}
-	r, err := converge.Run(context.Background(), h, dh, converge.Options{Secrets: secretsMap, SecretKey: []byte("k"), Sink: s})
+	r, err := converge.Run(context.Background(), h, dh, converge.Options{Secrets: secretsMap, Sink: s})
 	if err == nil {
 		t.Fatalf("pull of a missing image succeeded")
 	}
@@ -461,7 +461,7 @@ func TestInterruptedRecreateRepairs(t *testing.T) {
 				}
 				return method+" "+path == strings.Replace(stopAt, "%s", id, 1)
 			}
-			_, err := converge.Run(context.Background(), h, docStack("v2.2.0"), converge.Options{Secrets: secretsMap, SecretKey: []byte("test-key")})
+			_, err := converge.Run(context.Background(), h, docStack("v2.2.0"), converge.Options{Secrets: secretsMap})
 			if err == nil {
 				t.Fatal("interruption not reported")
 			}

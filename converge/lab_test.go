@@ -188,7 +188,7 @@ func (l *lab) pushErr(dh desired.Host, dry bool) (converge.Result, *sink, error)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	r, err := converge.Run(ctx, l.conns[dh.Name], dh, converge.Options{DryRun: dry, Secrets: labSecrets,
-		SecretKey: []byte("e2e-key"), StockpileDir: l.dir, Sink: s})
+		StockpileDir: l.dir, Sink: s})
 	return r, s, err
 }
 

@@ -20,7 +20,6 @@ var record = flag.Bool("record", false, "record the engine answers the executors
 
 // The key and secret the golden tests use (executors/golden_test.go).
 var (
-	goldenKey     = []byte("vigo-golden-key")
 	goldenSecrets = map[string]string{"vigo/webapp/database_url": "postgres://app:golden@db.example.com/app"}
 )
 
@@ -62,7 +61,7 @@ func TestLabRecordFixtures(t *testing.T) {
 	dh := l.desiredHost(t, web3, nil)
 	ctx := context.Background()
 	push := func() {
-		if r, err := converge.Run(ctx, l.conns[web3], dh, converge.Options{Secrets: goldenSecrets, SecretKey: goldenKey}); err != nil {
+		if r, err := converge.Run(ctx, l.conns[web3], dh, converge.Options{Secrets: goldenSecrets}); err != nil {
 			t.Fatalf("%v\n%s", err, r.Plan)
 		}
 	}

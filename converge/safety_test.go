@@ -63,7 +63,7 @@ func TestRecreateFinishesSwapAfterCancel(t *testing.T) {
 		}
 		return false
 	}
-	_, _ = converge.Run(ctx, h, docStack("v2.2.0"), converge.Options{Secrets: secretsMap, SecretKey: []byte("test-key")})
+	_, _ = converge.Run(ctx, h, docStack("v2.2.0"), converge.Options{Secrets: secretsMap})
 	h.FailRequest = nil
 	web := h.ContainerByName("webapp")
 	if web == nil || !web.Running || web.ImageID != "sha256:"+strings.Repeat("c", 64) || h.ContainerByName("webapp-vigo-new") != nil {
@@ -78,7 +78,7 @@ func TestRecreateErrorSaysWhatWasLeft(t *testing.T) {
 	run(t, h, docStack("v2.1.0"), false)
 	old := h.ContainerByName("webapp").ID
 	h.FailRequest = func(method, path string) bool { return method == "DELETE" && path == "/containers/"+old }
-	_, err := converge.Run(context.Background(), h, docStack("v2.2.0"), converge.Options{Secrets: secretsMap, SecretKey: []byte("test-key")})
+	_, err := converge.Run(context.Background(), h, docStack("v2.2.0"), converge.Options{Secrets: secretsMap})
 	want := "web2.app.example.com: recreate of container webapp interrupted: old container " + old[:12] + " stopped; new one left as webapp-vigo-new (not started); the next push repairs it: "
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v\nwant it to contain %q", err, want)

@@ -123,7 +123,7 @@ func TestSpecHash(t *testing.T) {
 	f := webFields("v2.1.0")
 	h := func(sec string, extra ...any) string {
 		sp, err := Decode(desired.Resource{Name: "w", Type: "docker_container", Fields: with(f, extra...)},
-			Env{Secrets: map[string]string{"vigo/webapp/database_url": sec}, SecretKey: []byte("k")})
+			Env{Secrets: map[string]string{"vigo/webapp/database_url": sec}})
 		if err != nil {
 			t.Fatal(err)
 		}

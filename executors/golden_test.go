@@ -20,7 +20,6 @@ var update = flag.Bool("update", false, "rewrite the golden plan files")
 // The key and the secret value the fixtures were recorded with (see
 // record_test.go): the recorded spec hashes depend on them.
 var (
-	goldenKey     = []byte("vigo-golden-key")
 	goldenSecrets = map[string]string{"vigo/webapp/database_url": "postgres://app:golden@db.example.com/app"}
 )
 
@@ -284,7 +283,7 @@ func TestGoldenPlans(t *testing.T) {
 				sec = c.secrets
 			}
 			r := desired.Resource{Name: c.name, Type: c.typ, Module: "golden", Fields: c.fields, Pos: stockpile.Pos{File: "golden.vgo", Line: 1, Col: 1}}
-			sp, err := Decode(r, Env{Secrets: sec, SecretKey: goldenKey})
+			sp, err := Decode(r, Env{Secrets: sec})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -87,10 +87,6 @@ type Env struct {
 	StockpileDir string
 	// Secrets maps secret paths to resolved values.
 	Secrets map[string]string
-	// SecretKey is the push's fingerprint key. Executors do not use it:
-	// secret values take no part in spec hashes or plans (they are
-	// compared by value with what the host runs).
-	SecretKey []byte
 }
 
 // Spec is one decoded resource: it says what it needs observed, plans

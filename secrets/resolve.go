@@ -73,7 +73,7 @@ type Resolver struct {
 	keyDone bool
 }
 
-type resolved struct{ value, fingerprint string }
+type resolved struct{ value string }
 
 // NewResolver returns a Resolver over b that registers values with m.
 func NewResolver(b Backend, m *Masker) *Resolver {
@@ -87,7 +87,7 @@ func (r *Resolver) Masker() *Masker { return r.masker }
 // each named (`secret "PATH": ...`), wraps ErrNotFound when one is unknown,
 // and never holds a value; the caller adds the host and the resource.
 func (r *Resolver) Resolve(ctx context.Context, paths []string) (*Values, error) {
-	out := &Values{m: map[string]resolved{}}
+	out := &Values{m: map[string]resolved{}, key: r.Key}
 	var errs []error
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -125,17 +125,7 @@ func (r *Resolver) resolve(ctx context.Context, path string) (resolved, error) {
 		return resolved{}, fmt.Errorf("secret %q: %s", path, why)
 	}
 	r.masker.Add(value)
-	if !r.keyDone {
-		r.keyDone = true
-		if k, ok := r.backend.(keyer); ok {
-			r.key, _ = k.FingerprintKey(ctx) // nil key: slow unkeyed fingerprints
-		}
-	}
-	fp, err := Fingerprint(r.key, path, value)
-	if err != nil {
-		return resolved{}, fmt.Errorf("secret %q: fingerprint: %w", path, err)
-	}
-	return resolved{value: value, fingerprint: fp}, nil
+	return resolved{value: value}, nil
 }
 
 // Fingerprint returns a string that changes when a secret's value changes
@@ -169,7 +159,13 @@ func Fingerprint(key []byte, path, value string) (string, error) {
 
 // Values are the resolved secrets of a push. Printing a Values with any
 // fmt verb shows only how many paths it holds.
-type Values struct{ m map[string]resolved }
+type Values struct {
+	m   map[string]resolved
+	key func() []byte // the resolver's fingerprint key, derived on first use
+
+	mu  sync.Mutex
+	fps map[string]string
+}
 
 // Value returns the value of path.
 func (v *Values) Value(path string) (string, bool) {
@@ -178,9 +174,33 @@ func (v *Values) Value(path string) (string, bool) {
 }
 
 // Fingerprint returns the fingerprint of path's value (see Fingerprint).
+//
+// Fingerprints are computed on first use, not when values are resolved: a
+// keyless fingerprint (scrypt) costs a noticeable fraction of a second, and
+// a push that never asks for one must not pay for it.
 func (v *Values) Fingerprint(path string) (string, bool) {
 	r, ok := v.m[path]
-	return r.fingerprint, ok
+	if !ok {
+		return "", false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if fp, ok := v.fps[path]; ok {
+		return fp, true
+	}
+	var key []byte
+	if v.key != nil {
+		key = v.key()
+	}
+	fp, err := Fingerprint(key, path, r.value)
+	if err != nil {
+		return "", false
+	}
+	if v.fps == nil {
+		v.fps = map[string]string{}
+	}
+	v.fps[path] = fp
+	return fp, true
 }
 
 // Map returns a copy of the values by path (what executors.Env.Secrets
@@ -194,12 +214,17 @@ func (v *Values) Map() map[string]string {
 }
 
 // Key returns the key the Resolver fingerprints with (see
-// Chain.FingerprintKey), or nil before the first value was resolved or
-// when no key exists. Executors key their spec-hash contributions of
-// secret values with it.
+// Chain.FingerprintKey), or nil when no key exists. It is derived on the
+// first call (deriving it may cost an scrypt), never by Resolve.
 func (r *Resolver) Key() []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.keyDone {
+		r.keyDone = true
+		if k, ok := r.backend.(keyer); ok {
+			r.key, _ = k.FingerprintKey(context.Background()) // nil key: slow unkeyed fingerprints
+		}
+	}
 	return r.key
 }
 
@@ -235,8 +260,8 @@ func (v *Values) HashForm(s string) string {
 	if !ok {
 		return s
 	}
-	if r, ok := v.m[p]; ok {
-		return s + "@" + r.fingerprint
+	if fp, ok := v.Fingerprint(p); ok {
+		return s + "@" + fp
 	}
 	return s
 }
