@@ -86,7 +86,7 @@ func decodeFile(f fields, env Env) (Spec, error) {
 		if err != nil || m > 0o7777 {
 			return nil, f.errorf("mode", "%q is not an octal mode like \"0644\"", mode)
 		}
-		s.Mode = fileMode(uint32(m))
+		s.Mode = transport.FileMode(uint32(m))
 	}
 	if s.Owner, err = f.str("owner"); err != nil {
 		return nil, err
@@ -97,35 +97,9 @@ func decodeFile(f fields, env Env) (Spec, error) {
 	return s, nil
 }
 
-// fileMode turns a Unix mode (as written: 4755) into an os.FileMode, whose
-// setuid, setgid and sticky bits are not the Unix ones.
-func fileMode(m uint32) os.FileMode {
-	fm := os.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		fm |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		fm |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		fm |= os.ModeSticky
-	}
-	return fm
-}
-
-// unixMode is the inverse of fileMode, as stat prints it.
+// unixMode is how stat prints a FileMode (see transport.UnixMode).
 func unixMode(fm os.FileMode) string {
-	m := uint32(fm.Perm())
-	if fm&os.ModeSetuid != 0 {
-		m |= 0o4000
-	}
-	if fm&os.ModeSetgid != 0 {
-		m |= 0o2000
-	}
-	if fm&os.ModeSticky != 0 {
-		m |= 0o1000
-	}
-	return fmt.Sprintf("%04o", m)
+	return fmt.Sprintf("%04o", transport.UnixMode(fm))
 }
 
 // TargetPath is where the file goes; Content is what it holds (used to

@@ -38,11 +38,18 @@ func tempName(p string) string {
 // random name taken.
 const tempAttempts = 5
 
-// unixMode turns a FileMode into the octal permission bits chmod takes.
+// unixMode turns a FileMode into the octal permission bits chmod takes,
+// 0644 when no mode is given.
 func unixMode(m os.FileMode) uint32 {
 	if m == 0 {
 		m = 0o644
 	}
+	return UnixMode(m)
+}
+
+// UnixMode turns a FileMode into octal Unix mode bits (4755, not Go's
+// own setuid bit), as chmod takes them and stat prints them.
+func UnixMode(m os.FileMode) uint32 {
 	u := uint32(m.Perm())
 	if m&os.ModeSetuid != 0 {
 		u |= 0o4000
@@ -294,7 +301,7 @@ func (c *Conn) writeSFTP(ctx context.Context, p string, data []byte, mode uint32
 	if err := f.Sync(); err != nil && !isUnsupported(err) {
 		return fmt.Errorf("%s: fsync %s: %w", c.name, tmp, err)
 	}
-	if err := f.Chmod(os.FileMode(mode&0o777) | modeBits(mode)); err != nil {
+	if err := f.Chmod(FileMode(mode)); err != nil {
 		return fmt.Errorf("%s: chmod %s: %w", c.name, tmp, err)
 	}
 	if err := f.Close(); err != nil {
@@ -315,9 +322,11 @@ func (c *Conn) writeSFTP(ctx context.Context, p string, data []byte, mode uint32
 	return nil
 }
 
-// modeBits maps setuid/setgid/sticky octal bits to FileMode bits.
-func modeBits(m uint32) os.FileMode {
-	var fm os.FileMode
+// FileMode turns octal Unix mode bits (as written: 4755) into an
+// os.FileMode, whose setuid, setgid and sticky bits are not the Unix ones.
+// It is the inverse of UnixMode.
+func FileMode(m uint32) os.FileMode {
+	fm := os.FileMode(m & 0o777)
 	if m&0o4000 != 0 {
 		fm |= os.ModeSetuid
 	}

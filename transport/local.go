@@ -65,7 +65,7 @@ func (c *Conn) execLocal(ctx context.Context, cmd Cmd, line string) (ExecResult,
 // writeLocal is WriteFile on the controller: same rules, local calls.
 func (c *Conn) writeLocal(ctx context.Context, p string, data []byte, opts FileOptions) (bool, error) {
 	mode := unixMode(opts.Mode)
-	fmode := os.FileMode(mode&0o777) | modeBits(mode)
+	fmode := FileMode(mode)
 	uid, gid := -1, -1
 	if opts.Owner != "" {
 		u, err := user.Lookup(opts.Owner)
