@@ -78,7 +78,6 @@ func runPush(c *cli.Context) error {
 	if _, err := outputFormat(c); err != nil {
 		return err
 	}
-	defaultStockpile(c)
 	f, err := loadFleet(c, true)
 	if err != nil {
 		return reportInvalid(c, err)
@@ -150,10 +149,8 @@ func runPush(c *cli.Context) error {
 	return runRollout(c, f.inv, hosts, job, opts, masker)
 }
 
-// defaultStockpile makes the documented default (./stockpile) explicit
-// when neither --stockpile nor VIGO_STOCKPILE was given: the global
-// flag's default is not seen from a sub-subcommand (task run, envoys
-// push) through flagString.
+// defaultStockpile is no longer needed (flagString sees the global
+// default from any command); kept only until cmd_lock.go stops calling it.
 func defaultStockpile(c *cli.Context) {
 	if stockpileFlag(c) == "" {
 		_ = c.Set("stockpile", "stockpile")

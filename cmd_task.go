@@ -60,7 +60,6 @@ func runTask(c *cli.Context) error {
 	if _, err := outputFormat(c); err != nil {
 		return err
 	}
-	defaultStockpile(c)
 	path, _ := inventoryPath(c)
 	inv, err := inventory.Load(path)
 	if err != nil {

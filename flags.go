@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -55,22 +56,33 @@ func sharedFlags() []cli.Flag {
 	}
 }
 
-// flagString returns the innermost explicitly set value of a flag, else
-// the global one (environment variable or default).
+// flagString returns the innermost non-empty value given for a flag (after
+// a command, before it, or through its environment variable), else the
+// global flag's default. An empty value counts as not given, so that
+// VIGO_STOCKPILE= (set but empty) means ./stockpile rather than "".
+//
+// The default is read from a fresh globalFlags(), not from the parsed
+// contexts: urfave/cli's outermost context in Lineage() is an empty root
+// without flags, and a command's own copy of a global flag has no default.
 func flagString(c *cli.Context, name string) string {
-	lineage := c.Lineage()
-	for _, ctx := range lineage {
+	for _, ctx := range c.Lineage() {
 		if slices.Contains(ctx.LocalFlagNames(), name) {
-			return ctx.String(name)
+			if v := ctx.String(name); v != "" {
+				return v
+			}
 		}
 	}
-	// Nobody set it explicitly: the first context that sees a value is the
-	// global flag's (environment variable or default). A command's own copy
-	// has no default, so it reads as "".
-	for _, ctx := range lineage {
-		if v := ctx.String(name); v != "" {
-			return v
+	for _, f := range globalFlags() {
+		sf, ok := f.(*cli.StringFlag)
+		if !ok || sf.Name != name {
+			continue
 		}
+		for _, env := range sf.EnvVars {
+			if v := os.Getenv(env); v != "" {
+				return v
+			}
+		}
+		return sf.Value
 	}
 	return ""
 }
