@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -190,94 +189,5 @@ func TestSelect(t *testing.T) {
 				t.Errorf("got %v, want %v", names(got), tc.want)
 			}
 		})
-	}
-}
-
-func TestBatchSize(t *testing.T) {
-	for _, tc := range []struct {
-		total int
-		size  string
-		want  int
-		err   bool
-	}{
-		{10, "2", 2, false},
-		{10, "25%", 3, false}, // 2.5 rounds up
-		{10, "50%", 5, false},
-		{3, "50%", 2, false}, // 1.5 rounds up
-		{3, "25%", 1, false},
-		{1, "1%", 1, false}, // at least 1
-		{200, "1%", 2, false},
-		{10, "100%", 10, false},
-		{10, "", 10, false},
-		{10, "0", 10, false},
-		{4, "10", 4, false},
-		{0, "2", 0, false},
-		{10, "x", 0, true},
-		{10, "-1", 0, true},
-		{10, "150%", 0, true},
-		{10, "%", 0, true},
-	} {
-		got, err := BatchSize(tc.total, tc.size)
-		if (err != nil) != tc.err || got != tc.want {
-			t.Errorf("BatchSize(%d, %q) = %d, %v; want %d, err %v", tc.total, tc.size, got, err, tc.want, tc.err)
-		}
-	}
-}
-
-func TestBatches(t *testing.T) {
-	hs := []string{"a", "b", "c", "d", "e"}
-	got, err := Batches(hs, "2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != "[[a b] [c d] [e]]" {
-		t.Errorf("Batches = %v", got)
-	}
-	got, _ = Batches(hs, "25%")
-	if fmt.Sprint(got) != "[[a b] [c d] [e]]" {
-		t.Errorf("Batches 25%% = %v", got)
-	}
-	got, _ = Batches(hs, "")
-	if fmt.Sprint(got) != "[[a b c d e]]" {
-		t.Errorf("Batches all = %v", got)
-	}
-	if got, _ := Batches([]string{}, "2"); len(got) != 0 {
-		t.Errorf("Batches of nothing = %v", got)
-	}
-}
-
-func TestShard(t *testing.T) {
-	id := func(s string) string { return s }
-	hs := []string{"e", "c", "a", "d", "b"}
-	var all []string
-	for i := 1; i <= 2; i++ {
-		all = append(all, Shard(hs, id, i, 2)...)
-	}
-	if fmt.Sprint(Shard(hs, id, 1, 2)) != "[e c a]" || fmt.Sprint(Shard(hs, id, 2, 2)) != "[d b]" {
-		t.Errorf("shards %v %v", Shard(hs, id, 1, 2), Shard(hs, id, 2, 2))
-	}
-	if len(all) != len(hs) {
-		t.Errorf("shards cover %v, want every host once", all)
-	}
-	// Independent of input order.
-	rev := []string{"b", "d", "a", "c", "e"}
-	if fmt.Sprint(Shard(rev, id, 2, 2)) != "[b d]" {
-		t.Errorf("shard of reordered input %v", Shard(rev, id, 2, 2))
-	}
-	if fmt.Sprint(Shard(hs, id, 1, 1)) != fmt.Sprint(hs) {
-		t.Error("1/1 is everything")
-	}
-	if fmt.Sprint(Shard(hs, id, 3, 7)) != "[c]" {
-		t.Errorf("3/7 = %v", Shard(hs, id, 3, 7))
-	}
-	for _, tc := range []struct {
-		in   string
-		i, n int
-		err  bool
-	}{{"1/4", 1, 4, false}, {"4/4", 4, 4, false}, {"0/4", 0, 0, true}, {"5/4", 0, 0, true}, {"x", 0, 0, true}, {"1/0", 0, 0, true}} {
-		i, n, err := ParseShard(tc.in)
-		if i != tc.i || n != tc.n || (err != nil) != tc.err {
-			t.Errorf("ParseShard(%q) = %d, %d, %v", tc.in, i, n, err)
-		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/vigo-sh/vigocli/stockpile"
@@ -116,96 +115,6 @@ func Select(hosts []Host, targets []string, environment string, all bool) ([]Hos
 	return out, nil
 }
 
-// BatchSize turns a --batch-size value into a number of hosts out of
-// total: "N" is N hosts, "N%" is N percent of total rounded up; the result
-// is at least 1 and at most total. "" or "0" or "100%" means all hosts in
-// one batch.
-func BatchSize(total int, size string) (int, error) {
-	if total <= 0 {
-		return 0, nil
-	}
-	s := strings.TrimSpace(size)
-	if s == "" {
-		return total, nil
-	}
-	var n int
-	if pct, ok := strings.CutSuffix(s, "%"); ok {
-		p, err := strconv.Atoi(pct)
-		if err != nil || p < 0 || p > 100 {
-			return 0, fmt.Errorf("batch size %q: want N or N%% with N from 0 to 100", size)
-		}
-		if p == 0 {
-			return total, nil
-		}
-		n = (total*p + 99) / 100
-	} else {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 0 {
-			return 0, fmt.Errorf("batch size %q: want a number of hosts (N) or a percentage (N%%)", size)
-		}
-		if v == 0 {
-			return total, nil
-		}
-		n = v
-	}
-	return max(1, min(n, total)), nil
-}
-
-// Batches splits hosts into consecutive batches of BatchSize hosts (the
-// last one may be smaller), keeping their order.
-func Batches[T any](hosts []T, size string) ([][]T, error) {
-	n, err := BatchSize(len(hosts), size)
-	if err != nil {
-		return nil, err
-	}
-	var out [][]T
-	for i := 0; i < len(hosts); i += n {
-		out = append(out, hosts[i:min(i+n, len(hosts))])
-	}
-	return out, nil
-}
-
-// ParseShard parses --shard I/N (1 <= I <= N).
-func ParseShard(s string) (i, n int, err error) {
-	a, b, ok := strings.Cut(s, "/")
-	if ok {
-		i, err = strconv.Atoi(a)
-		if err == nil {
-			n, err = strconv.Atoi(b)
-		}
-	}
-	if !ok || err != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, fmt.Errorf("shard %q: want I/N with 1 <= I <= N, e.g. 2/4", s)
-	}
-	return i, n, nil
-}
-
-// Shard returns shard i of n (1-based) of hosts: the hosts are sorted by
-// name and dealt round robin, the k-th name (from 0) going to shard
-// k mod n + 1. Every host is in exactly one shard, shard sizes differ by at
-// most one, and the result only depends on the set of names, not on their
-// order. The chosen hosts keep their given order.
-func Shard[T any](hosts []T, name func(T) string, i, n int) []T {
-	if n <= 1 {
-		return hosts
-	}
-	names := make([]string, len(hosts))
-	for k, h := range hosts {
-		names[k] = name(h)
-	}
-	sorted := append([]string(nil), names...)
-	sort.Strings(sorted)
-	mine := map[string]bool{}
-	for k, nm := range sorted {
-		if k%n == i-1 {
-			mine[nm] = true
-		}
-	}
-	var out []T
-	for k, h := range hosts {
-		if mine[names[k]] {
-			out = append(out, h)
-		}
-	}
-	return out
-}
+// Batches, --batch-size and --max-fail sizes and --shard live in push
+// (push.ParseSize, push.Batches, push.ParseShard, push.Shard): the engine
+// is their only user.
