@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/secrets"
 )
 
@@ -18,14 +19,24 @@ type SecretRef struct {
 	Pos      string // file:line:col of the resource
 }
 
-// SecretRefs walks every resource field of dh, in apply order, and
-// returns the secret references it holds.
-func SecretRefs(dh desired.Host) []SecretRef {
+// SecretRefs returns the secret references of dh that the executors
+// substitute, in apply order: only in the fields where
+// executors.SecretRefAllowed (environment of a container, env of a compose
+// project, content of a file), and never in a field tagged !raw, which is
+// sent as written. A reference in any other field is an error naming the
+// resource and its file:line (executors.CheckSecretRefs), so that it
+// fails as the stockpile mistake it is rather than as a missing secret.
+func SecretRefs(dh desired.Host) ([]SecretRef, error) {
 	var refs []SecretRef
 	for _, r := range dh.Resources {
+		if err := executors.CheckSecretRefs(r); err != nil {
+			return nil, err
+		}
 		keys := make([]string, 0, len(r.Fields))
 		for k := range r.Fields {
-			keys = append(keys, k)
+			if !r.Raw[k] && executors.SecretRefAllowed(r.Type, k) {
+				keys = append(keys, k)
+			}
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
@@ -34,7 +45,7 @@ func SecretRefs(dh desired.Host) []SecretRef {
 			})
 		}
 	}
-	return refs
+	return refs, nil
 }
 
 func walkSecrets(v any, field string, found func(field, path string)) {
@@ -42,6 +53,10 @@ func walkSecrets(v any, field string, found func(field, path string)) {
 	case string:
 		if p, ok := secrets.Ref(v); ok {
 			found(field, p)
+		}
+	case []string:
+		for i, e := range v {
+			walkSecrets(e, fmt.Sprintf("%s[%d]", field, i), found)
 		}
 	case []any:
 		for i, e := range v {
@@ -64,8 +79,12 @@ func walkSecrets(v any, field string, found func(field, path string)) {
 // it. It returns the values by path. The first missing secret is an error
 // naming the path and the resource; the value never appears in an error.
 func ResolveSecrets(ctx context.Context, dh desired.Host, get func(ctx context.Context, path string) (string, error), register func(value string)) (map[string]string, error) {
+	refs, err := SecretRefs(dh)
+	if err != nil {
+		return nil, err
+	}
 	vals := map[string]string{}
-	for _, ref := range SecretRefs(dh) {
+	for _, ref := range refs {
 		if _, ok := vals[ref.Path]; ok {
 			continue
 		}
