@@ -50,6 +50,19 @@ type JUnitMessage struct {
 	Text    string `xml:",chardata"`
 }
 
+// clean makes the case's text inert and valid XML 1.0, which has no
+// place for most control characters (encoding/xml would turn them into
+// U+FFFD, losing what they were): they are written as visible escapes,
+// like on the terminal.
+func (c *JUnitCase) clean() {
+	c.Name, c.Classname, c.SystemOut = Clean(c.Name), Clean(c.Classname), CleanLines(c.SystemOut)
+	for _, m := range []*JUnitMessage{c.Failure, c.Error, c.Skipped} {
+		if m != nil {
+			m.Message, m.Type, m.Text = Clean(m.Message), Clean(m.Type), CleanLines(m.Text)
+		}
+	}
+}
+
 func secs(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }
 
 // WriteJUnit writes the run as JUnit XML. Unreachable hosts are errors,
@@ -109,6 +122,11 @@ func WriteJUnit(w io.Writer, run *Run) error {
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
+	suite.Name = Clean(suite.Name)
+	for i := range suite.Cases {
+		suite.Cases[i].clean()
+	}
+	name = suite.Name
 	for _, c := range suite.Cases {
 		suite.Tests++
 		switch {

@@ -111,8 +111,22 @@ func withReason(s, reason string) string {
 }
 
 // Lines is how one event reads as text (none for events that only feed
-// the live view, such as lock_acquired).
+// the live view, such as lock_acquired). Text from hosts is made inert
+// (Clean), and a message of several lines becomes several lines, each with
+// the host prefix, so that no host can draw a line that looks like
+// another host's.
 func Lines(e event.Event) []Line {
+	var out []Line
+	for _, l := range lines(e) {
+		l.Host = Clean(l.Host)
+		for _, part := range strings.Split(strings.TrimRight(l.Msg, "\n"), "\n") {
+			out = append(out, Line{Host: l.Host, Tone: l.Tone, Msg: Clean(part)})
+		}
+	}
+	return out
+}
+
+func lines(e event.Event) []Line {
 	h := e.Host
 	one := func(t Tone, msg string) []Line { return []Line{{Host: h, Tone: t, Msg: msg}} }
 	switch e.Kind {

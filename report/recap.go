@@ -12,7 +12,7 @@ import (
 func WriteRecap(w io.Writer, run *Run, colour bool) {
 	width := 0
 	for _, h := range run.Hosts {
-		width = max(width, len(h.Name))
+		width = max(width, len(Clean(h.Name)))
 	}
 	paint := func(t Tone, s string) string {
 		if !colour {
@@ -29,7 +29,7 @@ func WriteRecap(w io.Writer, run *Run, colour bool) {
 	for _, h := range run.Hosts {
 		c := h.Counts()
 		line := fmt.Sprintf("%-*s : ok=%-3d changed=%-3d failed=%-3d unreachable=%-3d skipped=%-3d %s",
-			width, h.Name, c.OK, c.Changed, c.Failed, c.Unreachable, c.Skipped, hostTime(h))
+			width, Clean(h.Name), c.OK, c.Changed, c.Failed, c.Unreachable, c.Skipped, hostTime(h))
 		fmt.Fprintln(w, paint(toneOf(h.Status), strings.TrimRight(line, " ")))
 	}
 	_, hosts := run.Summary()
@@ -44,7 +44,7 @@ func WriteRecap(w io.Writer, run *Run, colour bool) {
 	}
 	fmt.Fprintf(w, "%s: %s; wall time %s\n", plural(len(run.Hosts), "host"), strings.Join(parts, ", "), Dur(run.Duration))
 	if run.Halted != "" {
-		fmt.Fprintln(w, paint(ToneFailed, "rollout stopped: "+run.Halted))
+		fmt.Fprintln(w, paint(ToneFailed, "rollout stopped: "+Clean(run.Halted)))
 	}
 }
 

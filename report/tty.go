@@ -169,7 +169,7 @@ func (t *TTY) statusLines() []string {
 	var out []string
 	for _, h := range t.active {
 		st := t.state[h]
-		out = append(out, t.paint(st.tone, t.fit(fmt.Sprintf("  %s %-*s  %s", st.mark, wd, h, st.text))))
+		out = append(out, t.paint(st.tone, t.fit(Clean(fmt.Sprintf("  %s %-*s  %s", st.mark, wd, h, st.text)))))
 	}
 	return out
 }
