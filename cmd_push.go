@@ -254,6 +254,11 @@ func runRollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job pu
 		}
 	}
 	opts.Sink = masker.Sink(event.Serial(event.Tee(sinks...)))
+	// The transport never prints; what it has to say about the
+	// configuration (ssh_config blocks it skipped) is shown here.
+	for _, w := range pool.Warnings() {
+		opts.Sink.Emit(event.Event{Time: time.Now(), Kind: event.Warning, Error: w})
+	}
 
 	ctx := c.Context
 	res := push.Run(ctx, hosts, job, opts)

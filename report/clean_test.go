@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"strings"
 	"testing"
@@ -106,5 +107,29 @@ func TestHostTextIsInert(t *testing.T) {
 	}
 	if !strings.Contains(junit.String(), `exit status 1: \x1b[31mred\x1b[0m`) || !strings.Contains(junit.String(), `stdout: \x1b]0;pwned\x07title \x00nul`) {
 		t.Errorf("JUnit report does not show the escapes:\n%s", junit.String())
+	}
+}
+
+// Warnings (the transport's, about ssh_config) are in the JSON document
+// and the plain output.
+func TestWarnings(t *testing.T) {
+	var plain, js bytes.Buffer
+	c := NewCollector()
+	sink := event.Tee(NewPlain(&plain), c)
+	const w = "ssh config: ignoring Match blocks vigo cannot evaluate; their settings are not applied: /home/u/.ssh/config:12 Match exec \"x\""
+	sink.Emit(event.Event{Time: at(0), Kind: event.Warning, Error: w})
+	for _, e := range hostileRun() {
+		sink.Emit(e)
+	}
+	if !strings.HasPrefix(plain.String(), "warning: "+w+"\n") {
+		t.Errorf("plain output does not start with the warning:\n%s", plain.String())
+	}
+	if err := WriteJSON(&js, c.Run(), 2); err != nil {
+		t.Fatal(err)
+	}
+	validate(t, js.Bytes())
+	var doc struct{ Warnings []string }
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || len(doc.Warnings) != 1 || doc.Warnings[0] != w {
+		t.Errorf("JSON warnings %q (%v)", doc.Warnings, err)
 	}
 }

@@ -112,6 +112,7 @@ type Run struct {
 	Batches  int
 	Halted   string
 	Hosts    []*Host
+	Warnings []string // warning events, a host's prefixed with "HOST: "
 }
 
 // Summary sums the hosts' counts; Hosts counts hosts by final status.
@@ -192,6 +193,13 @@ func (c *Collector) Emit(e event.Event) {
 		return
 	case event.RunFinished:
 		c.run.Finished, c.run.Duration, c.run.Halted = e.Time, e.Duration, e.Reason
+		return
+	case event.Warning:
+		w := e.Error + e.Reason
+		if e.Host != "" {
+			w = e.Host + ": " + w
+		}
+		c.run.Warnings = append(c.run.Warnings, w)
 		return
 	}
 	if e.Host == "" {

@@ -22,6 +22,7 @@ type jsonDoc struct {
 	ExitCode   int        `json:"exit_code"`
 	Summary    jsonSum    `json:"summary"`
 	Hosts      []jsonHost `json:"hosts"`
+	Warnings   []string   `json:"warnings"`
 }
 
 type jsonSum struct {
@@ -63,8 +64,9 @@ func WriteJSON(w io.Writer, run *Run, exitCode int) error {
 		Version: SchemaVersion, Command: run.Command, DryRun: run.DryRun,
 		Started: run.Started.UTC(), Finished: run.Finished.UTC(), DurationMS: run.Duration.Milliseconds(),
 		Batches: run.Batches, Halted: run.Halted, ExitCode: exitCode,
-		Summary: jsonSum{Hosts: len(run.Hosts), ByStatus: hosts, Steps: steps},
-		Hosts:   []jsonHost{},
+		Summary:  jsonSum{Hosts: len(run.Hosts), ByStatus: hosts, Steps: steps},
+		Hosts:    []jsonHost{},
+		Warnings: append([]string{}, run.Warnings...),
 	}
 	for _, h := range run.Hosts {
 		jh := jsonHost{Name: h.Name, Batch: h.Batch, Status: h.Status, DurationMS: h.Duration.Milliseconds(),
