@@ -166,17 +166,27 @@ func validateCommand() *cli.Command {
 				}
 				return reportInvalid(c, err)
 			}
+			// Warnings first (stderr), then the summary (stdout) ending in
+			// "valid", which says whether there were warnings: read
+			// together (2>&1) the lines stay whole and in order.
 			printWarnings(c.App.ErrWriter, f.warnings)
-			w := c.App.Writer
-			fmt.Fprintf(w, "stockpile %s: %s, %s, %s\n", f.sp.Dir, plural(len(f.sp.Modules), "module"), plural(len(f.sp.Roles), "role"), plural(len(f.sp.Envoys), "envoy"))
+			nwarn := len(f.warnings)
 			if f.inv == nil {
 				fmt.Fprintf(c.App.ErrWriter, "warning: no inventory at %s: hosts not checked (write one, or pass --inventory FILE)\n", f.invPath)
-			} else {
+				nwarn++
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "stockpile %s: %s, %s, %s\n", f.sp.Dir, plural(len(f.sp.Modules), "module"), plural(len(f.sp.Roles), "role"), plural(len(f.sp.Envoys), "envoy"))
+			if f.inv != nil {
 				n := 0
 				for _, h := range f.hosts {
 					n += len(h.Resources)
 				}
 				fmt.Fprintf(w, "inventory %s: %s (%d matched by envoys), %s\n", f.invPath, plural(len(f.inv.Hosts), "host"), len(f.hosts), plural(n, "resource"))
+			}
+			if nwarn > 0 {
+				fmt.Fprintf(w, "valid, with %s (on stderr)\n", plural(nwarn, "warning"))
+				return nil
 			}
 			fmt.Fprintln(w, "valid")
 			return nil
