@@ -31,24 +31,24 @@ const exitInterrupted = 130
 func selectFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "target", Aliases: []string{"t"}, Usage: "hosts whose inventory name matches `GLOB` (repeatable)"},
-		&cli.BoolFlag{Name: "all", Usage: "every host"},
-		&cli.StringFlag{Name: "environment", Aliases: []string{"e"}, Usage: "only hosts of environment `NAME` (from the envoys)"},
-		&cli.StringFlag{Name: "shard", Usage: "push only part `I/N` of the selected hosts (N CI jobs, one shard each)"},
+		&cli.BoolFlag{Name: "all", Usage: "every host (push: every host an envoy matches)"},
+		&cli.StringFlag{Name: "environment", Aliases: []string{"e"}, Usage: "only hosts of environment `NAME` (set by the envoys)"},
+		&cli.StringFlag{Name: "shard", Usage: "only part `I/N` of the selected hosts: names sorted and dealt round robin (one shard per CI job)"},
 		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the key of a host with none on record (a changed key is always refused)"},
 	}
 }
 
 func rolloutFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "hosts per batch: `N` or N% of the selected hosts (rounded up, at least 1; default all)"},
-		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Usage: "hosts at once inside a batch (default: the whole batch)"},
-		&cli.StringFlag{Name: "max-fail", Value: "0", Usage: "failed or unreachable hosts tolerated (`N` or N%, rounded down) before the rollout stops after the current batch"},
+		&cli.StringFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "hosts per batch: `N`, or N% of the selected hosts (rounded up, at least 1); 0: all", DefaultText: "all hosts in one batch"},
+		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Usage: "at most `N` hosts at once inside a batch", DefaultText: "the whole batch"},
+		&cli.StringFlag{Name: "max-fail", Value: "0", Usage: "failed or unreachable hosts tolerated over the run: `N`, or N% (rounded down); one more stops the rollout after the current batch"},
 		&cli.BoolFlag{Name: "fail-fast", Usage: "stop starting hosts at the first failure, even inside the batch (running hosts finish)"},
-		&cli.StringFlag{Name: "health-check", Usage: "shell `CMD` run on each host after it; a non-zero exit fails the host"},
-		&cli.IntFlag{Name: "health-retries", Value: 2, Usage: "extra health check attempts after a failure"},
-		&cli.DurationFlag{Name: "health-interval", Value: 2 * time.Second, Usage: "pause between health check attempts"},
-		&cli.DurationFlag{Name: "health-timeout", Value: 10 * time.Second, Usage: "timeout of one health check attempt"},
-		&cli.DurationFlag{Name: "lock-wait", Usage: "wait up to `DURATION` for another run's lock on a host (default: fail at once)"},
+		&cli.StringFlag{Name: "health-check", Usage: "shell `CMD` (sh -c) run on each host after its push or command succeeded; fails the host when every attempt exits non-zero"},
+		&cli.IntFlag{Name: "health-retries", Value: 2, Usage: "`N` more health check attempts after a failed one"},
+		&cli.DurationFlag{Name: "health-interval", Value: 2 * time.Second, Usage: "pause `D` between health check attempts"},
+		&cli.DurationFlag{Name: "health-timeout", Value: 10 * time.Second, Usage: "time limit `D` of one health check attempt"},
+		&cli.DurationFlag{Name: "lock-wait", Usage: "wait up to `D` for a lock held by another run (checked every second)", DefaultText: "fail at once"},
 		&cli.StringFlag{Name: "report", Usage: "write a JUnit XML report to `FILE`"},
 	}
 }
@@ -56,14 +56,15 @@ func rolloutFlags() []cli.Flag {
 func envoysPushCommand() *cli.Command {
 	flags := append(sharedFlags(), selectFlags()...)
 	flags = append(flags, rolloutFlags()...)
-	flags = append(flags, &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "plan every host, change nothing"})
+	flags = append(flags, &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "plan every host and show what would change; changes nothing, takes no lock, runs no health check"})
 	return &cli.Command{
 		Name:      "push",
 		Usage:     "converge the selected hosts to their desired state, in batches",
 		ArgsUsage: " ",
-		Description: "Renders each selected host's desired state, resolves its secrets, then SSHes\n" +
-			"into the hosts batch by batch: lock, converge, health check, unlock. A failed\n" +
-			"host stops the rollout before the next batch (--max-fail to tolerate some).\n" +
+		Description: "Select hosts with --all, --target GLOB or --environment NAME. Renders each\n" +
+			"selected host's desired state, resolves its secrets, then SSHes into the hosts\n" +
+			"batch by batch: lock, converge, health check, unlock. A failed host stops the\n" +
+			"rollout after its batch (--max-fail to tolerate some, --fail-fast sooner).\n" +
 			"Exit codes: 0 all converged, 2 some host failed, 3 some host unreachable\n" +
 			"(none failed), 4 invalid stockpile, inventory or arguments, 130 interrupted.",
 		Flags:  flags,

@@ -19,9 +19,12 @@ import (
 )
 
 func taskCommand() *cli.Command {
-	flags := append(sharedFlags(), selectFlags()...)
+	// A task renders no template: no --var (the stockpile is read only
+	// for --environment).
+	flags := slices.DeleteFunc(sharedFlags(), func(f cli.Flag) bool { return slices.Contains(f.Names(), "var") })
+	flags = append(flags, selectFlags()...)
 	flags = append(flags, rolloutFlags()...)
-	flags = append(flags, &cli.DurationFlag{Name: "timeout", Usage: "fail a host whose command runs longer than `DURATION` (default: no limit)"})
+	flags = append(flags, &cli.DurationFlag{Name: "timeout", Usage: "fail a host whose command runs longer than `D`", DefaultText: "no limit"})
 	return &cli.Command{
 		Name:  "task",
 		Usage: "run an ad-hoc command across the fleet, batch by batch",
@@ -33,7 +36,8 @@ func taskCommand() *cli.Command {
 				"batch by batch, then --health-check on that host. The rollout halts after the\n" +
 				"first batch with a failed command or health check (--max-fail to tolerate\n" +
 				"some): hosts already done are reported, the rest are left untouched.\n" +
-				"Needs only the inventory (the stockpile only for --environment).\n\n" +
+				"Needs only the inventory (the stockpile only for --environment). Flags may\n" +
+				"come before or after CMD.\n\n" +
 				"   vigocli task run \"docker pull myregistry.example.com/webapp:v2.2.0\" \\\n" +
 				"     --target \"*.app.example.com\" --batch-size 25% \\\n" +
 				"     --health-check \"curl -sf http://localhost:8080/health\"\n\n" +
