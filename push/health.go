@@ -82,13 +82,20 @@ func lastLine(b []byte) string {
 	return s
 }
 
+// maxLine is the longest output line kept. A longer one (a host printing
+// megabytes without a newline) is not shown at all, only its length: cut
+// in pieces, a secret in it could straddle two events and escape the
+// masker, which sees one event at a time.
+const maxLine = 1 << 20
+
 // lineWriter turns a byte stream into one CommandOutput event per line,
 // so that a line (and a secret in it) is never split across two events.
 type lineWriter struct {
-	mu     sync.Mutex
-	sink   event.Sink
-	stream string
-	buf    []byte
+	mu      sync.Mutex
+	sink    event.Sink
+	stream  string
+	buf     []byte
+	dropped int // bytes of an over-long line dropped so far
 }
 
 func newLineWriter(s event.Sink, stream string) *lineWriter {
@@ -98,28 +105,47 @@ func newLineWriter(s event.Sink, stream string) *lineWriter {
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
+			w.add(p)
 			break
 		}
-		w.emit(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
+		w.add(p[:i])
+		w.end()
+		p = p[i+1:]
 	}
-	return len(p), nil
+	return n, nil
 }
 
-func (w *lineWriter) emit(line string) {
-	w.sink.Emit(event.Event{Kind: event.CommandOutput, Stream: w.stream, Output: strings.TrimRight(line, "\r")})
+// add appends to the current line, or counts it once it is too long.
+func (w *lineWriter) add(p []byte) {
+	if w.dropped == 0 && len(w.buf)+len(p) <= maxLine {
+		w.buf = append(w.buf, p...)
+		return
+	}
+	w.dropped += len(w.buf) + len(p)
+	w.buf = w.buf[:0]
+}
+
+// end emits the current line.
+func (w *lineWriter) end() {
+	if w.dropped > 0 {
+		w.sink.Emit(event.Event{Kind: event.CommandOutput, Stream: w.stream,
+			Output: fmt.Sprintf("(a line of %d bytes, longer than %d, not shown)", w.dropped, maxLine)})
+		w.dropped = 0
+		return
+	}
+	w.sink.Emit(event.Event{Kind: event.CommandOutput, Stream: w.stream, Output: strings.TrimRight(string(w.buf), "\r")})
+	w.buf = w.buf[:0]
 }
 
 // Flush emits a last line that had no newline.
 func (w *lineWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.emit(string(w.buf))
-		w.buf = nil
+	if len(w.buf) > 0 || w.dropped > 0 {
+		w.end()
 	}
 }
