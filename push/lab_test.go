@@ -446,12 +446,30 @@ func TestLabStaleLock(t *testing.T) {
 	f := newFleet(t)
 	f.converged("v2.1.0")
 	web4 := labHosts[0]
+	// A killed push drops its connection: the lock session on the host
+	// sees its stdin end and removes the lock.
 	cmd, wait := f.start("envoys", "push", "--target", web4, "--health-check", "sleep 60")
 	f.waitLock(web4)
-	_ = cmd.Process.Kill() // a killed push leaves its lock
+	_ = cmd.Process.Kill()
+	wait()
+	for i := 0; ; i++ {
+		if f.sh(web4, "test -e /var/lock/vigo.lock && echo held || echo free") == "free" {
+			break
+		}
+		if i == 50 {
+			t.Fatal("the lock of a killed push stayed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The holding shell killed outright on the host (no trap runs): the
+	// lock stays and is stale by the host's own process table.
+	cmd, wait = f.start("envoys", "push", "--target", web4, "--health-check", "sleep 60")
+	f.waitLock(web4)
+	f.sh(web4, "kill -9 $(cut -d' ' -f1 /var/lock/vigo.lock/session)")
+	_ = cmd.Process.Kill()
 	wait()
 	r := f.vigo("lock", "status", "--target", web4)
-	if !strings.Contains(r.stdout, "STALE: owner pid") {
+	if !strings.Contains(r.stdout, "STALE: its holding shell") {
 		t.Fatalf("lock status does not see the stale lock:\n%s%s", r.stdout, r.stderr)
 	}
 	r = f.vigo("envoys", "push", "--target", web4)
