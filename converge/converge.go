@@ -41,6 +41,14 @@ type Options struct {
 	Sink event.Sink
 	// Batch is copied into the events (1-based; 0: none).
 	Batch int
+	// Gate, when set, is called after planning and before the first
+	// change (never in a dry run), also when the plan changes nothing:
+	// push takes the host's lock while converge reads, and Gate waits for
+	// it. observed is when observing started; replan says the lock does
+	// not cover that time (another run held it meanwhile), so the host
+	// is observed and planned again under the lock. An error stops the
+	// host before any change and before any resource event.
+	Gate func(ctx context.Context, observed time.Time) (replan bool, err error)
 }
 
 // Result sums up one host's run.
@@ -50,6 +58,9 @@ type Result struct {
 	Plan                         string // every step's text form, in order
 	Steps                        []executors.Step
 	Err                          error
+	// Phases: how long observe, plan, gate (waiting for the lock) and
+	// apply took.
+	Phases map[string]time.Duration
 }
 
 type status int
@@ -92,24 +103,56 @@ func Run(ctx context.Context, h executors.Host, dh desired.Host, opts Options) (
 	for _, sp := range r.specs {
 		sp.Needs(&needs)
 	}
-	st, err := executors.Observe(ctx, h, needs)
-	if st != nil {
-		r.warn(-1, st.Warnings)
-		st.Warnings = nil
-	}
-	if err != nil {
-		return r.fail(res, -1, fmt.Errorf("%s: observe: %w", dh.Name, err))
-	}
-	r.state = st
-	for i, sp := range r.specs {
-		r.steps[i] = executors.Plan(sp, st)
+	res.Phases = map[string]time.Duration{}
+	observed := time.Now()
+	if err := r.observe(ctx, needs, &res); err != nil {
+		return r.fail(res, -1, err)
 	}
 	if opts.DryRun {
 		r.dryRun()
 		return r.finish(res, nil)
 	}
-	err = r.apply(ctx)
+	if opts.Gate != nil {
+		t := time.Now()
+		replan, err := opts.Gate(ctx, observed)
+		res.Phases["gate"] = time.Since(t)
+		if err != nil {
+			// Nothing was changed and no resource was reported: the
+			// host failed before its resources (the lock).
+			res.Err = err
+			return res, err
+		}
+		if replan {
+			if err := r.observe(ctx, needs, &res); err != nil {
+				return r.fail(res, -1, err)
+			}
+		}
+	}
+	t := time.Now()
+	err := r.apply(ctx)
+	res.Phases["apply"] = time.Since(t)
 	return r.finish(res, err)
+}
+
+// observe reads everything needs asks for and plans every resource.
+func (r *runner) observe(ctx context.Context, needs executors.Needs, res *Result) error {
+	t := time.Now()
+	st, err := executors.Observe(ctx, r.h, needs)
+	res.Phases["observe"] += time.Since(t)
+	if st != nil {
+		r.warn(-1, st.Warnings)
+		st.Warnings = nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: observe: %w", r.dh.Name, err)
+	}
+	t = time.Now()
+	r.state = st
+	for i, sp := range r.specs {
+		r.steps[i] = executors.Plan(sp, st)
+	}
+	res.Phases["plan"] += time.Since(t)
+	return nil
 }
 
 // prepare checks secrets, decodes every resource and links listeners. On

@@ -1,0 +1,100 @@
+package converge_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/vigo-sh/vigocli/converge"
+	"github.com/vigo-sh/vigocli/event"
+)
+
+// gateRun converges with a gate that records its calls.
+func gateRun(t *testing.T, tag string, dry bool, gate func(context.Context, time.Time) (bool, error)) (*sink, converge.Result, error, int) {
+	t.Helper()
+	h := fakeHost()
+	if _, err := converge.Run(context.Background(), h, docStack("v2.1.0"), converge.Options{Secrets: secretsMap}); err != nil {
+		t.Fatal(err)
+	}
+	h.Reset()
+	s := &sink{}
+	r, err := converge.Run(context.Background(), h, docStack(tag), converge.Options{DryRun: dry, Secrets: secretsMap, Sink: s, Gate: gate})
+	return s, r, err, len(h.Mutating())
+}
+
+func TestGateErrorStopsBeforeAnyChangeOrEvent(t *testing.T) {
+	locked := errors.New("locked by someone")
+	s, r, err, mutated := gateRun(t, "v2.2.0", false, func(context.Context, time.Time) (bool, error) { return false, locked })
+	if !errors.Is(err, locked) || !errors.Is(r.Err, locked) {
+		t.Fatalf("err %v", err)
+	}
+	if mutated != 0 || len(s.ev) != 0 || r.OK+r.Changed+r.Failed+r.Skipped != 0 {
+		t.Errorf("gate refused, yet %d changes, events %v, result %+v", mutated, s.summary(), r)
+	}
+}
+
+func TestGateWaitedForOnNoopAndBeforeChanges(t *testing.T) {
+	for _, tag := range []string{"v2.1.0", "v2.2.0"} {
+		calls := 0
+		var observed time.Time
+		before := time.Now()
+		s, r, err, _ := gateRun(t, tag, false, func(_ context.Context, at time.Time) (bool, error) {
+			calls++
+			observed = at
+			return false, nil
+		})
+		if err != nil || calls != 1 {
+			t.Fatalf("%s: err %v, gate called %d times", tag, err, calls)
+		}
+		if observed.Before(before) || observed.After(time.Now()) {
+			t.Errorf("%s: observed at %v", tag, observed)
+		}
+		if tag == "v2.2.0" && r.Changed == 0 {
+			t.Errorf("no change after the gate: %v", s.summary())
+		}
+		if r.Phases["observe"] <= 0 || r.Phases["gate"] <= 0 {
+			t.Errorf("phases %v", r.Phases)
+		}
+	}
+}
+
+func TestGateReplanObservesAgain(t *testing.T) {
+	h := fakeHost()
+	if _, err := converge.Run(context.Background(), h, docStack("v2.1.0"), converge.Options{Secrets: secretsMap}); err != nil {
+		t.Fatal(err)
+	}
+	h.Reset()
+	// While we wait for the lock, another run removes the webapp
+	// container: the plan made before must not be used.
+	s := &sink{}
+	r, err := converge.Run(context.Background(), h, docStack("v2.1.0"), converge.Options{Secrets: secretsMap, Sink: s,
+		Gate: func(context.Context, time.Time) (bool, error) {
+			h.RemoveContainer("webapp")
+			return true, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Changed != 1 || r.OK != 3 {
+		t.Errorf("after replanning: changed %d ok %d, want 1 and 3: %v", r.Changed, r.OK, s.summary())
+	}
+	if h.ContainerByName("webapp") == nil {
+		t.Error("the container removed meanwhile was not created again")
+	}
+}
+
+func TestDryRunNeverCallsGate(t *testing.T) {
+	s, _, err, mutated := gateRun(t, "v2.2.0", true, func(context.Context, time.Time) (bool, error) {
+		t.Error("gate called in a dry run")
+		return false, nil
+	})
+	if err != nil || mutated != 0 {
+		t.Fatalf("err %v, %d changes", err, mutated)
+	}
+	for _, e := range s.ev {
+		if e.Kind != event.ResourcePlanned {
+			t.Errorf("dry run event %s", e.Kind)
+		}
+	}
+}
