@@ -132,7 +132,9 @@ func runPush(c *cli.Context) error {
 			mu.Unlock()
 			return nil
 		},
-		Run: func(ctx context.Context, host string, batch int, r push.Remote, sink event.Sink) (push.Outcome, error) {
+		// Gated: the lock is taken while converge reads; converge waits
+		// for it before its first change (push.Job.Gated).
+		Gated: func(ctx context.Context, host string, batch int, r push.Remote, sink event.Sink, gate push.Gate) (push.Outcome, error) {
 			h, ok := r.(executors.Host)
 			if !ok {
 				return push.Outcome{}, fmt.Errorf("connection to %s cannot converge (%T)", host, r)
@@ -142,9 +144,9 @@ func runPush(c *cli.Context) error {
 			mu.Unlock()
 			res, err := converge.Run(ctx, h, byName[host], converge.Options{
 				DryRun: opts.DryRun, Secrets: vals,
-				StockpileDir: f.sp.Dir, Sink: sink, Batch: batch,
+				StockpileDir: f.sp.Dir, Sink: sink, Batch: batch, Gate: gate,
 			})
-			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped}, err
+			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped, Phases: res.Phases}, err
 		},
 	}
 	return runRollout(c, f.inv, hosts, job, opts, masker)

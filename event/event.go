@@ -67,6 +67,9 @@ type Event struct {
 	Status   string        `json:"status,omitempty"` // HostFinished: one of the Status constants
 	Command  string        `json:"command,omitempty"`
 	DryRun   bool          `json:"dry_run,omitempty"`
+	// Phases: HostFinished says where the host's time went (connect,
+	// lock, observe, plan, gate, apply, health, release).
+	Phases map[string]time.Duration `json:"phases_ns,omitempty"`
 }
 
 // Bool returns a pointer to b, for Event.OK.

@@ -43,7 +43,15 @@ func (f ConnectorFunc) Connect(ctx context.Context, host string) (Remote, error)
 // command counts as one changed step).
 type Outcome struct {
 	OK, Changed, Failed, Skipped int
+	// Phases: how long the job's own phases took (converge: observe,
+	// plan, gate, apply), copied into the HostFinished event.
+	Phases map[string]time.Duration
 }
+
+// Gate is handed to a gated job: it waits until the host's lock is held
+// (or failed), and says whether observations that started at observed
+// must be made again (another run held the lock since).
+type Gate func(ctx context.Context, observed time.Time) (replan bool, err error)
 
 // Job is the work done on each host.
 type Job struct {
@@ -55,6 +63,12 @@ type Job struct {
 	// resource or output events to sink (already tagged with host and
 	// batch). An error fails the host.
 	Run func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error)
+	// Gated, when set, is used instead of Run: the job only reads until
+	// it calls gate, which it must do before its first change (also when
+	// it changes nothing, so that a lock conflict is reported alike), so
+	// the engine takes the host's lock while the job reads. Without a
+	// lock (dry run, no Locker) gate returns at once.
+	Gated func(ctx context.Context, host string, batch int, r Remote, sink event.Sink, gate Gate) (Outcome, error)
 }
 
 // Health is the check run on each host after its job succeeded.
@@ -251,9 +265,10 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 	hs := hostSink(sink, host, batch)
 	hr = HostResult{Host: host, Batch: batch}
 	hs.Emit(event.Event{Kind: event.HostStarted, Time: start})
+	phases := map[string]time.Duration{}
 	defer func() {
 		hr.Duration = time.Since(start)
-		ev := event.Event{Kind: event.HostFinished, Status: hr.Status, Duration: hr.Duration}
+		ev := event.Event{Kind: event.HostFinished, Status: hr.Status, Duration: hr.Duration, Phases: phases}
 		if hr.Status == event.StatusUnreachable {
 			ev.Kind = event.HostUnreachable
 		}
@@ -279,36 +294,36 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 			return fail(err)
 		}
 	}
+	t := time.Now()
 	r, err := opts.Connect.Connect(ctx, host)
+	phases["connect"] = time.Since(t)
 	if err != nil {
 		return fail(err)
 	}
-	if opts.Lock != nil && !opts.DryRun {
-		held, err := opts.Lock.Acquire(ctx, r,
-			func(st LockState) {
-				hs.Emit(event.Event{Kind: event.LockWaiting, Reason: "held by " + st.Owner.String()})
-			},
-			func(st LockState) {
-				hs.Emit(event.Event{Kind: event.LockBroken, Reason: st.Stale + "; was held by " + st.Owner.String()})
-			})
-		if err != nil {
-			return fail(err)
-		}
-		hs.Emit(event.Event{Kind: event.LockAcquired})
+	locking := opts.Lock != nil && !opts.DryRun
+	lock := &hostLock{}
+	if locking {
+		lock = startLock(ctx, opts.Lock, r, hs)
 		defer func() {
-			// The run's context may be cancelled (Ctrl-C): release with a
-			// fresh, short one.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-			defer cancel()
-			if err := held.Release(rctx); err != nil {
-				hs.Emit(event.Event{Kind: event.Warning, Error: fmt.Sprintf("%s: release lock: %v", host, err)})
-				return
+			t := time.Now()
+			if lock.release(ctx, host, hs) {
+				phases["release"] = time.Since(t)
 			}
-			hs.Emit(event.Event{Kind: event.LockReleased})
+			phases["lock"] = lock.took
 		}()
 	}
-
-	out, err := job.Run(ctx, host, batch, r, hs)
+	var out Outcome
+	if job.Gated != nil {
+		out, err = job.Gated(ctx, host, batch, r, hs, lock.gate)
+	} else {
+		if _, err := lock.gate(ctx, time.Now()); err != nil {
+			return fail(err)
+		}
+		out, err = job.Run(ctx, host, batch, r, hs)
+	}
+	for k, v := range out.Phases {
+		phases[k] = v
+	}
 	hr.Outcome = out
 	if err == nil && out.Failed > 0 {
 		err = fmt.Errorf("%d resource(s) failed", out.Failed)
@@ -317,7 +332,10 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		return fail(err)
 	}
 	if opts.Health.Cmd != "" && !opts.DryRun {
-		if err := healthCheck(ctx, r, opts.Health, hs); err != nil {
+		t := time.Now()
+		err := healthCheck(ctx, r, opts.Health, hs)
+		phases["health"] = time.Since(t)
+		if err != nil {
 			return fail(err)
 		}
 	}
@@ -326,4 +344,70 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		hr.Status = event.StatusChanged
 	}
 	return hr
+}
+
+// hostLock is the lock of one host, taken in the background while the
+// job reads.
+type hostLock struct {
+	done   chan struct{} // closed when Acquire returned; nil: no lock
+	cancel context.CancelFunc
+	held   *Held
+	err    error
+	once   sync.Once // LockAcquired is emitted once
+	hs     event.Sink
+	took   time.Duration // how long Acquire took
+}
+
+func startLock(ctx context.Context, l *Locker, r Remote, hs event.Sink) *hostLock {
+	lctx, cancel := context.WithCancel(ctx)
+	hl := &hostLock{done: make(chan struct{}), cancel: cancel, hs: hs}
+	go func() {
+		defer close(hl.done)
+		t := time.Now()
+		hl.held, hl.err = l.Acquire(lctx, r,
+			func(st LockState) {
+				hs.Emit(event.Event{Kind: event.LockWaiting, Reason: "held by " + st.Owner.String()})
+			},
+			func(st LockState) {
+				hs.Emit(event.Event{Kind: event.LockBroken, Reason: st.Stale + "; was held by " + st.Owner.String()})
+			})
+		hl.took = time.Since(t)
+	}()
+	return hl
+}
+
+// gate waits for the lock. Without a lock it returns at once.
+func (hl *hostLock) gate(ctx context.Context, observed time.Time) (bool, error) {
+	if hl.done == nil {
+		return false, nil
+	}
+	select {
+	case <-hl.done:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	if hl.err != nil {
+		return false, hl.err
+	}
+	hl.once.Do(func() { hl.hs.Emit(event.Event{Kind: event.LockAcquired}) })
+	return !hl.held.Covers(observed), nil
+}
+
+// release stops a lock still being taken and releases a held one, with a
+// fresh, short context: the run's may be cancelled (Ctrl-C).
+func (hl *hostLock) release(ctx context.Context, host string, hs event.Sink) (held bool) {
+	hl.cancel()
+	<-hl.done
+	if hl.held == nil {
+		return false
+	}
+	hl.once.Do(func() { hs.Emit(event.Event{Kind: event.LockAcquired}) })
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := hl.held.Release(rctx); err != nil {
+		hs.Emit(event.Event{Kind: event.Warning, Error: fmt.Sprintf("%s: release lock: %v", host, err)})
+		return true
+	}
+	hs.Emit(event.Event{Kind: event.LockReleased})
+	return true
 }
