@@ -133,3 +133,29 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("JSON warnings %q (%v)", doc.Warnings, err)
 	}
 }
+
+// The JSON document escapes C1 controls too (encoding/json leaves them
+// raw) and still decodes to the original text.
+func TestJSONEscapesC1(t *testing.T) {
+	c := NewCollector()
+	for _, e := range hostileRun() {
+		c.Emit(e)
+	}
+	c.Emit(event.Event{Kind: event.CommandOutput, Host: "web4.app.example.com", Stream: "stdout", Output: "csi \u009b2J é"})
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, c.Run(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("\u009b")) || bytes.ContainsAny(buf.Bytes(), "\x1b\x00") {
+		t.Errorf("JSON holds raw control characters:\n%s", buf.String())
+	}
+	validate(t, buf.Bytes())
+	var doc struct{ Hosts []struct{ Output []OutputLine } }
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := doc.Hosts[0].Output
+	if got := out[len(out)-1].Line; got != "csi \u009b2J é" {
+		t.Errorf("decoded line %q", got)
+	}
+}

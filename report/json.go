@@ -1,7 +1,9 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 )
@@ -90,7 +92,32 @@ func WriteJSON(w io.Writer, run *Run, exitCode int) error {
 		jh.Lock = append(jh.Lock, h.Lock...)
 		doc.Hosts = append(doc.Hosts, jh)
 	}
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeC1(buf.Bytes()))
+	return err
+}
+
+// escapeC1 writes the C1 control characters (U+0080..U+009F, which some
+// terminals obey: U+009B is CSI) that encoding/json leaves raw as \u00XX,
+// so that the document shown on a terminal is as inert as the other
+// outputs. They can only occur inside strings, where \u00XX means the same.
+func escapeC1(b []byte) []byte {
+	if !bytes.Contains(b, []byte{0xc2}) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f {
+			out = fmt.Appendf(out, `\u%04x`, b[i+1])
+			i++
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return out
 }
