@@ -146,6 +146,7 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 
 	results := make(map[string]*HostResult, len(hosts))
 	var mu sync.Mutex
+	var releases sync.WaitGroup
 	failures := 0
 	halted := ""
 
@@ -191,7 +192,7 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 					skip(h, b, why)
 					return nil
 				}
-				hr := runHost(ctx, h, b, job, opts, sink)
+				hr := runHost(ctx, h, b, job, opts, sink, &releases)
 				mu.Lock()
 				results[h] = &hr
 				if hr.Status == event.StatusFailed || hr.Status == event.StatusUnreachable {
@@ -217,6 +218,9 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 		}
 	}
 
+	// Locks are released in the background (a host is finished when its
+	// work is); the run ends when every lock is released.
+	releases.Wait()
 	res := Result{Halted: halted, Duration: time.Since(start)}
 	var errs []error
 	for _, h := range hosts {
@@ -260,7 +264,7 @@ func hostSink(s event.Sink, host string, batch int) event.Sink {
 // runHost does everything for one host: prepare, connect, lock, job,
 // health check, unlock. It never returns early without a HostFinished
 // (or HostUnreachable) event.
-func runHost(ctx context.Context, host string, batch int, job Job, opts Options, sink event.Sink) (hr HostResult) {
+func runHost(ctx context.Context, host string, batch int, job Job, opts Options, sink event.Sink, releases *sync.WaitGroup) (hr HostResult) {
 	start := time.Now()
 	hs := hostSink(sink, host, batch)
 	hr = HostResult{Host: host, Batch: batch}
@@ -305,11 +309,15 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 	if locking {
 		lock = startLock(ctx, opts.Lock, r, hs)
 		defer func() {
-			t := time.Now()
-			if lock.release(ctx, host, hs) {
-				phases["release"] = time.Since(t)
-			}
+			held := lock.stop()
 			phases["lock"] = lock.took
+			if held {
+				releases.Add(1)
+				go func() {
+					defer releases.Done()
+					lock.release(ctx, host, hs)
+				}()
+			}
 		}()
 	}
 	var out Outcome
@@ -393,21 +401,26 @@ func (hl *hostLock) gate(ctx context.Context, observed time.Time) (bool, error) 
 	return !hl.held.Covers(observed), nil
 }
 
-// release stops a lock still being taken and releases a held one, with a
-// fresh, short context: the run's may be cancelled (Ctrl-C).
-func (hl *hostLock) release(ctx context.Context, host string, hs event.Sink) (held bool) {
+// stop stops a lock still being taken (an interrupted Acquire leaves no
+// lock) and says whether the lock is held.
+func (hl *hostLock) stop() (held bool) {
 	hl.cancel()
 	<-hl.done
-	if hl.held == nil {
-		return false
+	if hl.held != nil {
+		hl.once.Do(func() { hl.hs.Emit(event.Event{Kind: event.LockAcquired}) })
 	}
-	hl.once.Do(func() { hs.Emit(event.Event{Kind: event.LockAcquired}) })
+	return hl.held != nil
+}
+
+// release releases the held lock with a fresh, short context (the run's
+// may be cancelled: Ctrl-C); LockReleased carries how long it took.
+func (hl *hostLock) release(ctx context.Context, host string, hs event.Sink) {
+	t := time.Now()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if err := hl.held.Release(rctx); err != nil {
 		hs.Emit(event.Event{Kind: event.Warning, Error: fmt.Sprintf("%s: release lock: %v", host, err)})
-		return true
+		return
 	}
-	hs.Emit(event.Event{Kind: event.LockReleased})
-	return true
+	hs.Emit(event.Event{Kind: event.LockReleased, Duration: time.Since(t)})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -381,5 +382,129 @@ func TestTaskJobStreamsOutputLines(t *testing.T) {
 	}
 	if res.Hosts[0].Status != event.StatusChanged {
 		t.Errorf("status %s", res.Hosts[0].Status)
+	}
+}
+
+// gatedJob reads (waiting read), then calls the gate, then reports.
+func gatedJob(read time.Duration, during func(host string)) (Job, *sync.Map) {
+	var seen sync.Map // host -> replan
+	return Job{Gated: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink, gate Gate) (Outcome, error) {
+		observed := time.Now()
+		if during != nil {
+			during(host)
+		}
+		time.Sleep(read)
+		replan, err := gate(ctx, observed)
+		if err != nil {
+			return Outcome{}, err
+		}
+		seen.Store(host, replan)
+		sink.Emit(event.Event{Kind: event.ResourceOK, Resource: "web"})
+		return Outcome{OK: 1, Phases: map[string]time.Duration{"observe": read}}, nil
+	}}, &seen
+}
+
+func TestGatedJobLocksWhileReading(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recorder{}
+	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	lockPath := dir + "/vigo.lock"
+	held := make(chan bool, 1)
+	job, seen := gatedJob(0, func(string) {
+		// The lock is being taken while the job reads: shortly after
+		// the job starts it is held although the job never waited.
+		for i := 0; i < 500; i++ {
+			if _, err := os.Stat(lockPath + "/owner"); err == nil {
+				held <- true
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		held <- false
+	})
+	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, Sink: event.Serial(rec),
+		Lock: &Locker{Path: lockPath, Owner: NewOwner("test")}})
+	if res.Err != nil || !<-held {
+		t.Fatalf("err %v; lock seen while reading: false", res.Err)
+	}
+	if replan, _ := seen.Load("h1"); replan != false {
+		t.Errorf("uncontended lock asked for a replan")
+	}
+	// Run returns after the release.
+	if _, err := os.Stat(lockPath); !os.IsNotExist(err) {
+		t.Errorf("lock left after Run: %v", err)
+	}
+	fin, _ := rec.find(event.HostFinished, "h1")
+	for _, p := range []string{"connect", "lock", "observe"} {
+		if _, ok := fin.Phases[p]; !ok {
+			t.Errorf("host_finished phases %v lack %s", fin.Phases, p)
+		}
+	}
+	if _, ok := rec.find(event.LockReleased, "h1"); !ok {
+		t.Error("no lock_released")
+	}
+}
+
+func TestGatedJobLockConflictFailsBeforeResources(t *testing.T) {
+	dir := t.TempDir()
+	lockPath := dir + "/vigo.lock"
+	other, err := (&Locker{Path: lockPath, Owner: NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release(context.Background())
+	rec := &recorder{}
+	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	job, _ := gatedJob(0, nil)
+	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, Sink: event.Serial(rec),
+		Lock: &Locker{Path: lockPath, Owner: NewOwner("test")}})
+	if res.Hosts[0].Status != event.StatusFailed || !errors.Is(res.Hosts[0].Err, ErrLocked) || !strings.Contains(res.Err.Error(), "push other") {
+		t.Fatalf("result %+v", res.Hosts[0])
+	}
+	if _, ok := rec.find(event.ResourceOK, "h1"); ok {
+		t.Error("a resource was reported although the lock was refused")
+	}
+}
+
+func TestGatedJobReplansAfterWaiting(t *testing.T) {
+	dir := t.TempDir()
+	lockPath := dir + "/vigo.lock"
+	other, err := (&Locker{Path: lockPath, Owner: NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	job, seen := gatedJob(0, nil)
+	rec := &recorder{}
+	sink := event.SinkFunc(func(e event.Event) {
+		rec.Emit(e)
+		if e.Kind == event.LockWaiting {
+			go other.Release(context.Background())
+		}
+	})
+	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, Sink: event.Serial(sink),
+		Lock: &Locker{Path: lockPath, Owner: NewOwner("test"), Wait: 10 * time.Second, Poll: 10 * time.Millisecond}})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if replan, _ := seen.Load("h1"); replan != true {
+		t.Error("reads made while another run held the lock were not replanned")
+	}
+}
+
+func TestDryRunGateNeverWaits(t *testing.T) {
+	dir := t.TempDir()
+	lockPath := dir + "/vigo.lock"
+	other, err := (&Locker{Path: lockPath, Owner: NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release(context.Background())
+	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	job, _ := gatedJob(0, nil)
+	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, DryRun: true,
+		Lock: &Locker{Path: lockPath, Owner: NewOwner("test")}})
+	if res.Err != nil {
+		t.Fatalf("dry run with a held lock: %v", res.Err)
 	}
 }

@@ -136,10 +136,14 @@ func orDefault(d, def time.Duration) time.Duration {
 // token is $1, under a guard directory so that the check and the removal
 // of two removers never interleave) and probe (print a held lock's state).
 const lockLib = `l=$1
-if [ -z "$l" ]; then if [ "$(id -u)" = 0 ]; then l=/var/lock/vigo.lock; else l=$HOME/.vigo.lock; fi; fi
-boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
-upcs() { read -r u _ </proc/uptime; echo $(( ${u%.*} * 100 + 1${u#*.} - 100 )); }
-tok() { if [ -e "$l/token" ]; then cat -- "$l/token" 2>/dev/null; else sed -n 's/.*"token":"\([^"]*\)".*/\1/p' -- "$l/owner" 2>/dev/null; fi; }
+if [ -z "$l" ]; then
+  u=${USER:-}; [ -n "$u" ] || u=$(id -un)
+  if [ "$u" = root ]; then l=/var/lock/vigo.lock; else l=$HOME/.vigo.lock; fi
+fi
+read -r boot </proc/sys/kernel/random/boot_id 2>/dev/null || boot=
+upcs() { read -r u _ </proc/uptime; now=$(( ${u%.*} * 100 + 1${u#*.} - 100 )); }
+starttime() { read -r st <"/proc/$1/stat" 2>/dev/null || { start=; return; }; set -- ${st##*) }; start=${20}; }
+tok() { cur=; if [ -e "$l/token" ]; then read -r cur <"$l/token"; else cur=$(sed -n 's/.*"token":"\([^"]*\)".*/\1/p' -- "$l/owner" 2>/dev/null); fi; }
 rmlock() {
   g=$l.guard; i=0
   until mkdir -- "$g" 2>/dev/null; do
@@ -148,8 +152,9 @@ rmlock() {
   done
   r=0
   if [ -d "$l" ]; then
-    if [ "$(tok)" = "$1" ]; then
-      if rm -rf -- "$l"; then echo "$(upcs) $boot" >"$l.released" 2>/dev/null; else r=1; fi
+    tok
+    if [ "$cur" = "$1" ]; then
+      if rm -rf -- "$l"; then upcs; echo "$now $boot" >"$l.released" 2>/dev/null; else r=1; fi
     else r=3; fi
   fi
   rmdir -- "$g" 2>/dev/null
@@ -161,8 +166,9 @@ probe() {
   stat -c %Y -- "$l/owner" 2>/dev/null || stat -c %Y -- "$l" 2>/dev/null || echo 0
   if read -r p s b n <"$l/session" 2>/dev/null; then
     why=
+    starttime "$p"
     if [ "$b" != "$boot" ]; then why="the host rebooted since it was taken"
-    elif [ "$n" = "$(readlink /proc/$$/ns/pid 2>/dev/null)" ] && [ "$(cut -d' ' -f22 /proc/$p/stat 2>/dev/null)" != "$s" ]; then why="its holding shell (pid $p on the host) is gone"
+    elif [ "$n" = "$(readlink /proc/$$/ns/pid 2>/dev/null)" ] && [ "$start" != "$s" ]; then why="its holding shell (pid $p on the host) is gone"
     fi
     echo "session $why"
   else echo nosession; fi
@@ -177,15 +183,17 @@ probe() {
 // heartbeat on every line, until stdin ends; then it removes the lock if
 // it is still ours. When the lock is held it prints the probe and exits;
 // "gone PATH" means it was released between our mkdir and our look.
+// The path it takes (mkdir, then builtins but one readlink) forks twice.
 const holdScript = lockLib + `trap 'rmlock "$2" >/dev/null 2>&1; exit 0' HUP INT TERM PIPE
 if err=$(mkdir -- "$l" 2>&1); then
+  starttime $$
   { printf '%s\n' "$2" >"$l/token" &&
-    printf '%s %s %s %s\n' "$$" "$(cut -d' ' -f22 /proc/$$/stat)" "$boot" "$(readlink /proc/$$/ns/pid)" >"$l/session" &&
+    printf '%s %s %s %s\n' "$$" "$start" "$boot" "$(readlink /proc/$$/ns/pid)" >"$l/session" &&
     printf '%s\n' "$3" >"$l/owner"; } || { rmlock "$2"; exit 1; }
   rel=none
-  if read -r ru rb <"$l.released" 2>/dev/null && [ "$rb" = "$boot" ]; then rel=$(( $(upcs) - ru )); fi
+  if read -r ru rb <"$l.released" 2>/dev/null && [ "$rb" = "$boot" ]; then upcs; rel=$(( now - ru )); fi
   echo "acquired $l $rel"
-  while IFS= read -r _; do [ "$(tok)" = "$2" ] && touch -c -- "$l/owner"; done
+  while IFS= read -r _; do tok; [ "$cur" = "$2" ] && touch -c -- "$l/owner"; done
   trap - HUP INT TERM PIPE
   rmlock "$2" >/dev/null 2>&1
   exit $?
