@@ -145,9 +145,13 @@ upcs() { read -r u _ </proc/uptime; now=$(( ${u%.*} * 100 + 1${u#*.} - 100 )); }
 starttime() { read -r st <"/proc/$1/stat" 2>/dev/null || { start=; return; }; set -- ${st##*) }; start=${20}; }
 tok() { cur=; if [ -e "$l/token" ]; then read -r cur <"$l/token"; else cur=$(sed -n 's/.*"token":"\([^"]*\)".*/\1/p' -- "$l/owner" 2>/dev/null); fi; }
 rmlock() {
+  [ -d "$l" ] || return 0
   g=$l.guard; i=0
   until mkdir -- "$g" 2>/dev/null; do
-    i=$((i+1)); if [ "$i" -ge 100 ]; then rm -rf -- "$g"; i=0; fi
+    [ -d "$l" ] || return 0
+    i=$((i+1))
+    if [ "$i" -eq 100 ]; then rm -rf -- "$g"; fi # its remover died ~5s ago
+    if [ "$i" -ge 200 ]; then echo "cannot take $g" >&2; return 1; fi
     sleep 0.05
   done
   r=0

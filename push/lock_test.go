@@ -303,9 +303,11 @@ func TestDeadPIDOfAnotherBootIsNotStale(t *testing.T) {
 	other.Owner.PID = 999999
 	other.Owner.Boot = "another-boot"
 	other.Heartbeat = time.Hour
-	if _, err := other.Acquire(ctx, localRunner{}, nil, nil); err != nil {
+	oh, err := other.Acquire(ctx, localRunner{}, nil, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer oh.Release(ctx)
 	st, err := newTestLocker(t, path, "push").Status(ctx, localRunner{})
 	if err != nil || st.Stale != "" {
 		t.Errorf("lock of another boot judged stale: %+v %v", st, err)
@@ -318,9 +320,11 @@ func TestStaleLockNoHeartbeat(t *testing.T) {
 	other := newTestLocker(t, path, "push elsewhere")
 	other.Owner.Host = "another-controller" // pid cannot be checked from here
 	other.Heartbeat = time.Hour             // it died: no more heartbeats
-	if _, err := other.Acquire(ctx, localRunner{}, nil, nil); err != nil {
+	oh, err := other.Acquire(ctx, localRunner{}, nil, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer oh.Release(ctx)
 	next := newTestLocker(t, path, "push next")
 	next.TTL = time.Minute
 	if _, err := next.Acquire(ctx, localRunner{}, nil, nil); !errors.Is(err, ErrLocked) {
