@@ -21,16 +21,19 @@ func lockCommand() *cli.Command {
 		f := append(sharedFlags(),
 			&cli.StringSliceFlag{Name: "target", Aliases: []string{"t"}, Usage: "hosts whose inventory name matches `GLOB` (repeatable; default: every host)"},
 			&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the key of a host with none on record"},
+			&cli.StringFlag{Name: "lock-dir", Usage: "the lock directory `PATH` on the hosts (default " + push.DefaultLockPath + " as root or with become, " + push.HomeLockPath + " for another user)"},
 		)
 		return append(f, extra...)
 	}
 	return &cli.Command{
 		Name:  "lock",
 		Usage: "show or release the per-host locks that keep pushes and tasks from interleaving",
-		Description: "Every push and task takes a lock on each host (the directory " + push.DefaultLockPath + ",\n" +
-			"owner in " + push.DefaultLockPath + "/owner) and refreshes its heartbeat while it runs.\n" +
-			"A lock is stale when its owner process is gone from this controller or its\n" +
-			"heartbeat is older than 2m; pushes break stale locks by themselves.",
+		Description: "Every push and task takes a lock on each host (the directory " + push.DefaultLockPath + "\n" +
+			"as root or with become, " + push.HomeLockPath + " for another user; owner in PATH/owner), held by\n" +
+			"one remote shell for as long as the run works on the host: it removes the lock\n" +
+			"when the run releases it, is interrupted, or its connection drops. A lock is\n" +
+			"stale when its holding shell is gone from the host (killed outright, host\n" +
+			"rebooted) or its heartbeat is older than 2m; pushes break stale locks by themselves.",
 		Subcommands: []*cli.Command{
 			{
 				Name:   "status",
@@ -70,7 +73,7 @@ func runLock(c *cli.Context, release bool) error {
 		return withCode(exitInvalid, err)
 	}
 	defer pool.Close()
-	l := &push.Locker{}
+	l := &push.Locker{Path: c.String("lock-dir")}
 	force := c.Bool("force")
 
 	var mu sync.Mutex
@@ -127,7 +130,7 @@ func lockOne(ctx context.Context, pool *transport.Pool, l *push.Locker, h invent
 	if !st.Held {
 		return "free", false, false
 	}
-	desc := fmt.Sprintf("held by %s, heartbeat %s ago", st.Owner, st.Age)
+	desc := fmt.Sprintf("%s held by %s, heartbeat %s ago", st.Path, st.Owner, st.Age)
 	if st.Stale != "" {
 		desc += "; STALE: " + st.Stale
 	}
