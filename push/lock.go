@@ -158,7 +158,10 @@ rmlock() {
   if [ -d "$l" ]; then
     tok
     if [ "$cur" = "$1" ]; then
-      if rm -rf -- "$l"; then upcs; echo "$now $boot" >"$l.released" 2>/dev/null; else r=1; fi
+      # The release time goes out of the lock by rename, which never
+      # follows a symlink planted in a shared directory.
+      upcs; { echo "$now $boot" >"$l/released" && mv -f -- "$l/released" "$l.released"; } 2>/dev/null
+      rm -rf -- "$l" || r=1
     else r=3; fi
   fi
   rmdir -- "$g" 2>/dev/null
@@ -195,7 +198,7 @@ if err=$(mkdir -- "$l" 2>&1); then
     printf '%s %s %s %s\n' "$$" "$start" "$boot" "$(readlink /proc/$$/ns/pid)" >"$l/session" &&
     printf '%s\n' "$3" >"$l/owner"; } || { rmlock "$2"; exit 1; }
   rel=none
-  if read -r ru rb <"$l.released" 2>/dev/null && [ "$rb" = "$boot" ]; then upcs; rel=$(( now - ru )); fi
+  if [ -O "$l.released" ] && [ ! -L "$l.released" ] && read -r ru rb <"$l.released" 2>/dev/null && [ "$rb" = "$boot" ]; then upcs; rel=$(( now - ru )); fi
   echo "acquired $l $rel"
   while IFS= read -r _; do tok; [ "$cur" = "$2" ] && touch -c -- "$l/owner"; done
   trap - HUP INT TERM PIPE

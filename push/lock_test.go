@@ -391,3 +391,31 @@ func TestLockValuesNeverSpliced(t *testing.T) {
 		t.Error("the path was interpreted by the shell")
 	}
 }
+
+func TestReleaseMarkerNeverFollowsSymlink(t *testing.T) {
+	// PATH.released sits in a shared directory such as /var/lock: a
+	// symlink planted there must not redirect the write.
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := dir + "/vigo.lock"
+	victim := dir + "/victim"
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, path+".released"); err != nil {
+		t.Fatal(err)
+	}
+	held, err := newTestLocker(t, path, "push").Acquire(ctx, localRunner{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := held.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the release wrote through the symlink: %q", b)
+	}
+	if fi, err := os.Lstat(path + ".released"); err != nil || fi.Mode()&os.ModeSymlink != 0 {
+		t.Errorf("marker not replaced by a file: %v %v", fi, err)
+	}
+}
