@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/vigo-sh/vigocli/report"
 	"sort"
 	"strings"
 	"sync"
@@ -19,7 +20,7 @@ import (
 func lockCommand() *cli.Command {
 	flags := func(extra ...cli.Flag) []cli.Flag {
 		f := append(sharedFlags(),
-			&cli.StringSliceFlag{Name: "target", Aliases: []string{"t"}, Usage: "hosts whose inventory name matches `GLOB` (repeatable; default: every host)"},
+			&cli.StringSliceFlag{Name: "target", Aliases: []string{"t"}, Usage: "hosts whose inventory name matches `GLOB` (repeatable; status: default every host; release: required)"},
 			&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the key of a host with none on record"},
 			&cli.StringFlag{Name: "lock-dir", Usage: "the lock directory `PATH` on the hosts (default " + push.DefaultLockPath + " as root or with become, " + push.HomeLockPath + " for another user)"},
 		)
@@ -57,7 +58,6 @@ func lockCommand() *cli.Command {
 }
 
 func runLock(c *cli.Context, release bool) error {
-	defaultStockpile(c)
 	path, _ := inventoryPath(c)
 	inv, err := inventory.Load(path)
 	if err != nil {
@@ -73,6 +73,9 @@ func runLock(c *cli.Context, release bool) error {
 		return withCode(exitInvalid, err)
 	}
 	defer pool.Close()
+	for _, w := range pool.Warnings() {
+		fmt.Fprintln(c.App.ErrWriter, "warning:", report.Clean(w))
+	}
 	l := &push.Locker{Path: c.String("lock-dir")}
 	force := c.Bool("force")
 
@@ -105,7 +108,8 @@ func runLock(c *cli.Context, release bool) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(c.App.Writer, "%s | %s\n", n, lines[n])
+		// Owner fields and errors come from the hosts: made inert first.
+		fmt.Fprintf(c.App.Writer, "%s | %s\n", n, report.Clean(lines[n]))
 	}
 	switch {
 	case failed > 0:

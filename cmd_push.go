@@ -48,6 +48,7 @@ func rolloutFlags() []cli.Flag {
 		&cli.IntFlag{Name: "health-retries", Value: 2, Usage: "`N` more health check attempts after a failed one"},
 		&cli.DurationFlag{Name: "health-interval", Value: 2 * time.Second, Usage: "pause `D` between health check attempts"},
 		&cli.DurationFlag{Name: "health-timeout", Value: 10 * time.Second, Usage: "time limit `D` of one health check attempt"},
+		&cli.StringFlag{Name: "lock-dir", Usage: "the lock directory `PATH` on the hosts (default " + push.DefaultLockPath + " as root or with become, " + push.HomeLockPath + " for another user)"},
 		&cli.DurationFlag{Name: "lock-wait", Usage: "wait up to `D` for a lock held by another run (checked every second)", DefaultText: "fail at once"},
 		&cli.StringFlag{Name: "report", Usage: "write a JUnit XML report to `FILE`"},
 	}
@@ -154,12 +155,6 @@ func runPush(c *cli.Context) error {
 
 // defaultStockpile is no longer needed (flagString sees the global
 // default from any command); kept only until cmd_lock.go stops calling it.
-func defaultStockpile(c *cli.Context) {
-	if stockpileFlag(c) == "" {
-		_ = c.Set("stockpile", "stockpile")
-	}
-}
-
 // selectHosts applies --all/--target/--environment, then --shard.
 func selectHosts(c *cli.Context, cands []inventory.Host) ([]string, error) {
 	sel, err := inventory.Select(cands, c.StringSlice("target"), c.String("environment"), c.Bool("all"))
@@ -202,7 +197,7 @@ func rolloutOptions(c *cli.Context) (push.Options, error) {
 	if o.Health.Retries < 0 {
 		return o, withCode(exitInvalid, fmt.Errorf("--health-retries %d: want 0 or more", o.Health.Retries))
 	}
-	o.Lock = &push.Locker{Wait: c.Duration("lock-wait")}
+	o.Lock = &push.Locker{Wait: c.Duration("lock-wait"), Path: c.String("lock-dir")}
 	return o, nil
 }
 
