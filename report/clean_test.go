@@ -150,7 +150,9 @@ func TestJSONEscapesC1(t *testing.T) {
 		t.Errorf("JSON holds raw control characters:\n%s", buf.String())
 	}
 	validate(t, buf.Bytes())
-	var doc struct{ Hosts []struct{ Output []OutputLine } }
+	var doc struct {
+		Hosts []struct{ Output []OutputLine }
+	}
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
