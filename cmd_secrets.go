@@ -17,16 +17,6 @@ import (
 // secretsCommand manages the stockpile's encrypted age store. Only
 // `secrets get` ever prints a value; `set` never takes one as an argument.
 func secretsCommand() *cli.Command {
-	pathArg := func(c *cli.Context, verb string) (string, error) {
-		if c.NArg() != 1 {
-			return "", withCode(exitInvalid, fmt.Errorf("secrets %s takes exactly one argument, the secret's path", verb))
-		}
-		p := c.Args().First()
-		if err := secrets.ValidatePath(p); err != nil {
-			return "", withCode(exitInvalid, err)
-		}
-		return p, nil
-	}
 	cmd := &cli.Command{
 		Name:  "secrets",
 		Usage: "manage the stockpile's encrypted secrets (secrets.age)",
@@ -96,22 +86,14 @@ func secretsCommand() *cli.Command {
 				Name:      "get",
 				Usage:     "print a value (the one command that does)",
 				ArgsUsage: "PATH",
-				Action: func(c *cli.Context) error {
-					path, err := pathArg(c, "get")
-					if err != nil {
-						return err
-					}
-					store, err := openStore(c)
-					if err != nil {
-						return err
-					}
+				Action: withPathStore("get", func(c *cli.Context, path string, store *secrets.AgeStore) error {
 					v, err := store.Get(c.Context, path)
 					if err != nil {
 						return fmt.Errorf("secret %q: %w", path, err)
 					}
 					fmt.Fprintln(c.App.Writer, v)
 					return nil
-				},
+				}),
 			},
 			{
 				Name:      "list",
@@ -137,21 +119,13 @@ func secretsCommand() *cli.Command {
 				Name:      "rm",
 				Usage:     "remove a value",
 				ArgsUsage: "PATH",
-				Action: func(c *cli.Context) error {
-					path, err := pathArg(c, "rm")
-					if err != nil {
-						return err
-					}
-					store, err := openStore(c)
-					if err != nil {
-						return err
-					}
+				Action: withPathStore("rm", func(c *cli.Context, path string, store *secrets.AgeStore) error {
 					if err := store.Remove(path); err != nil {
 						return err
 					}
 					fmt.Fprintf(c.App.ErrWriter, "removed %s from %s\n", path, store.Path())
 					return nil
-				},
+				}),
 			},
 			{
 				Name:  "recipients",
@@ -171,41 +145,19 @@ func secretsCommand() *cli.Command {
 						Flags: []cli.Flag{
 							&cli.StringFlag{Name: "comment", Usage: "who the key belongs to"},
 						},
-						Action: func(c *cli.Context) error {
-							if c.NArg() != 1 {
-								return withCode(exitInvalid, errors.New("secrets recipients add takes exactly one argument, a public key (age1...)"))
-							}
-							store, err := openStore(c)
-							if err != nil {
-								return err
-							}
-							key, err := keyArg(c)
-							if err != nil {
-								return err
-							}
+						Action: withKeyStore("add", func(c *cli.Context, key string, store *secrets.AgeStore) error {
 							if err := store.AddRecipient(key, c.String("comment")); err != nil {
 								return err
 							}
 							fmt.Fprintf(c.App.ErrWriter, "added %s; re-encrypted %s\n", key, store.Path())
 							return nil
-						},
+						}),
 					},
 					{
 						Name:      "rm",
 						Usage:     "remove a public key and re-encrypt the store (rotate the values it could read)",
 						ArgsUsage: "KEY|-",
-						Action: func(c *cli.Context) error {
-							if c.NArg() != 1 {
-								return withCode(exitInvalid, errors.New("secrets recipients rm takes exactly one argument, a public key (age1...)"))
-							}
-							store, err := openStore(c)
-							if err != nil {
-								return err
-							}
-							key, err := keyArg(c)
-							if err != nil {
-								return err
-							}
+						Action: withKeyStore("rm", func(c *cli.Context, key string, store *secrets.AgeStore) error {
 							if err := store.RemoveRecipient(key); err != nil {
 								return err
 							}
@@ -213,7 +165,7 @@ func secretsCommand() *cli.Command {
 								"note: that key can still read old copies of the file (e.g. in git history): rotate the values it could see\n",
 								key, store.Path())
 							return nil
-						},
+						}),
 					},
 				},
 			},
@@ -243,6 +195,53 @@ func stockpileDir(c *cli.Context) (string, error) {
 		return "", withCode(exitInvalid, fmt.Errorf("stockpile directory %q does not exist (set --stockpile or VIGO_STOCKPILE)", dir))
 	}
 	return dir, nil
+}
+
+// pathArg is the one PATH argument of a secrets command, validated.
+func pathArg(c *cli.Context, verb string) (string, error) {
+	if c.NArg() != 1 {
+		return "", withCode(exitInvalid, fmt.Errorf("secrets %s takes exactly one argument, the secret's path", verb))
+	}
+	p := c.Args().First()
+	if err := secrets.ValidatePath(p); err != nil {
+		return "", withCode(exitInvalid, err)
+	}
+	return p, nil
+}
+
+// withPathStore is the action of a command taking one PATH argument and
+// working on the store.
+func withPathStore(verb string, fn func(c *cli.Context, path string, store *secrets.AgeStore) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		path, err := pathArg(c, verb)
+		if err != nil {
+			return err
+		}
+		store, err := openStore(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, path, store)
+	}
+}
+
+// withKeyStore is the action of a recipients command taking one public
+// key argument (or - for stdin) and working on the store.
+func withKeyStore(verb string, fn func(c *cli.Context, key string, store *secrets.AgeStore) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.NArg() != 1 {
+			return withCode(exitInvalid, fmt.Errorf("secrets recipients %s takes exactly one argument, a public key (age1...)", verb))
+		}
+		store, err := openStore(c)
+		if err != nil {
+			return err
+		}
+		key, err := keyArg(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, key, store)
+	}
 }
 
 func openStore(c *cli.Context) (*secrets.AgeStore, error) {
