@@ -149,7 +149,7 @@ func (h *Host) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResul
 				continue
 			}
 			sum := sha256.Sum256(f.Data)
-			fmt.Fprintf(&b, "%o %s %s %s\n", unixMode(f.Mode), orRoot(f.Owner), orRoot(f.Group), hex.EncodeToString(sum[:]))
+			fmt.Fprintf(&b, "%o %s %s %s\n", transport.UnixMode(f.Mode), orRoot(f.Owner), orRoot(f.Group), hex.EncodeToString(sum[:]))
 		}
 		h.mu.Unlock()
 		return transport.ExecResult{Stdout: []byte(b.String())}, nil
@@ -166,22 +166,6 @@ func (h *Host) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResul
 		return transport.ExecResult{Stdout: []byte(img.ID + "\n")}, nil
 	}
 	return transport.ExecResult{}, nil
-}
-
-// unixMode is the mode stat prints for a file written with m, the way the
-// transport sets it (Go's setuid, setgid and sticky bits are not Unix's).
-func unixMode(m os.FileMode) uint32 {
-	u := uint32(m.Perm())
-	if m&os.ModeSetuid != 0 {
-		u |= 0o4000
-	}
-	if m&os.ModeSetgid != 0 {
-		u |= 0o2000
-	}
-	if m&os.ModeSticky != 0 {
-		u |= 0o1000
-	}
-	return u
 }
 
 func orRoot(s string) string {
