@@ -21,8 +21,8 @@ vet:
 	$(GO) vet ./...
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 20s ./stockpile
-	$(GO) test -run '^$$' -fuzz FuzzRender -fuzztime 20s ./template
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 20s -fuzzminimizetime 5s ./stockpile
+	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s -fuzzminimizetime 5s ./template
 
 ## demo: install what is needed, bring the lab up, push examples/docker-stack, run the doc's task
 demo:
