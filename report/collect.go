@@ -68,6 +68,9 @@ type Host struct {
 	Health    []HealthAttempt
 	Output    []OutputLine
 	Lock      []string // lock waits and broken stale locks
+	// Phases: where the host's time went (connect, lock, observe, plan,
+	// gate, apply, health), from its HostFinished event.
+	Phases map[string]time.Duration
 }
 
 // Counts are the host's recap numbers: resources by outcome, plus one
@@ -213,7 +216,7 @@ func (c *Collector) Emit(e event.Event) {
 	case event.HostStarted:
 		h.Started, h.Status = e.Time, "running"
 	case event.HostFinished, event.HostUnreachable:
-		h.Status, h.Duration, h.Error = e.Status, e.Duration, e.Error
+		h.Status, h.Duration, h.Error, h.Phases = e.Status, e.Duration, e.Error, e.Phases
 		if e.Kind == event.HostUnreachable {
 			h.Status = event.StatusUnreachable
 		}
