@@ -51,6 +51,7 @@ func rolloutFlags() []cli.Flag {
 		&cli.StringFlag{Name: "lock-dir", Usage: "the lock directory `PATH` on the hosts (default " + push.DefaultLockPath + " as root or with become, " + push.HomeLockPath + " for another user)"},
 		&cli.DurationFlag{Name: "lock-wait", Usage: "wait up to `D` for a lock held by another run (checked every second)", DefaultText: "fail at once"},
 		&cli.StringFlag{Name: "report", Usage: "write a JUnit XML report to `FILE`"},
+		&cli.StringFlag{Name: "report-html", Usage: "write a self-contained HTML report (per host and resource, with timings) to `FILE`"},
 	}
 }
 
@@ -58,6 +59,7 @@ func envoysPushCommand() *cli.Command {
 	flags := append(sharedFlags(), selectFlags()...)
 	flags = append(flags, rolloutFlags()...)
 	flags = append(flags, &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "plan every host and show what would change; changes nothing, takes no lock, runs no health check"})
+	flags = append(flags, &cli.BoolFlag{Name: "detailed-exitcode", Usage: "with --dry-run, exit as envoys check does: 0 no drift, 2 some host drifted, 3 some host unreachable, 1 some host could not be planned"})
 	return &cli.Command{
 		Name:      "push",
 		Usage:     "converge the selected hosts to their desired state, in batches",
@@ -80,9 +82,38 @@ func runPush(c *cli.Context) error {
 	if _, err := outputFormat(c); err != nil {
 		return err
 	}
+	dryRun := c.Bool("dry-run")
+	if c.Bool("detailed-exitcode") && !dryRun {
+		return withCode(exitInvalid, errors.New("--detailed-exitcode needs --dry-run (or use vigocli envoys check)"))
+	}
+	cv, err := prepareConverge(c, dryRun)
+	if err != nil {
+		return err
+	}
+	opts, err := rolloutOptions(c)
+	if err != nil {
+		return err
+	}
+	opts.DryRun = dryRun
+	opts.Command = "push"
+	return runRollout(c, cv.inv, cv.hosts, cv.job, opts, cv.masker)
+}
+
+// converging is what push and check share: the selected hosts, and the
+// job that resolves each host's secrets and converges it (or, dry, plans).
+type converging struct {
+	inv    *inventory.Inventory
+	hosts  []string
+	job    push.Job
+	masker *secrets.Masker
+}
+
+// prepareConverge loads the fleet, selects hosts with the push selection
+// flags and builds the converge job.
+func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 	f, err := loadFleet(c, true)
 	if err != nil {
-		return reportInvalid(c, err)
+		return nil, reportInvalid(c, err)
 	}
 	printWarnings(c.App.ErrWriter, f.warnings)
 	byName := map[string]desired.Host{}
@@ -98,19 +129,13 @@ func runPush(c *cli.Context) error {
 	}
 	hosts, err := selectHosts(c, cands)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	opts, err := rolloutOptions(c)
-	if err != nil {
-		return err
-	}
-	opts.DryRun = c.Bool("dry-run")
-	opts.Command = "push"
 
 	masker := secrets.NewMasker()
 	backend, err := secrets.NewBackend(f.sp.Dir, secrets.OSEnv())
 	if err != nil {
-		return withCode(exitInvalid, err)
+		return nil, withCode(exitInvalid, err)
 	}
 	resolver := secrets.NewResolver(backend, masker)
 	var mu sync.Mutex
@@ -144,13 +169,13 @@ func runPush(c *cli.Context) error {
 			vals := values[host]
 			mu.Unlock()
 			res, err := converge.Run(ctx, h, byName[host], converge.Options{
-				DryRun: opts.DryRun, Secrets: vals,
+				DryRun: dryRun, Secrets: vals,
 				StockpileDir: f.sp.Dir, Sink: sink, Batch: batch, Gate: gate,
 			})
 			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped, Phases: res.Phases}, err
 		},
 	}
-	return runRollout(c, f.inv, hosts, job, opts, masker)
+	return &converging{inv: f.inv, hosts: hosts, job: job, masker: masker}, nil
 }
 
 // defaultStockpile is no longer needed (flagString sees the global
@@ -226,6 +251,13 @@ func newPool(c *cli.Context) (*transport.Pool, error) {
 // prints the recap, writes the reports and turns the result into an exit
 // code. Everything printed passes through masker.
 func runRollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.Job, opts push.Options, masker *secrets.Masker) error {
+	return rollout(c, inv, hosts, job, opts, masker, false)
+}
+
+// rollout is runRollout; check (envoys check) prints no live progress,
+// only the drift found (report.Check), and exits with the check's codes,
+// which push --dry-run --detailed-exitcode shares.
+func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.Job, opts push.Options, masker *secrets.Masker, check bool) error {
 	format, err := outputFormat(c)
 	if err != nil {
 		return err
@@ -236,14 +268,15 @@ func runRollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job pu
 	}
 	defer pool.Close()
 	opts.Connect = connector(inv, pool)
-	owner := push.NewOwner(opts.Command)
-	opts.Lock.Owner = owner
+	if opts.Lock != nil {
+		opts.Lock.Owner = push.NewOwner(opts.Command)
+	}
 
 	out := c.App.Writer
 	collector := report.NewCollector()
 	sinks := []event.Sink{collector}
 	colour := false
-	if format == "text" {
+	if format == "text" && !check {
 		if f, ok := out.(*os.File); ok && report.IsTerminal(f) {
 			sinks = append(sinks, report.NewTTYFile(f))
 			colour = os.Getenv("NO_COLOR") == ""
@@ -260,9 +293,14 @@ func runRollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job pu
 
 	ctx := c.Context
 	res := push.Run(ctx, hosts, job, opts)
+	run := collector.Run()
 
 	code := exitOK
+	var checked []report.CheckHost
 	switch {
+	case check || (opts.DryRun && c.Bool("detailed-exitcode")):
+		checked = report.Check(run)
+		code = checkExitCode(checked, ctx.Err() != nil)
 	case ctx.Err() != nil:
 		code = exitInterrupted
 	case res.Count(event.StatusFailed) > 0:
@@ -270,27 +308,41 @@ func runRollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job pu
 	case res.Count(event.StatusUnreachable) > 0:
 		code = exitUnreachable
 	}
-	run := collector.Run()
 	var werr error
-	if path := c.String("report"); path != "" {
-		werr = writeFileMasked(path, masker, func(w io.Writer) error { return report.WriteJUnit(w, run) })
-	}
-	if format == "json" {
-		mw := masker.Writer(out)
-		if err := report.WriteJSON(mw, run, code); err != nil && werr == nil {
+	keep := func(err error) {
+		if err != nil && werr == nil {
 			werr = err
 		}
-		mw.Close()
-	} else {
-		mw := masker.Writer(out)
-		report.WriteRecap(mw, run, colour)
-		mw.Close()
 	}
+	if path := c.String("report"); path != "" {
+		keep(writeFileMasked(path, masker, func(w io.Writer) error { return report.WriteJUnit(w, run) }))
+	}
+	if path := c.String("report-html"); path != "" {
+		keep(writeFileMasked(path, masker, func(w io.Writer) error { return report.WriteHTML(w, run, code) }))
+	}
+	mw := masker.Writer(out)
+	switch {
+	case check && format == "json":
+		keep(report.WriteCheckJSON(mw, run, checked, code))
+	case check:
+		keep(report.WriteCheckText(mw, checked))
+		if code == exitOK {
+			fmt.Fprintf(mw, "%s in sync\n", plural(len(checked), "host"))
+		}
+	case format == "json":
+		keep(report.WriteJSON(mw, run, code))
+	default:
+		report.WriteRecap(mw, run, colour)
+	}
+	mw.Close()
 	if werr != nil && code == exitOK {
 		return withCode(exitError, werr)
 	}
 	if code == exitOK {
 		return nil
+	}
+	if checked != nil {
+		return withCode(code, masker.Error(checkSummary(checked, code)))
 	}
 	return withCode(code, masker.Error(summaryError(res, code)))
 }

@@ -59,13 +59,15 @@ func newApp() *cli.App {
 		Name:  "envoys",
 		Usage: "list the hosts the stockpile assigns, or push their desired state",
 		Subcommands: []*cli.Command{
-			envoysListCommand(), // cmd_offline.go
-			envoysPushCommand(), // cmd_push.go
+			envoysListCommand(),  // cmd_offline.go
+			envoysPushCommand(),  // cmd_push.go
+			envoysCheckCommand(), // cmd_check.go
 		},
 	}
 	app.Commands = append(app.Commands, validateCommand(), renderCommand(), envoys)
 	app.Commands = append(app.Commands, taskCommand(), lockCommand()) // cmd_task.go, cmd_lock.go
 	app.Commands = append(app.Commands, secretsCommand())             // cmd_secrets.go
+	app.Commands = append(app.Commands, graphCommand())               // cmd_graph.go
 	return app
 }
 
