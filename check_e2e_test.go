@@ -118,7 +118,10 @@ func TestCheckE2E(t *testing.T) {
 		Hosts    []struct {
 			Name    string
 			Status  string
-			Drifted []struct{ Resource, Type, Action, Reason string; Diff []string }
+			Drifted []struct {
+				Resource, Type, Action, Reason string
+				Diff                           []string
+			}
 		}
 	}
 	if err := json.Unmarshal([]byte(js), &doc); err != nil {
