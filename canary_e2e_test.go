@@ -30,7 +30,8 @@ import (
 // (renderer, report, log) to the outputs checked here.
 //
 // Covered: plain output, terminal output (under a pty), --dry-run,
-// --output json, the JUnit report, a failing push whose health check echoes
+// --output json, the JUnit report, the HTML reports of a dry run and of
+// envoys check, envoys check's text and JSON, a failing push whose health check echoes
 // the value from the container, a push with an unset secret, and the
 // process lists (ps -efww) of the remote host and of this machine sampled
 // during every push.
@@ -161,12 +162,29 @@ func TestSecretsCanaryE2E(t *testing.T) {
 	// 4. New value, dry run: the plan names the secret, shows neither value,
 	// changes nothing.
 	must(valueB, "secrets", "set", "vigo/webapp/database_url")
-	out, code = push("push 4 (--dry-run, changed secret)", "--dry-run")
+	plan := filepath.Join(dir, "plan.html")
+	out, code = push("push 4 (--dry-run, changed secret)", "--dry-run", "--report-html", plan)
 	if code != 0 || !strings.Contains(out, "secret:vigo/webapp/database_url (changed)") {
 		t.Fatalf("dry run should show the changed secret: exit %d\n%s", code, out)
 	}
 	if id, _ := containerEnv(); id != id1 {
 		t.Fatal("--dry-run recreated webapp")
+	}
+	// envoys check sees the same drift: its text, JSON and HTML report.
+	checkHTML := filepath.Join(dir, "check.html")
+	for _, args := range [][]string{{"envoys", "check", "--all"}, {"envoys", "check", "--all", "--output", "json", "--report-html", checkHTML}} {
+		so, all, code := vigo("", args...)
+		outputs = append(outputs, output{strings.Join(args, " "), all})
+		if code != 2 || !strings.Contains(so, "secret:vigo/webapp/database_url (changed)") {
+			t.Errorf("vigocli %s: exit %d, want 2 naming the changed secret\n%s", strings.Join(args, " "), code, all)
+		}
+	}
+	for _, f := range []string{plan, checkHTML} {
+		rep, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs = append(outputs, output{"html report " + filepath.Base(f), string(rep)})
 	}
 
 	// 5. New value, JSON output and JUnit report: webapp is recreated and
