@@ -315,7 +315,11 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 		}
 	}
 	if path := c.String("report"); path != "" {
-		keep(writeFileMasked(path, masker, func(w io.Writer) error { return report.WriteJUnit(w, run) }))
+		junit := run
+		if checked != nil {
+			junit = report.DriftAsFailures(run) // drift fails its test case
+		}
+		keep(writeFileMasked(path, masker, func(w io.Writer) error { return report.WriteJUnit(w, junit) }))
 	}
 	if path := c.String("report-html"); path != "" {
 		keep(writeFileMasked(path, masker, func(w io.Writer) error { return report.WriteHTML(w, run, code) }))

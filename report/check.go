@@ -157,3 +157,25 @@ func WriteCheckJSON(w io.Writer, run *Run, hosts []CheckHost, exitCode int) erro
 	_, err := w.Write(escapeC1(buf.Bytes()))
 	return err
 }
+
+// DriftAsFailures returns a copy of a check's run in which every drifted
+// resource is failed (its error says what drifted), for the JUnit report
+// of a check: CI test views then show drift as failing tests.
+func DriftAsFailures(run *Run) *Run {
+	out := *run
+	out.Hosts = nil
+	for _, h := range run.Hosts {
+		hc := *h
+		hc.Resources = nil
+		for _, r := range h.Resources {
+			rc := *r
+			if Drifted(r) {
+				rc.Status = event.StatusFailed
+				rc.Error = withReason("drifted: would "+r.Action, r.Reason)
+			}
+			hc.Resources = append(hc.Resources, &rc)
+		}
+		out.Hosts = append(out.Hosts, &hc)
+	}
+	return &out
+}

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"testing"
 	"time"
 
@@ -105,5 +106,37 @@ func TestCheckJSON(t *testing.T) {
 	}
 	if doc.Hosts[0].Drifted == nil {
 		t.Error("drifted is null for a host in sync: want []")
+	}
+}
+
+func TestCheckJUnitFailsDrift(t *testing.T) {
+	run := checkRun()
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, DriftAsFailures(run)); err != nil {
+		t.Fatal(err)
+	}
+	var doc JUnitSuites
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]bool{}
+	for _, c := range doc.Suites[0].Cases {
+		if c.Failure != nil {
+			failed[c.Classname+" "+c.Name] = true
+		}
+	}
+	// web14's two drifted resources and web16's failure; not the pull
+	// always of web13 nor web14's notified restart.
+	want := []string{"web14 redis-container", "web14 app-image", "web16 app-container"}
+	if len(failed) != len(want) {
+		t.Errorf("failures %v, want %v", failed, want)
+	}
+	for _, w := range want {
+		if !failed[w] {
+			t.Errorf("no failure for %s (have %v)", w, failed)
+		}
+	}
+	if run.Hosts[1].Resources[1].Status != event.StatusChanged {
+		t.Error("DriftAsFailures changed the run it was given")
 	}
 }

@@ -202,3 +202,31 @@ func colours(img image.Image) int {
 	}
 	return len(seen)
 }
+
+// TestHTMLPhases: a host's phases are drawn in the order it goes through
+// them, unknown ones last, each bar as wide as its share.
+func TestHTMLPhases(t *testing.T) {
+	c := NewCollector()
+	c.Emit(event.Event{Time: t0, Kind: event.RunStarted, Hosts: []string{"h1"}, Batches: 1, Command: "push"})
+	c.Emit(event.Event{Time: t0, Kind: event.HostStarted, Host: "h1", Batch: 1})
+	c.Emit(event.Event{Time: at(1), Kind: event.HostFinished, Host: "h1", Batch: 1, Status: "ok", Duration: time.Second,
+		Phases: map[string]time.Duration{"zeta": 100 * time.Millisecond, "apply": 600 * time.Millisecond, "connect": 300 * time.Millisecond}})
+	c.Emit(event.Event{Time: at(1), Kind: event.RunFinished, Duration: time.Second})
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, c.Run(), 0); err != nil {
+		t.Fatal(err)
+	}
+	s := buf.String()
+	want := `<span class="p-connect" style="width: 30.0%" title="connect 300ms"></span>` +
+		`<span class="p-apply" style="width: 60.0%" title="apply 600ms"></span>` +
+		`<span class="p-zeta" style="width: 10.0%" title="zeta 100ms"></span>`
+	if !strings.Contains(s, want) {
+		t.Errorf("phases bar not as expected; page:\n%s", s)
+	}
+	if !strings.Contains(s, "connect 300ms · apply 600ms · zeta 100ms") {
+		t.Error("phase timings not listed in order")
+	}
+	if !strings.Contains(s, `style="left: 0.0%; width: 100.0%"`) {
+		t.Error("the host's timeline bar does not span the run")
+	}
+}
