@@ -98,9 +98,20 @@ func TestCheckE2E(t *testing.T) {
 
 	v.want(0, append([]string{"envoys", "push"}, both...)...)
 
+	logins := func() int { // SSH logins web13's sshd accepted so far
+		b, err := os.ReadFile(filepath.Join(lab.Dir, "hosts", "web13", "sshd.log"))
+		if err != nil {
+			t.Fatalf("web13's sshd log: %v", err)
+		}
+		return strings.Count(string(b), "Accepted publickey")
+	}
+	before := logins()
 	out := v.want(0, append([]string{"envoys", "check"}, both...)...)
 	if strings.TrimSpace(out) != "2 hosts in sync" {
 		t.Errorf("check on a converged lab printed %q", out)
+	}
+	if n := logins() - before; n != 1 {
+		t.Errorf("a check logged in to web13 %d times, want one connection", n)
 	}
 	v.want(0, append([]string{"envoys", "push", "--dry-run", "--detailed-exitcode"}, both...)...)
 
