@@ -96,7 +96,25 @@ func TestCheckE2E(t *testing.T) {
 	v := newLabVigo(t, ctx, lab, []string{w13, w14}, down)
 	both := []string{"--target", w13, "--target", w14}
 
-	v.want(0, append([]string{"envoys", "push"}, both...)...)
+	// A real push and a dry run, each with its HTML report.
+	reports := t.TempDir()
+	for _, kind := range []string{"run", "plan"} {
+		file := filepath.Join(reports, kind+".html")
+		args := append([]string{"envoys", "push", "--report-html", file}, both...)
+		if kind == "plan" {
+			args = append(args, "--dry-run")
+		}
+		v.want(0, args...)
+		page, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{w13, w14, "<code>redis-container</code>", "<code>app-container</code>", "observe ", "exit code 0"} {
+			if !strings.Contains(string(page), want) {
+				t.Errorf("%s report lacks %q", kind, want)
+			}
+		}
+	}
 
 	logins := func() int { // SSH logins web13's sshd accepted so far
 		b, err := os.ReadFile(filepath.Join(lab.Dir, "hosts", "web13", "sshd.log"))

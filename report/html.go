@@ -69,6 +69,7 @@ type htmlResource struct {
 	Name     string
 	Type     string
 	Status   string
+	Shown    string // the status as read: "would change" in a dry run
 	Action   string
 	Reason   string
 	Diff     []string
@@ -133,6 +134,10 @@ func newHTMLView(run *Run, exitCode int) htmlView {
 		for j, r := range h.Resources {
 			hr := htmlResource{N: j + 1, Name: Clean(r.Name), Type: Clean(r.Type), Status: Clean(r.Status),
 				Action: Clean(r.Action), Reason: Clean(r.Reason), Error: CleanLines(r.Error)}
+			hr.Shown = hr.Status
+			if run.DryRun && r.Status == event.StatusChanged {
+				hr.Shown = "would change"
+			}
 			if r.Duration > 0 {
 				hr.Duration = Dur(r.Duration)
 			}
@@ -269,7 +274,7 @@ pre, code { font: 12px/1.35 ui-monospace, monospace; margin: 0; white-space: pre
 {{if .Resources}}<table>
 <tr><th>#</th><th>resource</th><th>type</th><th>status</th><th>action</th><th>reason and differing fields</th><th>time</th></tr>
 {{range .Resources}}<tr>
-<td>{{.N}}</td><td><code>{{.Name}}</code></td><td>{{.Type}}</td><td><span class="badge {{.Status}}">{{.Status}}</span></td><td>{{.Action}}</td>
+<td>{{.N}}</td><td><code>{{.Name}}</code></td><td>{{.Type}}</td><td><span class="badge {{.Status}}">{{.Shown}}</span></td><td>{{.Action}}</td>
 <td>{{.Reason}}{{if .Diff}}<pre>{{join .Diff "\n"}}</pre>{{end}}{{if .Error}}<pre class="error">{{.Error}}</pre>{{end}}</td><td>{{.Duration}}</td>
 </tr>
 {{end}}</table>{{end}}
