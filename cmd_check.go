@@ -84,7 +84,7 @@ func checkExitCode(hosts []report.CheckHost, interrupted bool) int {
 }
 
 // checkSummary is the one line on stderr when a check does not exit 0.
-func checkSummary(hosts []report.CheckHost, code int) error {
+func checkSummary(what string, hosts []report.CheckHost, code int) error {
 	n := report.CheckCounts(hosts)
 	drifted := 0
 	for _, h := range hosts {
@@ -99,7 +99,7 @@ func checkSummary(hosts []report.CheckHost, code int) error {
 			parts = append(parts, fmt.Sprintf("%d %s", k, strings.ReplaceAll(s, "_", " ")))
 		}
 	}
-	msg := "check: " + plural(len(hosts), "host") + ": " + strings.Join(parts, ", ")
+	msg := what + ": " + plural(len(hosts), "host") + ": " + strings.Join(parts, ", ")
 	if code == exitInterrupted {
 		msg = "interrupted; " + msg
 	}

@@ -346,7 +346,11 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 		return nil
 	}
 	if checked != nil {
-		return withCode(code, masker.Error(checkSummary(checked, code)))
+		what := "check"
+		if !check {
+			what = "dry run"
+		}
+		return withCode(code, masker.Error(checkSummary(what, checked, code)))
 	}
 	return withCode(code, masker.Error(summaryError(res, code)))
 }
