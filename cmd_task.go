@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,6 +24,7 @@ func taskCommand() *cli.Command {
 	flags = append(flags, selectFlags()...)
 	flags = append(flags, rolloutFlags()...)
 	flags = append(flags, &cli.DurationFlag{Name: "timeout", Usage: "fail a host whose command runs longer than `D`", DefaultText: "no limit"})
+	flags = append(flags, &cli.StringFlag{Name: "changed-when", Usage: "how to tell that CMD changed something: exit:N (exit code N means changed, 0 nothing changed) or output:REGEXP (an output line matches)", DefaultText: "cannot tell: the host counts as ran"})
 	return &cli.Command{
 		Name:  "task",
 		Usage: "run an ad-hoc command across the fleet, batch by batch",
@@ -42,7 +42,10 @@ func taskCommand() *cli.Command {
 				"     --target \"*.app.example.com\" --batch-size 25% \\\n" +
 				"     --health-check \"curl -sf http://localhost:8080/health\"\n\n" +
 				"Exit codes: 0 all ok, 2 some host failed, 3 some host unreachable (none\n" +
-				"failed), 4 invalid arguments or inventory, 130 interrupted.",
+				"failed), 4 invalid arguments or inventory, 130 interrupted.\n\n" +
+				"vigo cannot know what a command changed: a host where it succeeded counts\n" +
+				"as ran (not changed) unless --changed-when says how to tell, e.g.\n" +
+				"--changed-when 'output:Downloaded newer image' for docker pull.",
 			Flags:  flags,
 			Action: runTask,
 		}},
@@ -95,8 +98,12 @@ func runTask(c *cli.Context) error {
 	if timeout < 0 {
 		return withCode(exitInvalid, fmt.Errorf("--timeout %s: want a positive duration", timeout))
 	}
+	changed, err := push.ParseChangedWhen(c.String("changed-when"))
+	if err != nil {
+		return withCode(exitInvalid, fmt.Errorf("--changed-when %w", err))
+	}
 	opts.Command = "task run: " + command
-	return runRollout(c, inv, hosts, push.TaskJob(command, time.Duration(timeout)), opts, secrets.NewMasker())
+	return runRollout(c, inv, hosts, push.TaskJob(command, timeout, changed), opts, secrets.NewMasker())
 }
 
 // interspersed parses the flags that follow a command's arguments (urfave/cli

@@ -26,7 +26,7 @@ const (
 	ResourceFailed  Kind = "resource_failed"
 	ResourceSkipped Kind = "resource_skipped" // not run (earlier failure)
 	CommandOutput   Kind = "command_output"   // a line of task output
-	CommandFinished Kind = "command_finished" // a task command ended (Error set when it failed)
+	CommandFinished Kind = "command_finished" // a task command ended: Status ran, changed or ok; Error set when it failed
 	HealthCheck     Kind = "health_check"     // one attempt; OK says how it went
 	LockWaiting     Kind = "lock_waiting"     // Reason names the holder
 	LockAcquired    Kind = "lock_acquired"
@@ -43,6 +43,7 @@ const (
 	StatusFailed      = "failed"      // a resource, the command, the lock or the health check failed
 	StatusUnreachable = "unreachable" // could not connect
 	StatusSkipped     = "skipped"     // not started
+	StatusRan         = "ran"         // a task command ran; whether it changed anything is unknown (see task run --changed-when)
 )
 
 // Event is one thing that happened. Fields that do not apply are empty.
@@ -64,7 +65,7 @@ type Event struct {
 	Stream   string        `json:"stream,omitempty"` // stdout/stderr for CommandOutput
 	OK       *bool         `json:"ok,omitempty"`     // health check result
 	Attempt  int           `json:"attempt,omitempty"`
-	Status   string        `json:"status,omitempty"` // HostFinished: one of the Status constants
+	Status   string        `json:"status,omitempty"` // HostFinished, CommandFinished: one of the Status constants
 	Command  string        `json:"command,omitempty"`
 	DryRun   bool          `json:"dry_run,omitempty"`
 	// Phases: HostFinished says where the host's time went (connect,

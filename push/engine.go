@@ -40,9 +40,11 @@ type ConnectorFunc func(ctx context.Context, host string) (Remote, error)
 func (f ConnectorFunc) Connect(ctx context.Context, host string) (Remote, error) { return f(ctx, host) }
 
 // Outcome counts what a job did on one host, resource by resource (a task
-// command counts as one changed step).
+// command counts as one ran step, or one ok or changed step when the
+// operator said how to tell).
 type Outcome struct {
 	OK, Changed, Failed, Skipped int
+	Ran                          int // steps that ran without telling whether they changed anything
 	// Phases: how long the job's own phases took (converge: observe,
 	// plan, gate, apply), copied into the HostFinished event.
 	Phases map[string]time.Duration
@@ -347,9 +349,13 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 			return fail(err)
 		}
 	}
-	hr.Status = event.StatusOK
-	if out.Changed > 0 {
+	switch {
+	case out.Changed > 0:
 		hr.Status = event.StatusChanged
+	case out.Ran > 0:
+		hr.Status = event.StatusRan
+	default:
+		hr.Status = event.StatusOK
 	}
 	return hr
 }

@@ -19,6 +19,9 @@ type Counts struct {
 	Failed      int `json:"failed"`
 	Unreachable int `json:"unreachable"`
 	Skipped     int `json:"skipped"`
+	// Ran: task commands that ran without a way to tell whether they
+	// changed anything (task run --changed-when gives one).
+	Ran int `json:"ran"`
 }
 
 func (c *Counts) add(o Counts) {
@@ -27,13 +30,14 @@ func (c *Counts) add(o Counts) {
 	c.Failed += o.Failed
 	c.Unreachable += o.Unreachable
 	c.Skipped += o.Skipped
+	c.Ran += o.Ran
 }
 
 // Resource is one resource (or one task command) on one host.
 type Resource struct {
 	Name     string        `json:"name"`
 	Type     string        `json:"type"`
-	Status   string        `json:"status"` // ok, changed, failed, skipped
+	Status   string        `json:"status"` // ok, changed, ran, failed, skipped
 	Action   string        `json:"action"`
 	Reason   string        `json:"reason,omitempty"`
 	Diff     []string      `json:"diff,omitempty"`
@@ -90,6 +94,8 @@ func (h *Host) Counts() Counts {
 			resFailed++
 		case event.StatusSkipped:
 			c.Skipped++
+		case event.StatusRan:
+			c.Ran++
 		}
 	}
 	switch h.Status {
@@ -133,6 +139,8 @@ func (r *Run) Summary() (steps Counts, hosts Counts) {
 			hosts.Unreachable++
 		case event.StatusSkipped:
 			hosts.Skipped++
+		case event.StatusRan:
+			hosts.Ran++
 		}
 	}
 	return steps, hosts
@@ -237,9 +245,12 @@ func (c *Collector) Emit(e event.Event) {
 		}
 		h.Resources = append(h.Resources, r)
 	case event.CommandFinished:
-		r := &Resource{Name: "command", Type: "task", Status: event.StatusChanged, Action: "run", Reason: e.Command, Duration: e.Duration, Error: e.Error}
-		if e.Error != "" {
+		r := &Resource{Name: "command", Type: "task", Status: e.Status, Action: "run", Reason: e.Command, Duration: e.Duration, Error: e.Error}
+		switch {
+		case e.Error != "":
 			r.Status = event.StatusFailed
+		case r.Status == "":
+			r.Status = event.StatusRan
 		}
 		h.Resources = append(h.Resources, r)
 	case event.CommandOutput:

@@ -63,7 +63,7 @@ func toneOf(status string) Tone {
 	switch status {
 	case event.StatusOK:
 		return ToneOK
-	case event.StatusChanged:
+	case event.StatusChanged, event.StatusRan:
 		return ToneChanged
 	case event.StatusFailed:
 		return ToneFailed
@@ -185,6 +185,12 @@ func lines(e event.Event) []Line {
 	case event.CommandFinished:
 		if e.Error != "" {
 			return one(ToneFailed, "command FAILED: "+bare(e.Error, h))
+		}
+		switch e.Status {
+		case event.StatusOK:
+			return one(ToneOK, "command done in "+Dur(e.Duration)+", nothing changed")
+		case event.StatusChanged:
+			return one(ToneChanged, "command done in "+Dur(e.Duration)+", changed")
 		}
 		return one(ToneChanged, "command done in "+Dur(e.Duration))
 	case event.HealthCheck:

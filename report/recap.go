@@ -8,7 +8,9 @@ import (
 
 // WriteRecap prints the final recap, like Ansible's PLAY RECAP: one line
 // per host with its counts and time, then the totals and the wall time.
-// With colour, statuses are coloured as on the live view.
+// With colour, statuses are coloured as on the live view. A ran= column
+// appears when a task command ran without a way to tell whether it
+// changed anything; a run where nothing changed says so.
 func WriteRecap(w io.Writer, run *Run, colour bool) {
 	width := 0
 	for _, h := range run.Hosts {
@@ -26,23 +28,34 @@ func WriteRecap(w io.Writer, run *Run, colour bool) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, paint(ToneHeader, title))
+	steps, hosts := run.Summary()
 	for _, h := range run.Hosts {
 		c := h.Counts()
-		line := fmt.Sprintf("%-*s : ok=%-3d changed=%-3d failed=%-3d unreachable=%-3d skipped=%-3d %s",
-			width, Clean(h.Name), c.OK, c.Changed, c.Failed, c.Unreachable, c.Skipped, hostTime(h))
+		ran := ""
+		if steps.Ran > 0 {
+			ran = fmt.Sprintf("ran=%-3d ", c.Ran)
+		}
+		line := fmt.Sprintf("%-*s : ok=%-3d changed=%-3d %sfailed=%-3d unreachable=%-3d skipped=%-3d %s",
+			width, Clean(h.Name), c.OK, c.Changed, ran, c.Failed, c.Unreachable, c.Skipped, hostTime(h))
 		fmt.Fprintln(w, paint(toneOf(h.Status), strings.TrimRight(line, " ")))
 	}
-	_, hosts := run.Summary()
 	var parts []string
 	for _, p := range []struct {
 		n    int
 		name string
-	}{{hosts.OK, "ok"}, {hosts.Changed, "changed"}, {hosts.Failed, "failed"}, {hosts.Unreachable, "unreachable"}, {hosts.Skipped, "skipped"}} {
+	}{{hosts.OK, "ok"}, {hosts.Changed, "changed"}, {hosts.Ran, "ran"}, {hosts.Failed, "failed"}, {hosts.Unreachable, "unreachable"}, {hosts.Skipped, "skipped"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.name))
 		}
 	}
-	fmt.Fprintf(w, "%s: %s; wall time %s\n", plural(len(run.Hosts), "host"), strings.Join(parts, ", "), Dur(run.Duration))
+	summary := strings.Join(parts, ", ")
+	switch {
+	case hosts.Ran > 0:
+		summary += "; ran: whether the command changed anything is unknown (task run --changed-when tells)"
+	case !run.DryRun && len(run.Hosts) > 0 && hosts.OK == len(run.Hosts):
+		summary += "; nothing changed"
+	}
+	fmt.Fprintf(w, "%s: %s; wall time %s\n", plural(len(run.Hosts), "host"), summary, Dur(run.Duration))
 	if run.Halted != "" {
 		fmt.Fprintln(w, paint(ToneFailed, "rollout stopped: "+Clean(run.Halted)))
 	}

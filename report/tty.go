@@ -141,7 +141,7 @@ func (t *TTY) update(e event.Event) {
 			status = event.StatusUnreachable
 		}
 		st.tone = toneOf(status)
-		st.mark = map[string]string{event.StatusOK: "✓", event.StatusChanged: "✓", event.StatusFailed: "✗", event.StatusUnreachable: "!"}[status]
+		st.mark = map[string]string{event.StatusOK: "✓", event.StatusChanged: "✓", event.StatusRan: "✓", event.StatusFailed: "✗", event.StatusUnreachable: "!"}[status]
 		st.text = status + " in " + Dur(e.Duration)
 	case event.HostSkipped:
 		st = hostState{tone: ToneSkipped, mark: "-", text: withReason("skipped", e.Reason)}
