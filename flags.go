@@ -19,7 +19,7 @@ import (
 // the environment variable or the default).
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "stockpile", Aliases: []string{"s"}, Value: "stockpile", EnvVars: []string{"VIGO_STOCKPILE"}, Usage: "stockpile directory"},
+		&cli.StringFlag{Name: "stockpile", Aliases: []string{"s"}, Value: "stockpile", EnvVars: []string{"VIGO_STOCKPILE"}, Usage: "stockpile directory (default: the current directory when it holds modules/, roles/ or envoys/, else ./stockpile)"},
 		&cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, EnvVars: []string{"VIGO_INVENTORY"}, Usage: "inventory file (default: STOCKPILE/inventory.vgo)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", EnvVars: []string{"VIGO_OUTPUT"}, Usage: "output format: text or json"},
 		varFlag(),
@@ -49,7 +49,7 @@ func (v *varList) String() string { return strings.Join(v.items, " ") }
 // (commands that use the stockpile add them: Flags: sharedFlags()).
 func sharedFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "stockpile", Aliases: []string{"s"}, Usage: "stockpile directory (default: ./stockpile, or $VIGO_STOCKPILE)"},
+		&cli.StringFlag{Name: "stockpile", Aliases: []string{"s"}, Usage: "stockpile directory (default: $VIGO_STOCKPILE, else the current directory when it holds modules/, roles/ or envoys/, else ./stockpile)"},
 		&cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file (default: STOCKPILE/inventory.vgo, or $VIGO_INVENTORY)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output format: text or json (default text, or $VIGO_OUTPUT)"},
 		varFlag(),
@@ -87,8 +87,9 @@ func flagString(c *cli.Context, name string) string {
 	return ""
 }
 
-// stockpileFlag is the --stockpile directory.
-func stockpileFlag(c *cli.Context) string { return flagString(c, "stockpile") }
+// stockpileFlag is the stockpile directory: --stockpile, VIGO_STOCKPILE,
+// the current directory when it is one, else ./stockpile (discover.go).
+func stockpileFlag(c *cli.Context) string { return findStockpile(c) }
 
 // inventoryPath is the --inventory file; explicit is false when it is the
 // default STOCKPILE/inventory.vgo.

@@ -30,6 +30,26 @@ var (
 	envoyFields  = []string{"match", "environment", "roles", "vars"}
 )
 
+// DefaultDir is the stockpile's directory, relative to the current one,
+// when the current directory is not a stockpile itself and none is named.
+const DefaultDir = "stockpile"
+
+// stockpileDirs are the directories that make a directory a stockpile.
+var stockpileDirs = []string{"modules", "roles", "envoys"}
+
+// IsStockpile reports whether dir holds one of modules/, roles/ or envoys/.
+func IsStockpile(dir string) bool {
+	for _, sub := range stockpileDirs {
+		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// searchHint says where vigo looks for a stockpile when none is named.
+const searchHint = "without --stockpile DIR or VIGO_STOCKPILE, vigo uses the current directory when it holds modules/, roles/ or envoys/, else ./stockpile"
+
 // Load loads the stockpile in dir and checks it against the resource
 // types. Errors are returned as Errors, every one found, sorted; file
 // names in positions are dir joined with the file's path.
@@ -37,7 +57,7 @@ func Load(dir string, types Types) (*Stockpile, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, Errors{{Msg: fmt.Sprintf("stockpile directory %s does not exist", dir), Hint: "pass --stockpile DIR or set VIGO_STOCKPILE"}}
+			return nil, Errors{{Msg: fmt.Sprintf("stockpile directory %s does not exist", dir), Hint: searchHint}}
 		}
 		return nil, err
 	}
@@ -52,7 +72,7 @@ func Load(dir string, types Types) (*Stockpile, error) {
 func LoadFS(fsys fs.FS, prefix string, types Types) (*Stockpile, error) {
 	l := &loader{fsys: fsys, prefix: prefix, types: types, sp: &Stockpile{Dir: prefix}}
 	found := 0
-	for _, sub := range []string{"modules", "roles", "envoys"} {
+	for _, sub := range stockpileDirs {
 		files, err := fs.Glob(fsys, sub+"/*.vgo")
 		if err != nil {
 			return nil, err
@@ -66,7 +86,7 @@ func LoadFS(fsys fs.FS, prefix string, types Types) (*Stockpile, error) {
 		}
 	}
 	if found == 0 {
-		return nil, Errors{{Msg: fmt.Sprintf("%s is not a stockpile: it has no modules/, roles/ or envoys/ directory", displayDir(prefix)), Hint: "pass --stockpile DIR or set VIGO_STOCKPILE"}}
+		return nil, Errors{{Msg: fmt.Sprintf("%s is not a stockpile: it has no modules/, roles/ or envoys/ directory", displayDir(prefix)), Hint: searchHint}}
 	}
 	l.checkDuplicates()
 	l.resolve()
