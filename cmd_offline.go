@@ -254,6 +254,8 @@ type listedHost struct {
 	Roles       []string         `json:"roles"`
 	Modules     []string         `json:"modules"`
 	Resources   []listedResource `json:"resources"`
+	Rollout     string           `json:"rollout,omitempty"` // the envoys' rollout policy (rollout_policy.go)
+	Batch       int              `json:"batch,omitempty"`   // the host's batch in a push of the listed hosts without flags
 }
 
 func envoysListCommand() *cli.Command {
@@ -282,8 +284,10 @@ func envoysListCommand() *cli.Command {
 				}
 			}
 			var out []listedHost
+			batchOf := listBatchOf(f.sp, hosts)
 			for _, h := range hosts {
-				lh := listedHost{Name: h.Name, Environment: h.Environment, Roles: h.Roles, Modules: h.Modules, Resources: []listedResource{}}
+				lh := listedHost{Name: h.Name, Environment: h.Environment, Roles: h.Roles, Modules: h.Modules, Resources: []listedResource{},
+					Rollout: hostPolicyText(f.sp, h.Name), Batch: batchOf[h.Name]}
 				for _, r := range h.Resources {
 					lh.Resources = append(lh.Resources, listedResource{
 						ID: r.ID(), Name: r.Name, Module: r.Module, Type: r.Type,
@@ -299,6 +303,7 @@ func envoysListCommand() *cli.Command {
 				return writeJSON(c.App.Writer, out)
 			}
 			printHosts(c.App.Writer, out)
+			writePolicyBatches(c.App.Writer, f.sp, hostNames(hosts))
 			return nil
 		},
 	}
@@ -341,6 +346,9 @@ func printHosts(w io.Writer, hosts []listedHost) {
 		fmt.Fprintf(w, "  environment: %s\n", env)
 		fmt.Fprintf(w, "  roles:       %s\n", orDash(strings.Join(h.Roles, ", ")))
 		fmt.Fprintf(w, "  modules:     %s\n", orDash(strings.Join(h.Modules, " -> ")))
+		if h.Rollout != "" {
+			fmt.Fprintf(w, "  rollout:     %s\n", h.Rollout)
+		}
 		fmt.Fprintf(w, "  resources:\n")
 		width := 0
 		for _, r := range h.Resources {

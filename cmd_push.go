@@ -20,6 +20,7 @@ import (
 	"github.com/vigo-sh/vigocli/push"
 	"github.com/vigo-sh/vigocli/report"
 	"github.com/vigo-sh/vigocli/secrets"
+	"github.com/vigo-sh/vigocli/stockpile"
 	"github.com/vigo-sh/vigocli/transport"
 )
 
@@ -79,7 +80,8 @@ func runPush(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return withCode(exitInvalid, fmt.Errorf("push takes no arguments (got %q): select hosts with --all or --target", c.Args().First()))
 	}
-	if _, err := outputFormat(c); err != nil {
+	format, err := outputFormat(c)
+	if err != nil {
 		return err
 	}
 	dryRun := c.Bool("dry-run")
@@ -96,6 +98,9 @@ func runPush(c *cli.Context) error {
 	}
 	opts.DryRun = dryRun
 	opts.Command = "push"
+	if err := applyPolicy(c, cv.sp, cv.hosts, &opts, format); err != nil {
+		return err
+	}
 	return runRollout(c, cv.inv, cv.hosts, cv.job, opts, cv.masker)
 }
 
@@ -103,6 +108,7 @@ func runPush(c *cli.Context) error {
 // job that resolves each host's secrets and converges it (or, dry, plans).
 type converging struct {
 	inv    *inventory.Inventory
+	sp     *stockpile.Stockpile // for the envoys' rollout policy
 	hosts  []string
 	job    push.Job
 	masker *secrets.Masker
@@ -175,7 +181,7 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped, Phases: res.Phases}, err
 		},
 	}
-	return &converging{inv: f.inv, hosts: hosts, job: job, masker: masker}, nil
+	return &converging{inv: f.inv, sp: f.sp, hosts: hosts, job: job, masker: masker}, nil
 }
 
 // defaultStockpile is no longer needed (flagString sees the global

@@ -93,6 +93,9 @@ type Options struct {
 	// current batch. Hosts already running finish their job.
 	FailFast bool
 	Health   Health
+	// HostHealth, when it has the host, is that host's health check
+	// instead of Health (a stockpile's rollout policy is per envoy).
+	HostHealth map[string]Health
 	// DryRun: the job only plans; no lock is taken, no health check runs,
 	// and failures never halt the rollout, so every host is planned.
 	DryRun  bool
@@ -341,9 +344,13 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 	if err != nil {
 		return fail(err)
 	}
-	if opts.Health.Cmd != "" && !opts.DryRun {
+	health := opts.Health
+	if h, ok := opts.HostHealth[host]; ok {
+		health = h
+	}
+	if health.Cmd != "" && !opts.DryRun {
 		t := time.Now()
-		err := healthCheck(ctx, r, opts.Health, hs)
+		err := healthCheck(ctx, r, health, hs)
 		phases["health"] = time.Since(t)
 		if err != nil {
 			return fail(err)

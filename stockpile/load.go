@@ -27,7 +27,7 @@ var commonFields = []string{"name", "type", "depends_on", "notify", "subscribes"
 var (
 	moduleFields = []string{"name", "vars", "depends_on", "resources"}
 	roleFields   = []string{"name", "modules", "vars"}
-	envoyFields  = []string{"match", "environment", "roles", "vars"}
+	envoyFields  = []string{"match", "environment", "roles", "vars", "rollout"}
 )
 
 // DefaultDir is the stockpile's directory, relative to the current one,
@@ -740,6 +740,9 @@ func (l *loader) envoys(c *converter, root *yaml.Node) {
 		}
 		if v, ok := ff["vars"]; ok {
 			e.Vars = l.vars(c, v.val, mk("vars", "envoy "+strconv.Quote(e.Match)))
+		}
+		if v, ok := ff["rollout"]; ok {
+			e.Rollout = l.rollout(c, v.val, mk("rollout", "envoy "+strconv.Quote(e.Match)))
 		}
 		l.sp.Envoys = append(l.sp.Envoys, e)
 	}

@@ -3,7 +3,7 @@
 //
 //	modules/*.vgo  one module per file: name, vars, depends_on, resources
 //	roles/*.vgo    one role per file: name, modules, vars
-//	envoys/*.vgo   envoys: a list of match (host glob), environment, roles, vars
+//	envoys/*.vgo   envoys: a list of match (host glob), environment, roles, vars, rollout
 //
 // Load reports every problem at once, each with file:line:col, what is
 // wrong and, where it can, a hint. Every entity keeps its position so that
@@ -101,7 +101,8 @@ type Envoy struct {
 	Environment string
 	Roles       []Ref
 	Vars        []*Var
-	Pos         Pos // of the entry
+	Rollout     *Rollout // nil: none
+	Pos         Pos      // of the entry
 	MatchPos    Pos
 }
 
