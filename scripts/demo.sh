@@ -29,8 +29,14 @@ if [ -z "${HOSTS:-}" ] && [ -r /var/lib/vigo-lab/size ]; then
 	read -r HOSTS COMPOSE_HOSTS BASTION </var/lib/vigo-lab/size
 	export BASTION
 fi
-step "lab up (${HOSTS:-3} app hosts, ${COMPOSE_HOSTS:-1} compose host, a bastion; about 30 s cold)" \
-	env HOSTS="${HOSTS:-3}" COMPOSE_HOSTS="${COMPOSE_HOSTS:-1}" lab/lab up
+# A lab whose hosts are all up is used as it is (make lab-up repairs one).
+read -r up total < <(lab/lab status 2>/dev/null | sed -n 's|^hosts up: \([0-9]*\)/\([0-9]*\).*|\1 \2|p') || true
+if [ -e /var/lib/vigo-lab/up ] && [ -n "${up:-}" ] && [ "$up" = "$total" ]; then
+	echo "== lab: $up hosts up (make lab-status; make lab-up repairs)"
+else
+	step "lab up (${HOSTS:-3} app hosts, ${COMPOSE_HOSTS:-1} compose host, a bastion; about 30 s cold)" \
+		env HOSTS="${HOSTS:-3}" COMPOSE_HOSTS="${COMPOSE_HOSTS:-1}" lab/lab up
+fi
 step "go build" go build -o vigocli .
 
 export VIGO_STOCKPILE=examples/docker-stack
