@@ -41,7 +41,7 @@ declare -a cmds
 while IFS= read -r line; do
 	case $line in '' | '#'*) continue ;; esac
 	n=$((n + 1))
-	cmds[n]=$(sed 's/[[:space:]]*#[^"'"'"']*$//' <<<"$line") # without its comment
+	cmds[n]=$(sed 's/[[:space:]]\+#.*$//' <<<"$line") # without its comment
 	echo "\$ $line"
 	eval "$line" >"$work/out.$n" 2>&1
 	rc=$?
