@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/vigo-sh/vigocli/event"
@@ -45,5 +46,31 @@ func TestParseChangedWhenRefusesNonsense(t *testing.T) {
 		if _, err := ParseChangedWhen(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}
+	}
+}
+
+// TestHostHealthOverridesHealth: a host with its own health check (an
+// envoy's rollout policy) runs that one; the others run Options.Health.
+func TestHostHealthOverridesHealth(t *testing.T) {
+	var mu sync.Mutex
+	ran := map[string]string{}
+	fleet := &fakeFleet{health: func(host, cmd string) int {
+		if cmd == "job" {
+			return 0
+		}
+		mu.Lock()
+		ran[host] = cmd
+		mu.Unlock()
+		return 0
+	}}
+	job := TaskJob("job", 0, ChangedWhen{})
+	res := Run(context.Background(), []string{"h1", "h2"}, job, Options{Connect: fleet,
+		Health:     Health{Cmd: "default-check"},
+		HostHealth: map[string]Health{"h2": {Cmd: "policy-check"}}})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if ran["h1"] != "default-check" || ran["h2"] != "policy-check" {
+		t.Errorf("health checks run: %v", ran)
 	}
 }
