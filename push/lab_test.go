@@ -322,7 +322,7 @@ func TestLabTaskDocExample(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"6 hosts in 3 batches", "batch 1/3: web4.app.example.com, web5.app.example.com", "batch 3/3: web8.app.example.com, web9.app.example.com", "6 hosts: 6 changed"} {
+	for _, want := range []string{"6 hosts in 3 batches", "batch 1/3: web4.app.example.com, web5.app.example.com", "batch 3/3: web8.app.example.com, web9.app.example.com", "6 hosts: 6 ran"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
