@@ -110,7 +110,7 @@ func newHTMLView(run *Run, exitCode int) htmlView {
 	if !run.Started.IsZero() {
 		v.Started = run.Started.UTC().Format(time.RFC3339)
 	}
-	for _, c := range []htmlCount{{event.StatusOK, byStatus.OK}, {event.StatusChanged, byStatus.Changed},
+	for _, c := range []htmlCount{{event.StatusOK, byStatus.OK}, {event.StatusChanged, byStatus.Changed}, {event.StatusRan, byStatus.Ran},
 		{event.StatusFailed, byStatus.Failed}, {event.StatusUnreachable, byStatus.Unreachable}, {event.StatusSkipped, byStatus.Skipped}} {
 		if c.N > 0 {
 			v.ByStatus = append(v.ByStatus, c)
