@@ -23,7 +23,7 @@ go vet ./...
 
 step "lab up"
 # The end-to-end tests share out the lab's hosts by package; see lab/README.md.
-HOSTS=${HOSTS:-10} COMPOSE_HOSTS=${COMPOSE_HOSTS:-1} BASTION=${BASTION:-1} lab/lab up
+HOSTS=${HOSTS:-14} COMPOSE_HOSTS=${COMPOSE_HOSTS:-1} BASTION=${BASTION:-1} lab/lab up
 cleanup() {
 	step "lab down"
 	lab/lab down || true
@@ -33,6 +33,9 @@ trap cleanup EXIT
 step "tests (unit and end to end, one package at a time so lab hosts are not shared)"
 export CI=${CI:-true}
 go test -p 1 -count=1 -timeout 45m ./...
+
+step "the README's by-hand section, verbatim (example hosts web1..web3, svc1)"
+BYHAND_REBUILD=0 scripts/byhand.sh
 
 step "fuzz (bounded)"
 # -fuzzminimizetime bounds the minimisation of new inputs, which otherwise

@@ -71,7 +71,7 @@ func Require(t testing.TB, names ...string) *Lab {
 	t.Helper()
 	l, err := find(names)
 	if err != nil {
-		msg := fmt.Sprintf("vigo lab not available: %v (bring it up with: sudo HOSTS=10 COMPOSE_HOSTS=1 BASTION=1 lab/lab up)", err)
+		msg := fmt.Sprintf("vigo lab not available: %v (bring it up with: sudo HOSTS=14 COMPOSE_HOSTS=1 BASTION=1 lab/lab up)", err)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
