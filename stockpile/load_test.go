@@ -258,6 +258,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("name: x\nresources: [{name: a, type: file, target_path: /a, content: !raw '{{'}]\n"))
 	f.Add([]byte("envoys:\n  - match: '*'\n    roles: [r]\n"))
 	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("name: m\nvars: {a: &x [*x]}\nresources: []\n"))
 	f.Add([]byte("- &a [a, a]\n- &b [*a, *a]\n- &c [*b, *b]\n"))
 	f.Add([]byte("name: r\nmodules: [x]\nvars: {a: 1}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -294,4 +295,25 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An alias inside its own anchor is refused at once (it used to expand
+// until the node limit, building ever longer descriptions: minutes of
+// work for an 11-byte file), and so is absurd nesting.
+func TestSelfAlias(t *testing.T) {
+	for _, tc := range []struct{ data, want string }{
+		{"a: &x [*x]\n", "inv.vgo:1:8: alias *x in a[0] refers to a value that contains it"},
+		{"a: " + strings.Repeat("[", 150) + strings.Repeat("]", 150) + "\n", "nested more than 100 levels deep"},
+	} {
+		done := make(chan stockpile.Errors)
+		go func() { _, errs := stockpile.ParseFile("inv.vgo", []byte(tc.data)); done <- errs }()
+		select {
+		case errs := <-done:
+			if !strings.Contains(errs.Error(), tc.want) {
+				t.Errorf("%q: got %v, want %q", tc.data, errs, tc.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q: parse takes more than 10s", tc.data)
+		}
+	}
 }

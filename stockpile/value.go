@@ -103,11 +103,19 @@ func (v *Value) Strings() []string {
 // aliases cannot expand into millions of nodes.
 const maxNodes = 200000
 
+// maxDepth bounds nesting: the description of a value ("vars.a[0][0]")
+// grows with its depth, so unbounded depth is quadratic work.
+const maxDepth = 100
+
 // converter turns yaml.Nodes of one file into Values, collecting errors.
 type converter struct {
 	file  string
 	errs  *Errors
 	nodes int
+	depth int
+	// expanding holds the anchors whose alias is being expanded: an alias
+	// met again inside its own anchor (a: &x [*x]) would never end.
+	expanding map[*yaml.Node]bool
 }
 
 func (c *converter) pos(n *yaml.Node) Pos {
@@ -129,12 +137,30 @@ func (c *converter) value(n *yaml.Node, raw bool, what string) *Value {
 		}
 		return nil
 	}
+	if c.depth >= maxDepth {
+		if c.depth == maxDepth {
+			c.errs.Addf(c.pos(n), "", "%s is nested more than %d levels deep", say(what), maxDepth)
+		}
+		return nil
+	}
+	c.depth++
+	defer func() { c.depth-- }()
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
 			return nil
 		}
-		v := c.value(n.Alias, raw, what)
-		return v
+		if c.expanding[n.Alias] {
+			c.errs.Addf(c.pos(n), "", "alias *%s in %s refers to a value that contains it", n.Value, say(what))
+			return nil
+		}
+		return c.value(n.Alias, raw, what)
+	}
+	if n.Anchor != "" {
+		if c.expanding == nil {
+			c.expanding = map[*yaml.Node]bool{}
+		}
+		c.expanding[n] = true
+		defer delete(c.expanding, n)
 	}
 	switch {
 	case n.Tag == "!raw":
