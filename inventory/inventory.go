@@ -96,7 +96,10 @@ var (
 )
 
 // Parse parses inventory data. file names positions; baseDir resolves
-// relative paths; home expands ~/.
+// relative paths; home expands ~/. The error, when not nil, is a
+// stockpile.Errors holding every problem found; the Inventory returned
+// with it holds only the hosts read without error, for further checking
+// (nil when the file is not even YAML).
 func Parse(file string, data []byte, baseDir, home string) (*Inventory, error) {
 	root, errs := stockpile.ParseFile(file, data)
 	if len(errs) > 0 {
@@ -160,10 +163,10 @@ func Parse(file string, data []byte, baseDir, home string) (*Inventory, error) {
 			inv.Hosts = append(inv.Hosts, h)
 		}
 	}
-	if err := p.errs.Err(); err != nil {
-		return nil, err
-	}
-	return inv, nil
+	// With errors, inv still holds the hosts that were read without one,
+	// so that a caller can go on checking them and report every mistake
+	// in one pass; it must never act on them.
+	return inv, p.errs.Err()
 }
 
 func copyLabels(m map[string]string) map[string]string {
@@ -239,7 +242,12 @@ func (p *parser) host(m *stockpile.Value, h *Host, known []string, what string) 
 		case "name":
 		case "address":
 			if s, good := scalar(); good {
-				h.Address = s
+				if problem, hint := checkAddress(s); problem != "" {
+					p.errs.Addf(v.Pos, hint, "address of %s %s: %q", what, problem, s)
+					ok = false
+				} else {
+					h.Address = s
+				}
 			}
 		case "user":
 			if s, good := scalar(); good {
