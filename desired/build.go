@@ -22,7 +22,8 @@ type Options struct {
 // Build computes the desired state of every inventory host that an envoy
 // matches, in inventory order. Warnings (an envoy matching no host, a host
 // matched by no envoy) are returned, not printed. The error, when not nil,
-// is a stockpile.Errors holding every problem of every host.
+// is a stockpile.Errors holding every problem of every host; the hosts
+// returned with it are incomplete, for further checking only.
 func Build(sp *stockpile.Stockpile, inv *inventory.Inventory, opts Options) ([]Host, []*stockpile.Error, error) {
 	assigned, warns := inventory.Assign(inv.Hosts, sp.Envoys)
 	matched := map[string]bool{}
@@ -34,19 +35,17 @@ func Build(sp *stockpile.Stockpile, inv *inventory.Inventory, opts Options) ([]H
 			warns = append(warns, &stockpile.Error{Pos: h.Pos, Msg: fmt.Sprintf("host %q is matched by no envoy: it gets nothing", h.Name)})
 		}
 	}
-	var c collector
+	var c Collector
 	var out []Host
 	r := &template.Renderer{}
 	for _, a := range assigned {
 		h, errs := buildOne(sp, a, opts, r)
-		c.add(a.Host.Name, errs)
-		if len(errs) == 0 {
-			out = append(out, h)
-		}
+		c.Add(a.Host.Name, errs)
+		out = append(out, h)
 	}
 	ws := stockpile.Errors(warns)
 	ws.Sort()
-	return out, ws, c.err()
+	return out, ws, c.Err()
 }
 
 // BuildHost computes the desired state of one host.
@@ -64,23 +63,24 @@ func BuildHost(sp *stockpile.Stockpile, inv *inventory.Inventory, name string, o
 		return Host{}, nil, fmt.Errorf("host %q is matched by no envoy: it gets nothing", name)
 	}
 	dh, errs := buildOne(sp, assigned[0], opts, &template.Renderer{})
-	var c collector
-	c.add(name, errs)
-	if err := c.err(); err != nil {
+	var c Collector
+	c.Add(name, errs)
+	if err := c.Err(); err != nil {
 		return Host{}, nil, err
 	}
 	return dh, nil, nil
 }
 
-// collector merges identical errors of several hosts into one line that
+// Collector merges identical errors of several hosts into one line that
 // names the hosts.
-type collector struct {
+type Collector struct {
 	order []string
 	hosts map[string][]string
 	errs  map[string]*stockpile.Error
 }
 
-func (c *collector) add(host string, errs stockpile.Errors) {
+// Add records the errors of one host (errors that do not name it).
+func (c *Collector) Add(host string, errs stockpile.Errors) {
 	if c.errs == nil {
 		c.hosts, c.errs = map[string][]string{}, map[string]*stockpile.Error{}
 	}
@@ -94,7 +94,8 @@ func (c *collector) add(host string, errs stockpile.Errors) {
 	}
 }
 
-func (c *collector) err() error {
+// Err returns every error recorded, each naming its hosts, or nil.
+func (c *Collector) Err() error {
 	var out stockpile.Errors
 	for _, key := range c.order {
 		e := *c.errs[key]
@@ -112,8 +113,10 @@ func (c *collector) err() error {
 	return out.Err()
 }
 
-// buildOne builds one host; errors do not name the host (the collector
-// adds it).
+// buildOne builds one host; errors do not name the host (the Collector
+// adds it). With errors the host is still returned, without the values
+// that failed, so that later checks can find the other problems; a caller
+// must never act on it.
 func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options, tr *template.Renderer) (Host, stockpile.Errors) {
 	var errs stockpile.Errors
 	ih := a.Host
@@ -168,8 +171,10 @@ func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options, tr 
 	data := template.Data{Vars: vars, Host: hostData(ih), Environment: h.Environment}
 	h.Resources = []Resource{}
 	for _, r := range res {
-		dr := Resource{Name: r.Name, Type: r.Type, Module: r.Module, Fields: map[string]any{}, Pos: r.Pos}
+		dr := Resource{Name: r.Name, Type: r.Type, Module: r.Module, Fields: map[string]any{}, Pos: r.Pos,
+			FieldPos: map[string]stockpile.Pos{}, Invalid: r.Invalid}
 		for _, f := range r.Fields {
+			dr.FieldPos[f.Key] = f.Value.Pos
 			if f.Value.Raw {
 				if dr.Raw == nil {
 					dr.Raw = map[string]bool{}
@@ -177,6 +182,7 @@ func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options, tr 
 				dr.Raw[f.Key] = true
 			}
 			v, err := render(tr, f.Value, data, func(v *stockpile.Value, err error) {
+				dr.Invalid = true
 				e := &stockpile.Error{Pos: v.Pos, Msg: fmt.Sprintf("%s of resource %q (module %s): %v", f.Key, r.Name, r.Module, err)}
 				if me, ok := err.(*template.MissingError); ok {
 					e.Hint = me.Hint
@@ -193,6 +199,7 @@ func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options, tr 
 					if problem != "" {
 						errs = append(errs, &stockpile.Error{Pos: f.Value.Pos, Hint: hint,
 							Msg: fmt.Sprintf("%s of resource %q (module %s) %s (rendered from %q)", f.Key, r.Name, r.Module, problem, f.Value.Str)})
+						dr.Invalid = true
 						continue
 					}
 					v = norm

@@ -30,6 +30,20 @@ type Resource struct {
 	Notify     []string      `json:"notify,omitempty"`
 	Subscribes []string      `json:"subscribes,omitempty"`
 	Pos        stockpile.Pos `json:"pos"`
+	// FieldPos holds each field's value position, for errors that point
+	// at the value rather than at the resource.
+	FieldPos map[string]stockpile.Pos `json:"-"`
+	// Invalid says the loader already reported a problem in this
+	// resource: later checks skip it rather than report it again.
+	Invalid bool `json:"-"`
+}
+
+// PosOf returns the position of a field's value, or the resource's.
+func (r Resource) PosOf(field string) stockpile.Pos {
+	if p, ok := r.FieldPos[field]; ok {
+		return p
+	}
+	return r.Pos
 }
 
 // ID is "module/name": unique among a host's resources (two modules may

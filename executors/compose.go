@@ -85,6 +85,9 @@ func decodeCompose(f fields, env Env) (Spec, error) {
 		}
 		if p, ok := secrets.Ref(v); ok {
 			val, found := env.Secrets[p]
+			if !found && env.Offline {
+				found = true
+			}
 			if !found {
 				return nil, f.errorf("env."+k, "secret %q is not set", p)
 			}

@@ -107,11 +107,22 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 		return nil, err
 	}
 	for _, k := range sortedKeys(s.Env) {
+		// The engine takes NAME=VALUE strings: a key with "=" would split
+		// elsewhere than written and never match what the engine reports.
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, f.errorf("environment."+k, "%q is not a variable name (no \"=\", not empty)", k)
+		}
+		if strings.ContainsRune(s.Env[k], 0) {
+			return nil, f.errorf("environment."+k, "a value cannot hold a NUL byte")
+		}
 		path, ok := secrets.Ref(s.Env[k])
 		if !ok {
 			continue
 		}
 		val, found := env.Secrets[path]
+		if !found && env.Offline {
+			continue
+		}
 		if !found {
 			return nil, f.errorf("environment."+k, "secret %q is not set", path)
 		}

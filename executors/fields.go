@@ -16,10 +16,20 @@ type fields struct {
 	r desired.Resource
 }
 
-// errorf wraps like fmt.Errorf: a %w in format keeps the cause.
+// errorf returns a *FieldError; format works like fmt.Errorf's (a %w
+// keeps the cause).
 func (f fields) errorf(field, format string, args ...any) error {
-	prefix := fmt.Sprintf("%s: resource %q (%s) field %s: ", f.r.Pos, f.r.Name, f.r.Type, field)
-	return fmt.Errorf(strings.ReplaceAll(prefix, "%", "%%")+format, args...)
+	return &FieldError{Pos: f.r.PosOf(topField(field)), Resource: f.r.Name, Module: f.r.Module, Type: f.r.Type,
+		Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// topField is the top-level field of a field path: "environment" of
+// "environment.FOO", "ports" of "ports[1]".
+func topField(field string) string {
+	if i := strings.IndexAny(field, ".["); i >= 0 {
+		return field[:i]
+	}
+	return field
 }
 
 func (f fields) has(name string) bool {

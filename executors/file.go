@@ -57,7 +57,7 @@ func decodeFile(f fields, env Env) (Spec, error) {
 		if filepath.IsAbs(src) || strings.HasPrefix(filepath.Clean(src), "..") {
 			return nil, f.errorf("source", "%q must be a path inside the stockpile", src)
 		}
-		b, err := os.ReadFile(filepath.Join(env.StockpileDir, src))
+		b, err := readSource(env, src)
 		if err != nil {
 			return nil, f.errorf("source", "%w", err)
 		}
@@ -67,7 +67,7 @@ func decodeFile(f fields, env Env) (Spec, error) {
 	default:
 		if p, ok := secrets.Ref(content); ok && !f.r.Raw["content"] {
 			val, found := env.Secrets[p]
-			if !found {
+			if !found && !env.Offline {
 				return nil, f.errorf("content", "secret %q is not set", p)
 			}
 			s.Secret, content = p, val

@@ -85,8 +85,14 @@ type Outcome struct {
 type Env struct {
 	// StockpileDir is where file sources are read from.
 	StockpileDir string
+	// SourceOutside lets a file source be a symlink leading out of the
+	// stockpile directory (the operator's opt-in; see readSource).
+	SourceOutside bool
 	// Secrets maps secret paths to resolved values.
 	Secrets map[string]string
+	// Offline decodes without secrets (validate, and push before it
+	// connects): a secret reference stands for a value that is set.
+	Offline bool
 }
 
 // Spec is one decoded resource: it says what it needs observed, plans

@@ -52,7 +52,9 @@ const searchHint = "without --stockpile DIR or VIGO_STOCKPILE, vigo uses the cur
 
 // Load loads the stockpile in dir and checks it against the resource
 // types. Errors are returned as Errors, every one found, sorted; file
-// names in positions are dir joined with the file's path.
+// names in positions are dir joined with the file's path. With Errors,
+// the Stockpile returned (when not nil) holds what could be read, for
+// further checking only.
 func Load(dir string, types Types) (*Stockpile, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -91,10 +93,11 @@ func LoadFS(fsys fs.FS, prefix string, types Types) (*Stockpile, error) {
 	l.checkDuplicates()
 	l.resolve()
 	l.checkCycles()
-	if err := l.errs.Err(); err != nil {
-		return nil, err
-	}
-	return l.sp, nil
+	// With errors the stockpile is still returned: what could be read,
+	// bad resources marked Invalid, so that a caller can go on building
+	// hosts and report every mistake in one pass. It must never be
+	// applied.
+	return l.sp, l.errs.Err()
 }
 
 func displayDir(d string) string {
@@ -434,6 +437,7 @@ func (l *loader) resource(c *converter, n *yaml.Node, module string) *Resource {
 		l.errs.Addf(c.pos(n), "", "a resource of module %q must be a map with name and type, not %s", module, kindOf(n))
 		return nil
 	}
+	before := len(l.errs)
 	label := "resource"
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
@@ -513,6 +517,7 @@ func (l *loader) resource(c *converter, n *yaml.Node, module string) *Resource {
 	if !nameOK {
 		return nil
 	}
+	r.Invalid = len(l.errs) > before
 	return r
 }
 

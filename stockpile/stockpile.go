@@ -63,6 +63,9 @@ type Resource struct {
 	Subscribes []Ref
 	Pos        Pos         // of the resource's mapping
 	Schema     *TypeSchema // the type's schema (nil only while loading fails)
+	// Invalid says the loader reported a problem in the resource (only in
+	// a stockpile returned with errors).
+	Invalid bool
 }
 
 // SchemaField returns the schema of one of the resource's type fields.
