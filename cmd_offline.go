@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -56,28 +59,51 @@ func asInvalid(err error, what string) error {
 	return err
 }
 
-// loadFleet loads the stockpile and the inventory and builds every host.
-// With needInventory false a missing default inventory is not an error:
-// fleet.inv stays nil. When building hosts fails, the fleet is returned
-// with the error so that its warnings can still be shown.
+// loadFleet loads the stockpile and the inventory, builds every host and
+// runs every executor check on them: everything vigo can check without a
+// host, in one pass. Every mistake found (schema, inventory, missing
+// variable, resource value, two resources owning one thing) comes back
+// together in one invalidError: a stockpile with errors is still built as
+// far as it goes, only to find the other errors. With needInventory false
+// a missing default inventory is not an error: fleet.inv stays nil. When
+// it fails, the fleet is returned with the error so that its warnings can
+// still be shown.
 func loadFleet(c *cli.Context, needInventory bool) (*fleet, error) {
 	dir := stockpileFlag(c)
-	sp, err := stockpile.Load(dir, executors.BuiltinSchemas())
-	if err != nil {
-		return nil, asInvalid(err, "invalid stockpile "+dir)
+	sp, spErr := stockpile.Load(dir, executors.BuiltinSchemas())
+	if sp == nil {
+		return nil, asInvalid(spErr, "invalid stockpile "+dir)
+	}
+	var all stockpile.Errors
+	collect := func(err error) error {
+		var es stockpile.Errors
+		if errors.As(err, &es) {
+			all = append(all, es...)
+			return nil
+		}
+		return err
+	}
+	if err := collect(spErr); err != nil {
+		return nil, err
 	}
 	f := &fleet{sp: sp}
 	path, explicit := inventoryPath(c)
 	f.invPath = path
-	inv, err := inventory.Load(path)
-	if err != nil {
-		if errors.Is(err, inventory.ErrNoInventory) && !explicit && !needInventory {
-			return f, nil
-		}
-		if errors.Is(err, inventory.ErrNoInventory) {
-			return nil, withCode(exitInvalid, err)
-		}
-		return nil, asInvalid(err, "invalid inventory "+path)
+	inv, invErr := inventory.Load(path)
+	switch {
+	case errors.Is(invErr, inventory.ErrNoInventory) && !explicit && !needInventory:
+		return f, f.invalid(all, dir)
+	case errors.Is(invErr, inventory.ErrNoInventory) && len(all) == 0:
+		return nil, withCode(exitInvalid, invErr)
+	case errors.Is(invErr, inventory.ErrNoInventory):
+		all = append(all, &stockpile.Error{Msg: invErr.Error()})
+		return f, f.invalid(all, dir)
+	}
+	if err := collect(invErr); err != nil {
+		return nil, err
+	}
+	if inv == nil { // not even YAML: nothing to build
+		return f, f.invalid(all, dir)
 	}
 	f.inv = inv
 	vars, err := flagVars(c)
@@ -85,12 +111,66 @@ func loadFleet(c *cli.Context, needInventory bool) (*fleet, error) {
 		return nil, err
 	}
 	hosts, warns, err := desired.Build(sp, inv, desired.Options{Vars: vars})
-	f.warnings = warns
-	if err != nil {
-		return f, asInvalid(err, "invalid stockpile "+dir) // f keeps the warnings
+	if len(all) == 0 {
+		// Warnings of a stockpile or inventory read only in part would
+		// be about the parts left out.
+		f.warnings = warns
+	}
+	if err := collect(err); err != nil {
+		return nil, err
+	}
+	if err := collect(executors.Check(hosts, executors.CheckOptions{StockpileDir: sp.Dir, SourceOutside: sourceOutside(c)})); err != nil {
+		return nil, err
+	}
+	if len(all) > 0 {
+		return f, f.invalid(all, dir) // f keeps the warnings
 	}
 	f.hosts = hosts
 	return f, nil
+}
+
+// invalid is the invalidError of every problem found (nil when none),
+// saying whether the stockpile, the inventory or both are at fault.
+func (f *fleet) invalid(all stockpile.Errors, dir string) error {
+	if len(all) == 0 {
+		return nil
+	}
+	all.Sort()
+	inStockpile, inInventory := false, false
+	for _, e := range all {
+		if f.invPath != "" && e.Pos.File == f.invPath {
+			inInventory = true
+		} else {
+			inStockpile = true
+		}
+	}
+	what := "invalid stockpile " + dir
+	switch {
+	case inInventory && !inStockpile:
+		what = "invalid inventory " + f.invPath
+	case inInventory:
+		what = "invalid stockpile " + dir + " and inventory " + f.invPath
+	}
+	return &invalidError{errs: all, what: what}
+}
+
+// sourceOutsideFlag is the operator's opt-in to file sources that are
+// symlinks leading out of the stockpile directory.
+func sourceOutsideFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "source-outside-stockpile", EnvVars: []string{"VIGO_SOURCE_OUTSIDE_STOCKPILE"},
+		Usage: "let a file resource's source: be a symlink leading out of the stockpile directory (refused by default: a link to /proc/self/environ would ship the controller's secrets)"}
+}
+
+// sourceOutside says whether the operator opted in (the flag, on any
+// level, or its environment variable).
+func sourceOutside(c *cli.Context) bool {
+	for _, ctx := range c.Lineage() {
+		if slices.Contains(ctx.LocalFlagNames(), "source-outside-stockpile") && ctx.Bool("source-outside-stockpile") {
+			return true
+		}
+	}
+	b, _ := strconv.ParseBool(os.Getenv("VIGO_SOURCE_OUTSIDE_STOCKPILE"))
+	return b
 }
 
 // reportInvalid prints an invalidError's problems to w and returns the
@@ -147,10 +227,14 @@ func validateCommand() *cli.Command {
 		Name:  "validate",
 		Usage: "check the stockpile and the inventory, render every host, touch nothing",
 		Description: "Loads the stockpile and the inventory, checks every field, reference and\n" +
-			"template, and builds every host's desired state. Exit 0 when valid; exit 4\n" +
-			"with every problem on stderr (file:line:col: message) otherwise. Without an\n" +
-			"inventory only the stockpile is checked.",
-		Flags: sharedFlags(),
+			"template, builds every host's desired state and runs every check a push\n" +
+			"makes before it connects: resource values, file sources, inventory\n" +
+			"addresses and ports, and nothing owned twice on a host (a container name,\n" +
+			"compose project, file path or published host port). Logs in nowhere.\n" +
+			"Exit 0 when valid; exit 4 with every problem on stderr (file:line:col:\n" +
+			"message), all in one pass, otherwise. Without an inventory only the\n" +
+			"stockpile is checked.",
+		Flags: append(sharedFlags(), sourceOutsideFlag()),
 		Action: func(c *cli.Context) error {
 			format, err := outputFormat(c)
 			if err != nil {

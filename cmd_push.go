@@ -59,6 +59,7 @@ func rolloutFlags() []cli.Flag {
 func envoysPushCommand() *cli.Command {
 	flags := append(sharedFlags(), selectFlags()...)
 	flags = append(flags, rolloutFlags()...)
+	flags = append(flags, sourceOutsideFlag())
 	flags = append(flags, &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "plan every host and show what would change; changes nothing, takes no lock, runs no health check"})
 	flags = append(flags, &cli.BoolFlag{Name: "detailed-exitcode", Usage: "with --dry-run, exit as envoys check does: 0 no drift, 2 some host drifted, 3 some host unreachable, 1 some host could not be planned"})
 	return &cli.Command{
@@ -176,7 +177,7 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 			mu.Unlock()
 			res, err := converge.Run(ctx, h, byName[host], converge.Options{
 				DryRun: dryRun, Secrets: vals,
-				StockpileDir: f.sp.Dir, Sink: sink, Batch: batch, Gate: gate,
+				StockpileDir: f.sp.Dir, SourceOutside: sourceOutside(c), Sink: sink, Batch: batch, Gate: gate,
 			})
 			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped, Phases: res.Phases}, err
 		},

@@ -37,6 +37,8 @@ type Options struct {
 	Secrets map[string]string
 	// StockpileDir is where file resources read their source from.
 	StockpileDir string
+	// SourceOutside lets a source be a symlink out of StockpileDir.
+	SourceOutside bool
 	// Sink receives the events (nil: discarded).
 	Sink event.Sink
 	// Batch is copied into the events (1-based; 0: none).
@@ -158,7 +160,7 @@ func (r *runner) observe(ctx context.Context, needs executors.Needs, res *Result
 // prepare checks secrets, decodes every resource and links listeners. On
 // error it returns the index of the resource at fault.
 func (r *runner) prepare() (int, error) {
-	env := executors.Env{StockpileDir: r.opts.StockpileDir, Secrets: r.opts.Secrets}
+	env := executors.Env{StockpileDir: r.opts.StockpileDir, SourceOutside: r.opts.SourceOutside, Secrets: r.opts.Secrets}
 	for i, res := range r.dh.Resources {
 		// A reference in a field that is not substituted is refused first
 		// (clearer than "not set" for a value that would never be used).

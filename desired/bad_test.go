@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/inventory"
 	"github.com/vigo-sh/vigocli/stockpile"
 	"github.com/vigo-sh/vigocli/stockpile/stockpiletest"
@@ -17,36 +18,49 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/bad/*/want.txt")
 
-// check runs what `vigocli validate` runs on a stockpile directory: load,
-// then (when the directory holds inventory.vgo) parse the inventory and
-// build every host. It returns the errors and warnings, one per line, with
-// file names relative to the directory.
+// check runs what `vigocli validate` runs on a stockpile directory, in
+// one pass: load, then (when the directory holds inventory.vgo) parse the
+// inventory, build every host and run the executors' checks, collecting
+// every error of every stage (see loadFleet in cmd_offline.go). It
+// returns the errors and warnings, one per line, with file names relative
+// to the directory.
 func check(dir string) string {
 	var lines []string
-	sp, err := stockpile.LoadFS(os.DirFS(dir), "", stockpiletest.Types())
-	if err == nil {
-		data, rerr := os.ReadFile(filepath.Join(dir, "inventory.vgo"))
-		if rerr == nil {
-			var inv *inventory.Inventory
-			inv, err = inventory.Parse("inventory.vgo", data, "/stockpile", "/home/op")
-			if err == nil {
-				var warns []*stockpile.Error
-				_, warns, err = desired.Build(sp, inv, desired.Options{})
-				for _, w := range warns {
-					lines = append(lines, "warning: "+w.Error())
-				}
-			}
+	var all stockpile.Errors
+	collect := func(err error) {
+		if err == nil {
+			return
 		}
-	}
-	if err != nil {
 		var es stockpile.Errors
 		if !errors.As(err, &es) {
 			lines = append(lines, "unexpected error type: "+err.Error())
-		} else {
-			for _, e := range es {
-				lines = append(lines, e.Error())
+			return
+		}
+		all = append(all, es...)
+	}
+	sp, err := stockpile.LoadFS(os.DirFS(dir), "", stockpiletest.Types())
+	collect(err)
+	if sp != nil {
+		data, rerr := os.ReadFile(filepath.Join(dir, "inventory.vgo"))
+		if rerr == nil {
+			inv, err := inventory.Parse("inventory.vgo", data, "/stockpile", "/home/op")
+			collect(err)
+			if inv != nil {
+				clean := len(all) == 0
+				hosts, warns, err := desired.Build(sp, inv, desired.Options{})
+				if clean {
+					for _, w := range warns {
+						lines = append(lines, "warning: "+w.Error())
+					}
+				}
+				collect(err)
+				collect(executors.Check(hosts, executors.CheckOptions{StockpileDir: dir}))
 			}
 		}
+	}
+	all.Sort()
+	for _, e := range all {
+		lines = append(lines, e.Error())
 	}
 	return strings.Join(lines, "\n") + "\n"
 }

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestAddress(t *testing.T) {
 		{"web1 .example.com", "holds a space"},
 		{" web1", "holds a space"},
 		{"web1\t", "holds a space"},
-		{"host:22", `has a port in it: "host:22" (hint: write address: host and port: 22)`},
+		{"host:22", `address "host:22" of host "web1" has a port in it (hint: write address: host and port: 22)`},
 		{"10.0.0.1:2222", "write address: 10.0.0.1 and port: 2222"},
 		{"[2001:db8::1]:22", "write address: 2001:db8::1 and port: 22"},
 		{"[2001:db8::1]", "without the brackets"},
@@ -62,7 +63,7 @@ func TestAddress(t *testing.T) {
 			if es[0].Pos != (stockpile.Pos{File: "inv.vgo", Line: 3, Col: 14}) {
 				t.Errorf("error at %s, want inv.vgo:3:14 (the value)", es[0].Pos)
 			}
-			if got := es[0].Error(); !strings.Contains(got, tc.want) || !strings.Contains(got, `address of host "web1"`) {
+			if got := es[0].Error(); !strings.Contains(got, tc.want) || !strings.Contains(got, fmt.Sprintf("address %q of host \"web1\"", tc.addr)) {
 				t.Errorf("error %q does not say %q", got, tc.want)
 			}
 			if len(inv.Hosts) != 0 {
@@ -99,9 +100,9 @@ hosts:
 	got := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"inv.vgo:2:9: port of defaults must be a number from 1 to 65535",
-		`inv.vgo:5:14: address of host "a" is not an IPv4 address: 999 is more than 255`,
+		`inv.vgo:5:14: address "10.0.0.999" of host "a" is not an IPv4 address: 999 is more than 255`,
 		`inv.vgo:6:11: port of host "a" must be a number from 1 to 65535, not "70000"`,
-		`inv.vgo:8:14: address of host "b" has a port in it`,
+		`inv.vgo:8:14: address "b:22" of host "b" has a port in it`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)

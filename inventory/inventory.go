@@ -243,7 +243,7 @@ func (p *parser) host(m *stockpile.Value, h *Host, known []string, what string) 
 		case "address":
 			if s, good := scalar(); good {
 				if problem, hint := checkAddress(s); problem != "" {
-					p.errs.Addf(v.Pos, hint, "address of %s %s: %q", what, problem, s)
+					p.errs.Addf(v.Pos, hint, "address %q of %s %s", s, what, problem)
 					ok = false
 				} else {
 					h.Address = s
