@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/secrets"
@@ -279,15 +280,17 @@ func readSource(env Env, src string) ([]byte, error) {
 	}
 	var f *os.File
 	var err error
+	// O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+	const flags = os.O_RDONLY | syscall.O_NONBLOCK
 	if env.SourceOutside {
-		f, err = os.Open(filepath.Join(dir, src))
+		f, err = os.OpenFile(filepath.Join(dir, src), flags, 0)
 	} else {
 		var root *os.Root
 		if root, err = os.OpenRoot(dir); err != nil {
 			return nil, err
 		}
 		defer root.Close()
-		f, err = root.Open(src)
+		f, err = root.OpenFile(src, flags, 0)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			if real, rerr := filepath.EvalSymlinks(filepath.Join(dir, src)); rerr == nil {
 				return nil, fmt.Errorf("%s leads to %s, outside the stockpile: refused (copy the file into the stockpile, or pass --source-outside-stockpile to allow links out)", src, real)
