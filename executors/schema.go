@@ -64,7 +64,7 @@ var (
 		Fields: []stockpile.Field{
 			{Name: "target_path", Kind: stockpile.KindString, Required: true, Doc: "absolute path on the host"},
 			{Name: "content", Kind: stockpile.KindString, Doc: "file content (templated unless tagged !raw)"},
-			{Name: "source", Kind: stockpile.KindString, Doc: "a file in the stockpile (relative to the stockpile directory), sent as is"},
+			{Name: "source", Kind: stockpile.KindString, Doc: "a file in the stockpile (relative to the stockpile directory; must stay inside it after symlinks), sent as is"},
 			{Name: "mode", Kind: stockpile.KindString, Doc: "octal mode, e.g. \"0644\" (default 0644)"},
 			{Name: "owner", Kind: stockpile.KindString, Doc: "owner user name"},
 			{Name: "group", Kind: stockpile.KindString, Doc: "group name"},
