@@ -26,6 +26,7 @@ func envoysCheckCommand() *cli.Command {
 		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Usage: "at most `N` hosts checked at once", DefaultText: "every selected host"},
 		&cli.StringFlag{Name: "report", Usage: "write a JUnit XML report of the plans to `FILE` (a drifted resource is a failing test case)"},
 		&cli.StringFlag{Name: "report-html", Usage: "write a self-contained HTML report of the plans to `FILE`"},
+		sourceOutsideFlag(),
 	)
 	return &cli.Command{
 		Name:      "check",
