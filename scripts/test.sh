@@ -43,6 +43,7 @@ step "fuzz (bounded)"
 fuzz() { go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-20s}" -fuzzminimizetime 5s "$2"; }
 fuzz FuzzLoad ./stockpile
 fuzz FuzzRender ./template
+fuzz FuzzParse ./inventory
 
 trap - EXIT
 cleanup
