@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/vigo-sh/vigocli/report"
 	"sort"
 	"strings"
 	"sync"
@@ -13,28 +12,35 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vigo-sh/vigocli/inventory"
-	"github.com/vigo-sh/vigocli/push"
+	"github.com/vigo-sh/vigocli/lock"
+	"github.com/vigo-sh/vigocli/report"
 	"github.com/vigo-sh/vigocli/transport"
 )
+
+// lockDirFlag is --lock-dir, shared by push, task and lock.
+func lockDirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "lock-dir", Usage: "keep the lock in directory `PATH` on the hosts, owned by the user vigo works as there, mode 0700 (created if missing)", DefaultText: lock.DefaultDir + ", root's: needs root or become"}
+}
 
 func lockCommand() *cli.Command {
 	flags := func(extra ...cli.Flag) []cli.Flag {
 		f := append(sharedFlags(),
-			&cli.StringSliceFlag{Name: "target", Aliases: []string{"t"}, Usage: "hosts whose inventory name matches `GLOB` (repeatable; status: default every host; release: required)"},
+			&cli.StringSliceFlag{Name: "target", Aliases: []string{"t"}, Usage: "hosts whose inventory name matches `GLOB` (repeatable; status: default every host)"},
+			&cli.BoolFlag{Name: "all", Usage: "every host of the inventory"},
 			&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the key of a host with none on record"},
-			&cli.StringFlag{Name: "lock-dir", Usage: "the lock directory `PATH` on the hosts (default " + push.DefaultLockPath + " as root or with become, " + push.HomeLockPath + " for another user)"},
+			lockDirFlag(),
 		)
 		return append(f, extra...)
 	}
 	return &cli.Command{
 		Name:  "lock",
 		Usage: "show or release the per-host locks that keep pushes and tasks from interleaving",
-		Description: "Every push and task takes a lock on each host (the directory " + push.DefaultLockPath + "\n" +
-			"as root or with become, " + push.HomeLockPath + " for another user; owner in PATH/owner), held by\n" +
-			"one remote shell for as long as the run works on the host: it removes the lock\n" +
-			"when the run releases it, is interrupted, or its connection drops. A lock is\n" +
-			"stale when its holding shell is gone from the host (killed outright, host\n" +
-			"rebooted) or its heartbeat is older than 2m; pushes break stale locks by themselves.",
+		Description: "Every push and task takes one lock per host, shared by every login user: an\n" +
+			"flock on " + lock.DefaultDir + "/lock (a directory vigo creates as root, mode 0700; a\n" +
+			"login user that is not root needs become, or --lock-dir), held by one remote\n" +
+			"shell for as long as the run works on the host. The kernel drops it when that\n" +
+			"shell ends, however it ends. A holder is stale when its heartbeat is older than\n" +
+			"2m (a half-open connection); pushes end stale holders by themselves.",
 		Subcommands: []*cli.Command{
 			{
 				Name:   "status",
@@ -44,11 +50,11 @@ func lockCommand() *cli.Command {
 			},
 			{
 				Name:  "release",
-				Usage: "remove stale locks (or, with --force, any lock) of the selected hosts",
-				Flags: flags(&cli.BoolFlag{Name: "force", Usage: "remove a lock even if its owner looks alive"}),
+				Usage: "end stale lock holders (or, with --force, any holder) of the selected hosts",
+				Flags: flags(&cli.BoolFlag{Name: "force", Usage: "end a holder even if it looks alive"}),
 				Action: func(c *cli.Context) error {
-					if len(c.StringSlice("target")) == 0 {
-						return withCode(exitInvalid, fmt.Errorf("lock release needs --target GLOB"))
+					if len(c.StringSlice("target")) == 0 && !c.Bool("all") {
+						return withCode(exitInvalid, fmt.Errorf("lock release needs --target GLOB or --all"))
 					}
 					return runLock(c, true)
 				},
@@ -64,7 +70,7 @@ func runLock(c *cli.Context, release bool) error {
 		return reportInvalid(c, asInvalid(err, "invalid inventory "+path))
 	}
 	targets := c.StringSlice("target")
-	hosts, err := inventory.Select(inv.Hosts, targets, "", len(targets) == 0)
+	hosts, err := inventory.Select(inv.Hosts, targets, "", len(targets) == 0 || c.Bool("all"))
 	if err != nil {
 		return withCode(exitInvalid, err)
 	}
@@ -76,7 +82,10 @@ func runLock(c *cli.Context, release bool) error {
 	for _, w := range pool.Warnings() {
 		fmt.Fprintln(c.App.ErrWriter, "warning:", report.Clean(w))
 	}
-	l := &push.Locker{Path: c.String("lock-dir")}
+	if err := lock.CheckDir(c.String("lock-dir")); err != nil {
+		return withCode(exitInvalid, fmt.Errorf("--lock-dir: %w", err))
+	}
+	l := &lock.Locker{Dir: c.String("lock-dir")}
 	force := c.Bool("force")
 
 	var mu sync.Mutex
@@ -122,7 +131,7 @@ func runLock(c *cli.Context, release bool) error {
 
 // lockOne reads (and maybe releases) one host's lock and says how it
 // went in one line.
-func lockOne(ctx context.Context, pool *transport.Pool, l *push.Locker, h inventory.Host, release, force bool) (line string, failed, unreachable bool) {
+func lockOne(ctx context.Context, pool *transport.Pool, l *lock.Locker, h inventory.Host, release, force bool) (line string, failed, unreachable bool) {
 	conn, err := pool.Get(ctx, targetOf(h))
 	if err != nil {
 		return "UNREACHABLE: " + strings.TrimPrefix(err.Error(), h.Name+": "), false, true
@@ -134,7 +143,7 @@ func lockOne(ctx context.Context, pool *transport.Pool, l *push.Locker, h invent
 	if !st.Held {
 		return "free", false, false
 	}
-	desc := fmt.Sprintf("%s held by %s, heartbeat %s ago", st.Path, st.Owner, st.Age)
+	desc := fmt.Sprintf("%s held by %s, heartbeat %s ago", st.Dir, st.Owner, st.Age.Round(time.Second))
 	if st.Stale != "" {
 		desc += "; STALE: " + st.Stale
 	}
@@ -144,7 +153,7 @@ func lockOne(ctx context.Context, pool *transport.Pool, l *push.Locker, h invent
 	if st.Stale == "" && !force {
 		return desc + "; not released: the owner looks alive (use --force)", true, false
 	}
-	if err := l.Remove(ctx, conn, st.Owner.Token); err != nil {
+	if err := l.Break(ctx, conn, st.Owner.Token, force); err != nil {
 		return desc + "; FAILED: " + err.Error(), true, false
 	}
 	return desc + "; released", false, false

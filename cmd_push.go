@@ -17,6 +17,7 @@ import (
 	"github.com/vigo-sh/vigocli/event"
 	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/inventory"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/push"
 	"github.com/vigo-sh/vigocli/report"
 	"github.com/vigo-sh/vigocli/secrets"
@@ -49,7 +50,7 @@ func rolloutFlags() []cli.Flag {
 		&cli.IntFlag{Name: "health-retries", Value: 2, Usage: "`N` more health check attempts after a failed one"},
 		&cli.DurationFlag{Name: "health-interval", Value: 2 * time.Second, Usage: "pause `D` between health check attempts"},
 		&cli.DurationFlag{Name: "health-timeout", Value: 10 * time.Second, Usage: "time limit `D` of one health check attempt"},
-		&cli.StringFlag{Name: "lock-dir", Usage: "the lock directory `PATH` on the hosts (default " + push.DefaultLockPath + " as root or with become, " + push.HomeLockPath + " for another user)"},
+		lockDirFlag(),
 		&cli.DurationFlag{Name: "lock-wait", Usage: "wait up to `D` for a lock held by another run (checked every second)", DefaultText: "fail at once"},
 		&cli.StringFlag{Name: "report", Usage: "write a JUnit XML report to `FILE`"},
 		&cli.StringFlag{Name: "report-html", Usage: "write a self-contained HTML report (per host and resource, with timings) to `FILE`"},
@@ -229,7 +230,10 @@ func rolloutOptions(c *cli.Context) (push.Options, error) {
 	if o.Health.Retries < 0 {
 		return o, withCode(exitInvalid, fmt.Errorf("--health-retries %d: want 0 or more", o.Health.Retries))
 	}
-	o.Lock = &push.Locker{Wait: c.Duration("lock-wait"), Path: c.String("lock-dir")}
+	if err := lock.CheckDir(c.String("lock-dir")); err != nil {
+		return o, withCode(exitInvalid, fmt.Errorf("--lock-dir: %w", err))
+	}
+	o.Lock = &lock.Locker{Wait: c.Duration("lock-wait"), Dir: c.String("lock-dir")}
 	return o, nil
 }
 
@@ -276,7 +280,7 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 	defer pool.Close()
 	opts.Connect = connector(inv, pool)
 	if opts.Lock != nil {
-		opts.Lock.Owner = push.NewOwner(opts.Command)
+		opts.Lock.Owner = lock.NewOwner(opts.Command)
 	}
 
 	out := c.App.Writer

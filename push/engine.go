@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/transport"
 )
 
@@ -99,7 +100,7 @@ type Options struct {
 	// DryRun: the job only plans; no lock is taken, no health check runs,
 	// and failures never halt the rollout, so every host is planned.
 	DryRun  bool
-	Lock    *Locker // nil: no lock
+	Lock    *lock.Locker // nil: no lock
 	Connect Connector
 	Command string // what the run does, for events
 	Sink    event.Sink
@@ -310,26 +311,26 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		return fail(err)
 	}
 	locking := opts.Lock != nil && !opts.DryRun
-	lock := &hostLock{}
+	hl := &hostLock{}
 	if locking {
-		lock = startLock(ctx, opts.Lock, r, hs)
+		hl = startLock(ctx, opts.Lock, r, hs)
 		defer func() {
-			held := lock.stop()
-			phases["lock"] = lock.took
+			held := hl.stop()
+			phases["lock"] = hl.took
 			if held {
 				releases.Add(1)
 				go func() {
 					defer releases.Done()
-					lock.release(ctx, host, hs)
+					hl.release(ctx, host, hs)
 				}()
 			}
 		}()
 	}
 	var out Outcome
 	if job.Gated != nil {
-		out, err = job.Gated(ctx, host, batch, r, hs, lock.gate)
+		out, err = job.Gated(ctx, host, batch, r, hs, hl.gate)
 	} else {
-		if _, err := lock.gate(ctx, time.Now()); err != nil {
+		if _, err := hl.gate(ctx, time.Now()); err != nil {
 			return fail(err)
 		}
 		out, err = job.Run(ctx, host, batch, r, hs)
@@ -372,24 +373,24 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 type hostLock struct {
 	done   chan struct{} // closed when Acquire returned; nil: no lock
 	cancel context.CancelFunc
-	held   *Held
+	held   *lock.Held
 	err    error
 	once   sync.Once // LockAcquired is emitted once
 	hs     event.Sink
 	took   time.Duration // how long Acquire took
 }
 
-func startLock(ctx context.Context, l *Locker, r Remote, hs event.Sink) *hostLock {
+func startLock(ctx context.Context, l *lock.Locker, r Remote, hs event.Sink) *hostLock {
 	lctx, cancel := context.WithCancel(ctx)
 	hl := &hostLock{done: make(chan struct{}), cancel: cancel, hs: hs}
 	go func() {
 		defer close(hl.done)
 		t := time.Now()
 		hl.held, hl.err = l.Acquire(lctx, r,
-			func(st LockState) {
+			func(st lock.State) {
 				hs.Emit(event.Event{Kind: event.LockWaiting, Reason: "held by " + st.Owner.String()})
 			},
-			func(st LockState) {
+			func(st lock.State) {
 				hs.Emit(event.Event{Kind: event.LockBroken, Reason: st.Stale + "; was held by " + st.Owner.String()})
 			})
 		hl.took = time.Since(t)
