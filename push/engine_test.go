@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/transport"
 )
 
@@ -326,7 +327,7 @@ func TestDryRunPlansEveryHost(t *testing.T) {
 	fleet := &fakeFleet{health: func(string, string) int { health++; return 1 }}
 	bs, _ := ParseSize("1")
 	res := Run(context.Background(), hostNames(4), convergeJob(map[string]bool{"h1": true}, 0),
-		Options{BatchSize: bs, DryRun: true, Connect: fleet, Health: Health{Cmd: "false"}, Lock: &Locker{Path: t.TempDir() + "/never"}})
+		Options{BatchSize: bs, DryRun: true, Connect: fleet, Health: Health{Cmd: "false"}, Lock: &lock.Locker{Dir: t.TempDir() + "/never"}})
 	if res.Count(event.StatusSkipped) != 0 || res.Halted != "" {
 		t.Errorf("dry-run skipped hosts: %v (halted %q)", statusOf(t, res), res.Halted)
 	}
@@ -349,7 +350,7 @@ func TestInterruptSkipsRestAndReleasesLocks(t *testing.T) {
 	}}
 	bs, _ := ParseSize("2")
 	res := Run(ctx, hostNames(4), job, Options{BatchSize: bs, Parallel: 1, Connect: conn, Sink: event.Serial(rec),
-		Lock: &Locker{Path: dir + "/vigo.lock", Owner: NewOwner("test")}})
+		Lock: &lock.Locker{Dir: dir + "/lock", Owner: lock.NewOwner("test")}})
 	want := map[string]string{"h1": "failed", "h2": "skipped", "h3": "skipped", "h4": "skipped"}
 	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("statuses %v, want %v", got, want)
@@ -357,7 +358,7 @@ func TestInterruptSkipsRestAndReleasesLocks(t *testing.T) {
 	if res.Halted != "interrupted" {
 		t.Errorf("halted = %q", res.Halted)
 	}
-	if st, err := (&Locker{Path: dir + "/vigo.lock"}).Status(context.Background(), localRunner{}); err != nil || st.Held {
+	if st, err := (&lock.Locker{Dir: dir + "/lock"}).Status(context.Background(), localRunner{}); err != nil || st.Held {
 		t.Errorf("lock still held after interrupt: %+v %v", st, err)
 	}
 	if _, ok := rec.find(event.LockReleased, "h1"); !ok {
@@ -408,13 +409,13 @@ func TestGatedJobLocksWhileReading(t *testing.T) {
 	dir := t.TempDir()
 	rec := &recorder{}
 	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
-	lockPath := dir + "/vigo.lock"
+	lockPath := dir + "/lock"
 	held := make(chan bool, 1)
 	job, seen := gatedJob(0, func(string) {
 		// The lock is being taken while the job reads: shortly after
 		// the job starts it is held although the job never waited.
 		for i := 0; i < 500; i++ {
-			if _, err := os.Stat(lockPath + "/owner"); err == nil {
+			if fi, err := os.Stat(lockPath + "/owner"); err == nil && fi.Size() > 0 {
 				held <- true
 				return
 			}
@@ -423,7 +424,7 @@ func TestGatedJobLocksWhileReading(t *testing.T) {
 		held <- false
 	})
 	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, Sink: event.Serial(rec),
-		Lock: &Locker{Path: lockPath, Owner: NewOwner("test")}})
+		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})
 	if res.Err != nil || !<-held {
 		t.Fatalf("err %v; lock seen while reading: false", res.Err)
 	}
@@ -431,8 +432,8 @@ func TestGatedJobLocksWhileReading(t *testing.T) {
 		t.Errorf("uncontended lock asked for a replan")
 	}
 	// Run returns after the release.
-	if _, err := os.Stat(lockPath); !os.IsNotExist(err) {
-		t.Errorf("lock left after Run: %v", err)
+	if st, err := (&lock.Locker{Dir: lockPath}).Status(context.Background(), localRunner{}); err != nil || st.Held {
+		t.Errorf("lock left after Run: %+v %v", st, err)
 	}
 	fin, _ := rec.find(event.HostFinished, "h1")
 	for _, p := range []string{"connect", "lock", "observe"} {
@@ -447,8 +448,8 @@ func TestGatedJobLocksWhileReading(t *testing.T) {
 
 func TestGatedJobLockConflictFailsBeforeResources(t *testing.T) {
 	dir := t.TempDir()
-	lockPath := dir + "/vigo.lock"
-	other, err := (&Locker{Path: lockPath, Owner: NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
+	lockPath := dir + "/lock"
+	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,8 +458,8 @@ func TestGatedJobLockConflictFailsBeforeResources(t *testing.T) {
 	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
 	job, _ := gatedJob(0, nil)
 	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, Sink: event.Serial(rec),
-		Lock: &Locker{Path: lockPath, Owner: NewOwner("test")}})
-	if res.Hosts[0].Status != event.StatusFailed || !errors.Is(res.Hosts[0].Err, ErrLocked) || !strings.Contains(res.Err.Error(), "push other") {
+		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})
+	if res.Hosts[0].Status != event.StatusFailed || !errors.Is(res.Hosts[0].Err, lock.ErrLocked) || !strings.Contains(res.Err.Error(), "push other") {
 		t.Fatalf("result %+v", res.Hosts[0])
 	}
 	if _, ok := rec.find(event.ResourceOK, "h1"); ok {
@@ -468,8 +469,8 @@ func TestGatedJobLockConflictFailsBeforeResources(t *testing.T) {
 
 func TestGatedJobReplansAfterWaiting(t *testing.T) {
 	dir := t.TempDir()
-	lockPath := dir + "/vigo.lock"
-	other, err := (&Locker{Path: lockPath, Owner: NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
+	lockPath := dir + "/lock"
+	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +484,7 @@ func TestGatedJobReplansAfterWaiting(t *testing.T) {
 		}
 	})
 	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, Sink: event.Serial(sink),
-		Lock: &Locker{Path: lockPath, Owner: NewOwner("test"), Wait: 10 * time.Second, Poll: 10 * time.Millisecond}})
+		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test"), Wait: 10 * time.Second, Poll: 10 * time.Millisecond}})
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -494,8 +495,8 @@ func TestGatedJobReplansAfterWaiting(t *testing.T) {
 
 func TestDryRunGateNeverWaits(t *testing.T) {
 	dir := t.TempDir()
-	lockPath := dir + "/vigo.lock"
-	other, err := (&Locker{Path: lockPath, Owner: NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
+	lockPath := dir + "/lock"
+	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +504,7 @@ func TestDryRunGateNeverWaits(t *testing.T) {
 	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
 	job, _ := gatedJob(0, nil)
 	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, DryRun: true,
-		Lock: &Locker{Path: lockPath, Owner: NewOwner("test")}})
+		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})
 	if res.Err != nil {
 		t.Fatalf("dry run with a held lock: %v", res.Err)
 	}

@@ -375,7 +375,7 @@ func (f *fleet) start(args ...string) (*exec.Cmd, func() ran) {
 func (f *fleet) waitLock(host string) {
 	f.t.Helper()
 	for i := 0; i < 200; i++ {
-		if f.sh(host, "test -s /var/lock/vigo.lock/owner && echo held || true") == "held" {
+		if f.sh(host, "test -s /run/vigo/owner && echo held || true") == "held" {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -386,7 +386,7 @@ func (f *fleet) waitLock(host string) {
 func (f *fleet) noLocks() {
 	f.t.Helper()
 	for _, h := range labHosts {
-		if got := f.sh(h, "test -e /var/lock/vigo.lock && echo held || echo free"); got != "free" {
+		if !f.lockFree(h) {
 			f.t.Errorf("%s: lock left behind", h)
 		}
 	}
@@ -428,34 +428,49 @@ func TestLabConcurrentPushesLock(t *testing.T) {
 	f.noLocks()
 }
 
+// lockFree asks vigo whether host's lock is free.
+func (f *fleet) lockFree(host string) bool {
+	f.t.Helper()
+	r := f.vigo("lock", "status", "--target", host)
+	return r.code == 0 && strings.Contains(r.stdout, host+" | free")
+}
+
 func TestLabStaleLock(t *testing.T) {
 	f := newFleet(t)
 	f.converged("v2.1.0")
 	web4 := labHosts[0]
 	// A killed push drops its connection: the lock session on the host
-	// sees its stdin end and removes the lock.
+	// sees its stdin end and releases the lock.
 	cmd, wait := f.start("envoys", "push", "--target", web4, "--health-check", "sleep 60")
 	f.waitLock(web4)
 	_ = cmd.Process.Kill()
 	wait()
-	for i := 0; ; i++ {
-		if f.sh(web4, "test -e /var/lock/vigo.lock && echo held || echo free") == "free" {
-			break
-		}
+	for i := 0; !f.lockFree(web4); i++ {
 		if i == 50 {
 			t.Fatal("the lock of a killed push stayed")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	// The holding shell killed outright on the host (no trap runs): the
-	// lock stays and is stale by the host's own process table.
+	// kernel drops its flock, the lock is free at once.
+	const holderPID = "sed -n '3s/ .*//p' /run/vigo/owner"
 	cmd, wait = f.start("envoys", "push", "--target", web4, "--health-check", "sleep 60")
 	f.waitLock(web4)
-	f.sh(web4, "kill -9 $(cut -d' ' -f1 /var/lock/vigo.lock/session)")
+	f.sh(web4, "kill -9 $("+holderPID+")")
+	_ = cmd.Process.Kill()
+	wait()
+	if !f.lockFree(web4) {
+		t.Fatal("the lock of a holder killed outright is still held")
+	}
+	// A hung holder (stopped; its heartbeat stale) is ended by the
+	// next push.
+	cmd, wait = f.start("envoys", "push", "--target", web4, "--health-check", "sleep 60")
+	f.waitLock(web4)
+	f.sh(web4, "kill -STOP $("+holderPID+") && echo 0 >/run/vigo/beat")
 	_ = cmd.Process.Kill()
 	wait()
 	r := f.vigo("lock", "status", "--target", web4)
-	if !strings.Contains(r.stdout, "STALE: its holding shell") {
+	if !strings.Contains(r.stdout, "STALE: no heartbeat") {
 		t.Fatalf("lock status does not see the stale lock:\n%s%s", r.stdout, r.stderr)
 	}
 	r = f.vigo("envoys", "push", "--target", web4)
