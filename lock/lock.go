@@ -609,7 +609,10 @@ func (h *Held) Release(ctx context.Context) error {
 			}
 		}
 		h.cancel()
-		if err != nil {
+		switch {
+		case errors.Is(err, transport.ErrUnreachable):
+			h.err = fmt.Errorf("release lock %s: the connection dropped; the host's lock shell releases the lock when its input ends: %w", h.dir, err)
+		case err != nil:
 			h.err = fmt.Errorf("release lock %s: %w", h.dir, err)
 		}
 	})

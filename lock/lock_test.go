@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -506,5 +507,36 @@ func TestCheckDir(t *testing.T) {
 		if err := CheckDir(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// cutRunner takes the lock, then loses its connection when the session's
+// stdin closes, failing the way the transport does: with the command
+// line in the error.
+type cutRunner struct{}
+
+func (cutRunner) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResult, error) {
+	if cmd.Stdout != nil {
+		_, _ = cmd.Stdout.Write([]byte("acquired /run/vigo none 0\n"))
+	}
+	if cmd.Stdin != nil {
+		_, _ = io.Copy(io.Discard, cmd.Stdin)
+	}
+	return transport.ExecResult{ExitCode: -1}, fmt.Errorf("web4: %s: %w", transport.QuoteArgv(cmd.Argv), io.ErrUnexpectedEOF)
+}
+
+func TestReleaseErrorNeverPrintsTheScript(t *testing.T) {
+	held, err := newTestLocker("", "push").Acquire(context.Background(), cutRunner{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = held.Release(context.Background())
+	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("release over a cut connection: %v", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || strings.Contains(msg, "verify") || len(msg) > 200 {
+		t.Errorf("the release error prints the lock script (%d bytes, %d lines):\n%s", len(msg), strings.Count(msg, "\n")+1, msg)
+	} else {
+		t.Log(msg)
 	}
 }

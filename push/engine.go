@@ -433,7 +433,7 @@ func (hl *hostLock) release(ctx context.Context, host string, hs event.Sink) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if err := hl.held.Release(rctx); err != nil {
-		hs.Emit(event.Event{Kind: event.Warning, Error: fmt.Sprintf("%s: release lock: %v", host, err)})
+		hs.Emit(event.Event{Kind: event.Warning, Error: fmt.Sprintf("%s: %v", host, err)})
 		return
 	}
 	hs.Emit(event.Event{Kind: event.LockReleased, Duration: time.Since(t)})
