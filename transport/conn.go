@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -30,9 +29,6 @@ type link struct {
 	client *ssh.Client // nil for a local connection
 
 	sessions chan struct{} // MaxSessions slots
-
-	sftpMu sync.Mutex
-	sftp   *sftp.Client
 
 	dockerMu  sync.Mutex
 	dockerVia string // "", "streamlocal" or "dial-stdio" once known
@@ -70,12 +66,6 @@ func (c *Conn) Close() error {
 }
 
 func (c *link) closeClient() {
-	c.sftpMu.Lock()
-	if c.sftp != nil {
-		c.sftp.Close()
-		c.sftp = nil
-	}
-	c.sftpMu.Unlock()
 	if c.client != nil {
 		c.client.Close()
 	}

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pkg/sftp"
 )
 
 // tempName returns a fresh temporary name next to p (same file system, so
@@ -105,44 +104,204 @@ func (c *Conn) FileSHA256(ctx context.Context, paths []string) (map[string]strin
 	return out, nil
 }
 
-// probeScript prints the mode, owner and group then the sha256 of $1, or
-// nothing when it does not exist.
-const probeScript = `if [ -f "$1" ]; then stat -c '%a %U %G' -- "$1" && sha256sum < "$1"; fi`
+// inspectScript answers, in one round trip, everything a write needs to
+// decide: the writer's uid and the wanted owner's and group's ids ($1,
+// $2: names or numbers, "" for none), then for each further path an
+// lstat record (raw hex mode, uid, gid, device, inode, owner name, and
+// for a symlink its target; "-" when missing, "?" when it cannot be
+// stat'ed), then the sha256 of the first path when it is a regular file
+// (not a symlink). Records end with NUL bytes, so no file name is ever
+// parsed back. It reads, and changes nothing.
+const inspectScript = `o=$1 g=$2; shift 2
+u=-; if [ -n "$o" ]; then u=$(id -u -- "$o") || exit 3; fi
+gi=-; if [ -n "$g" ]; then gi=$(getent group -- "$g" | cut -d: -f3); [ -n "$gi" ] || { echo "vigo: no group $g" >&2; exit 3; }; fi
+printf '%s %s %s\0' "$(id -u)" "$u" "$gi"
+for p; do
+  if s=$(stat -c '%f %u %g %d %i %U' -- "$p" 2>/dev/null); then
+    case $s in a*) printf '%s %s\0' "$s" "$(readlink -- "$p")";; *) printf '%s\0' "$s";; esac
+  elif [ -e "$p" ] || [ -L "$p" ]; then printf '?\0'; else printf -- '-\0'; fi
+done
+h=-; if [ -f "$1" ] && [ ! -L "$1" ]; then h=$(sha256sum < "$1") || h=-; fi
+printf '%s\0' "${h%% *}"`
 
-type remoteFile struct {
-	exists       bool
-	mode         uint32
-	owner, group string
-	sha          string
+// inspection is what inspectScript found.
+type inspection struct {
+	self     uint32
+	uid, gid int64 // wanted owner and group, -1 for "leave as created"
+	nodes    map[string]Node
+	sha      string // of the first path, "" unless it is a regular file
 }
 
-func (c *Conn) probe(ctx context.Context, p string) (remoteFile, error) {
-	res, err := c.Exec(ctx, Cmd{Argv: []string{"sh", "-c", probeScript, "vigo-probe", p}})
+// inspect runs inspectScript for target and the other paths; owner and
+// group are looked up when opts names them.
+func (c *Conn) inspect(ctx context.Context, opts FileOptions, target string, paths []string) (inspection, error) {
+	owner, group := opts.Owner, opts.Group
+	in := inspection{uid: -1, gid: -1, nodes: map[string]Node{}}
+	// Numbers are taken as they are (a uid need not have a passwd entry).
+	if n, err := strconv.ParseUint(owner, 10, 32); err == nil {
+		in.uid, owner = int64(n), ""
+	}
+	if n, err := strconv.ParseUint(group, 10, 32); err == nil {
+		in.gid, group = int64(n), ""
+	}
+	argv := append([]string{"sh", "-c", inspectScript, "vigo-inspect", owner, group, target}, paths...)
+	res, err := c.Exec(ctx, Cmd{Argv: argv})
 	if err != nil {
-		return remoteFile{}, err
+		return in, err
 	}
-	f := strings.Fields(string(res.Stdout))
-	if len(f) == 0 {
-		return remoteFile{}, nil
+	recs := strings.Split(string(res.Stdout), "\x00")
+	all := append([]string{target}, paths...)
+	if len(recs) != len(all)+3 { // ids, one per path, sha, and the empty tail
+		return in, fmt.Errorf("%s: inspect %s: unexpected output %q", c.name, target, res.Stdout)
 	}
-	if len(f) < 4 {
-		return remoteFile{}, fmt.Errorf("%s: %s: unexpected stat output %q", c.name, p, res.Stdout)
+	ids := strings.Fields(recs[0])
+	if len(ids) != 3 {
+		return in, fmt.Errorf("%s: inspect %s: unexpected ids %q", c.name, target, recs[0])
 	}
-	m, err := strconv.ParseUint(f[0], 8, 32)
+	self, err := strconv.ParseUint(ids[0], 10, 32)
 	if err != nil {
-		return remoteFile{}, fmt.Errorf("%s: %s: unexpected mode %q", c.name, p, f[0])
+		return in, fmt.Errorf("%s: inspect %s: unexpected uid %q", c.name, target, ids[0])
 	}
-	return remoteFile{exists: true, mode: uint32(m), owner: f[1], group: f[2], sha: f[3]}, nil
+	in.self = uint32(self)
+	for i, dst := range []*int64{&in.uid, &in.gid} {
+		if ids[1+i] == "-" {
+			continue
+		}
+		n, err := strconv.ParseUint(ids[1+i], 10, 32)
+		if err != nil {
+			return in, fmt.Errorf("%s: inspect %s: unexpected id %q", c.name, target, ids[1+i])
+		}
+		*dst = int64(n)
+	}
+	for i, p := range all {
+		n, err := parseNode(recs[1+i])
+		if err != nil {
+			return in, fmt.Errorf("%s: %s: %w", c.name, p, err)
+		}
+		in.nodes[p] = n
+	}
+	if h := recs[len(all)+1]; h != "-" {
+		in.sha = h
+	}
+	return in, nil
 }
 
-// WriteFile writes data to p atomically: nothing is sent when the file
-// already holds data with the wanted mode and owner; otherwise data goes
-// to a temporary file in the same directory (parents created), which is
-// synced, given its mode and owner, and renamed over p. A failed or
-// cancelled upload leaves the old file intact and removes the temporary
-// file.
+// parseNode reads one lstat record of inspectScript.
+func parseNode(rec string) (Node, error) {
+	switch rec {
+	case "-":
+		return Node{Kind: NodeMissing}, nil
+	case "?":
+		return Node{}, errors.New("cannot stat")
+	}
+	f := strings.SplitN(rec, " ", 7)
+	if len(f) < 6 {
+		return Node{}, fmt.Errorf("unexpected stat output %q", rec)
+	}
+	var n Node
+	var nums [5]uint64
+	for i := range nums {
+		base := 10
+		if i == 0 {
+			base = 16
+		}
+		v, err := strconv.ParseUint(f[i], base, 64)
+		if err != nil {
+			return Node{}, fmt.Errorf("unexpected stat output %q", rec)
+		}
+		nums[i] = v
+	}
+	raw := uint32(nums[0])
+	n.UID, n.GID, n.Dev, n.Ino = uint32(nums[1]), uint32(nums[2]), nums[3], nums[4]
+	n.Mode = raw & 0o7777
+	n.Owner = f[5]
+	switch raw & 0o170000 {
+	case 0o040000:
+		n.Kind = NodeDir
+	case 0o120000:
+		n.Kind = NodeSymlink
+		if len(f) == 7 {
+			n.Link = f[6]
+		}
+	case 0o100000:
+		n.Kind = NodeRegular
+	default:
+		n.Kind = NodeOther
+	}
+	return n, nil
+}
+
+// prefixes lists "/" and every ancestor directory of the absolute path
+// p, then p's own directory: what a resolution of path.Dir(p) asks.
+func prefixes(dir string) []string {
+	out := []string{"/"}
+	cur := "/"
+	for _, c := range splitPath(dir) {
+		cur = path.Join(cur, c)
+		out = append(out, cur)
+	}
+	return out
+}
+
+// writePlan is a resolved write: where, and what is there now.
+type writePlan struct {
+	res      Resolution
+	base     string
+	target   Node   // lstat of res.Dir/base (missing when res.Missing is set)
+	sha      string // its sha256 when it is a regular file
+	uid, gid int64
+}
+
+// planWrite resolves p's directory safely (see ResolveDir) and looks at
+// what p is now, in one round trip unless the path passes symlinks.
+func (c *Conn) planWrite(ctx context.Context, p string, opts FileOptions) (writePlan, error) {
+	in, err := c.inspect(ctx, opts, p, prefixes(path.Dir(p)))
+	if err != nil {
+		return writePlan{}, err
+	}
+	lst := &lstatCache{known: in.nodes, miss: func(q string) (Node, error) {
+		more, err := c.inspect(ctx, FileOptions{}, q, nil)
+		return more.nodes[q], err
+	}}
+	tr := Trust{Self: in.self}
+	if in.uid >= 0 {
+		tr.UIDs = append(tr.UIDs, uint32(in.uid))
+	}
+	res, err := ResolveDir(lst, path.Dir(p), p, tr)
+	if err != nil {
+		return writePlan{}, err
+	}
+	wp := writePlan{res: res, base: path.Base(p), uid: in.uid, gid: in.gid}
+	if len(res.Missing) > 0 {
+		return wp, nil
+	}
+	if real := path.Join(res.Dir, wp.base); real == p {
+		wp.target, wp.sha = in.nodes[p], in.sha
+	} else {
+		// A trusted symlink on the way (/var/run -> /run): look at the
+		// file where it really is.
+		more, err := c.inspect(ctx, FileOptions{}, real, nil)
+		if err != nil {
+			return writePlan{}, err
+		}
+		wp.target, wp.sha = more.nodes[real], more.sha
+	}
+	return wp, nil
+}
+
+// WriteFile writes data to p atomically and safely: nothing is sent when
+// p is already a regular file holding data with the wanted mode, owner and
+// group. Otherwise p's directory is resolved without unsafe symlink or
+// owner transitions (refused with an *UnsafePathError, nothing changed),
+// missing directories are created only inside the resolved one, and the
+// data goes to a temporary file created there exclusively with mode 0600,
+// which is synced, chowned then chmodded through its descriptor and
+// renamed over p (replacing a symlink at p, never following it). A failed
+// or cancelled write leaves the old file intact and removes the temporary
+// file. Every remote transport (root login or sudo) runs the same script;
+// the local transport does the same with openat and friends.
 func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts FileOptions) (bool, error) {
-	if p == "" || strings.HasSuffix(p, "/") {
+	if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
 		return false, fmt.Errorf("%s: write file: bad path %q", c.name, p)
 	}
 	if c.local && !c.becomes() {
@@ -152,174 +311,42 @@ func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts FileOp
 	want := hex.EncodeToString(sum[:])
 	mode := unixMode(opts.Mode)
 
-	cur, err := c.probe(ctx, p)
+	wp, err := c.planWrite(ctx, p, opts)
 	if err != nil {
-		return false, fmt.Errorf("write %s: %w", p, err)
+		return false, fmt.Errorf("%s: write %s: %w", c.name, p, err)
 	}
-	if cur.exists && cur.sha == want {
-		if cur.mode == mode && (opts.Owner == "" || opts.Owner == cur.owner) && (opts.Group == "" || opts.Group == cur.group) {
+	switch wp.target.Kind {
+	case NodeRegular:
+		if wp.sha == want && wp.target.Mode == mode &&
+			(wp.uid < 0 || uint32(wp.uid) == wp.target.UID) && (wp.gid < 0 || uint32(wp.gid) == wp.target.GID) {
 			c.count(func(k *counters) { k.uploadsSkipped.Add(1) })
 			return false, nil
 		}
-		// Same content, other metadata: fix it in place.
-		if err := c.setMeta(ctx, p, mode, opts); err != nil {
-			return false, fmt.Errorf("write %s: %w", p, err)
+	case NodeMissing, NodeSymlink:
+	default:
+		return false, fmt.Errorf("%s: write %s: not a regular file", c.name, p)
+	}
+	// Same content, other metadata: written again all the same, so that
+	// mode and owner are only ever set through a descriptor.
+	ids := func(v int64) string {
+		if v < 0 {
+			return ""
 		}
-		return true, nil
+		return strconv.FormatInt(v, 10)
 	}
-	if c.becomes() {
-		err = c.writeSudo(ctx, p, data, mode, opts)
-	} else {
-		err = c.writeSFTP(ctx, p, data, mode, opts)
+	dirMode := opts.DirMode.Perm()
+	if dirMode == 0 {
+		dirMode = 0o755
 	}
-	if err != nil {
+	argv := append([]string{"sh", "-c", writeScript, "vigo-write",
+		wp.res.Dir, fmt.Sprintf("%d:%d", wp.res.Node.Dev, wp.res.Node.Ino), wp.base, path.Base(tempName(p)),
+		strconv.FormatUint(uint64(mode), 8), ids(wp.uid), ids(wp.gid), want,
+		fmt.Sprintf("%03o", 0o777&^uint32(dirMode))}, wp.res.Missing...)
+	r := &uploadReader{ctx: ctx, r: bytes.NewReader(data), c: c}
+	if _, err := c.Exec(ctx, Cmd{Argv: argv, Stdin: io.Reader(r)}); err != nil {
 		return false, fmt.Errorf("write %s: %w", p, err)
 	}
 	return true, nil
-}
-
-// setMeta sets mode and owner of p with one command.
-func (c *Conn) setMeta(ctx context.Context, p string, mode uint32, opts FileOptions) error {
-	argv := []string{"chmod", "--", strconv.FormatUint(uint64(mode), 8), p}
-	if own := ownerSpec(opts); own != "" {
-		argv = []string{"sh", "-c", `chmod -- "$1" "$3" && chown -- "$2" "$3"`, "vigo-meta",
-			strconv.FormatUint(uint64(mode), 8), own, p}
-	}
-	_, err := c.Exec(ctx, Cmd{Argv: argv})
-	return err
-}
-
-// ownerSpec is chown's owner[:group] argument ("" when neither is set).
-func ownerSpec(opts FileOptions) string {
-	switch {
-	case opts.Owner != "" && opts.Group != "":
-		return opts.Owner + ":" + opts.Group
-	case opts.Owner != "":
-		return opts.Owner
-	case opts.Group != "":
-		return ":" + opts.Group
-	}
-	return ""
-}
-
-// sftpClient returns the connection's SFTP client, opened on first use
-// (it holds one session slot while the connection lives).
-func (c *Conn) sftpClient(ctx context.Context) (*sftp.Client, error) {
-	c.sftpMu.Lock()
-	defer c.sftpMu.Unlock()
-	if c.sftp != nil {
-		return c.sftp, nil
-	}
-	// The session is opened like any other (slot, retry), then turned
-	// into the SFTP subsystem.
-	sess, release, err := c.newSession(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: sftp: %w", c.name, err)
-	}
-	fail := func(err error) (*sftp.Client, error) {
-		sess.Close()
-		release()
-		return nil, fmt.Errorf("%s: sftp: %w", c, err)
-	}
-	w, err := sess.StdinPipe()
-	if err != nil {
-		return fail(err)
-	}
-	r, err := sess.StdoutPipe()
-	if err != nil {
-		return fail(err)
-	}
-	if err := sess.RequestSubsystem("sftp"); err != nil {
-		return fail(err)
-	}
-	cl, err := sftp.NewClientPipe(r, w, sftp.UseConcurrentWrites(true), sftp.UseFstat(true))
-	if err != nil {
-		return fail(err)
-	}
-	c.sftp = cl
-	go func() {
-		_ = cl.Wait()
-		sess.Close()
-		release()
-		c.sftpMu.Lock()
-		if c.sftp == cl {
-			c.sftp = nil
-		}
-		c.sftpMu.Unlock()
-	}()
-	return cl, nil
-}
-
-func (c *Conn) writeSFTP(ctx context.Context, p string, data []byte, mode uint32, opts FileOptions) (err error) {
-	cl, err := c.sftpClient(ctx)
-	if err != nil {
-		return err
-	}
-	if dir := path.Dir(p); dir != "." && dir != "/" {
-		if err := cl.MkdirAll(dir); err != nil {
-			return fmt.Errorf("%s: mkdir %s: %w", c.name, dir, err)
-		}
-	}
-	var tmp string
-	var f *sftp.File
-	for attempt := 1; ; attempt++ {
-		tmp = tempName(p)
-		// SFTP v3 has no "exists" status: sshd answers a taken name with
-		// a generic failure, so only that one is retried.
-		f, err = cl.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-		var se *sftp.StatusError
-		if err == nil || attempt >= tempAttempts || !errors.As(err, &se) || se.FxCode() != sftp.ErrSSHFxFailure {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("%s: create %s: %w", c.name, tmp, err)
-	}
-	renamed := false
-	defer func() {
-		if !renamed {
-			f.Close()
-			if rmErr := cl.Remove(tmp); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
-				err = errors.Join(err, fmt.Errorf("%s: removing %s: %w", c.name, tmp, rmErr))
-			}
-		}
-	}()
-	// Only the owner can read the data until its mode is set.
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("%s: chmod %s: %w", c.name, tmp, err)
-	}
-	r := &uploadReader{ctx: ctx, r: bytes.NewReader(data), c: c}
-	if _, err := f.ReadFromWithConcurrency(r, 0); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: upload to %s: %w", c.name, tmp, ctx.Err())
-		}
-		return fmt.Errorf("%s: upload to %s: %w", c.name, tmp, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: upload to %s: %w", c.name, tmp, err)
-	}
-	if err := f.Sync(); err != nil && !isUnsupported(err) {
-		return fmt.Errorf("%s: fsync %s: %w", c.name, tmp, err)
-	}
-	if err := f.Chmod(FileMode(mode)); err != nil {
-		return fmt.Errorf("%s: chmod %s: %w", c.name, tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: close %s: %w", c.name, tmp, err)
-	}
-	if own := ownerSpec(opts); own != "" {
-		if _, err := c.Exec(ctx, Cmd{Argv: []string{"chown", "--", own, tmp}}); err != nil {
-			return err
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: upload to %s: %w", c.name, tmp, err)
-	}
-	if err := cl.PosixRename(tmp, p); err != nil {
-		return fmt.Errorf("%s: rename %s to %s: %w", c.name, tmp, p, err)
-	}
-	renamed = true
-	return nil
 }
 
 // FileMode turns octal Unix mode bits (as written: 4755) into an
@@ -337,14 +364,6 @@ func FileMode(m uint32) os.FileMode {
 		fm |= os.ModeSticky
 	}
 	return fm
-}
-
-func isUnsupported(err error) bool {
-	var se *sftp.StatusError
-	if errors.As(err, &se) && se.FxCode() == sftp.ErrSSHFxOpUnsupported {
-		return true
-	}
-	return errors.Is(err, sftp.ErrSSHFxOpUnsupported)
 }
 
 // uploadReader feeds an upload, stops it when ctx ends, and counts bytes.
@@ -365,49 +384,84 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Len lets sftp size concurrent writes.
-func (u *uploadReader) Len() int { return u.r.Len() }
 
-// writeScript writes stdin to $1 atomically as root (sudo): a temp file
-// made by mktemp in the same directory (exclusive, unpredictable name),
-// removed on failure or signal; its sha256 must be $4, else the upload was
-// cut short (stdin closes on cancel too) and $1 is left alone; then mode,
-// owner and rename. Arguments: path, octal mode, chown spec ("" to keep),
-// sha256.
-const writeScript = `set -e
-p=$1; d=$(dirname -- "$p"); b=$(basename -- "$p"); t=
-trap '[ -z "$t" ] || rm -f -- "$t"' EXIT
-trap '[ -z "$t" ] || rm -f -- "$t"; exit 143' TERM INT HUP
-mkdir -p -- "$d"
-t=$(mktemp -- "$d/.$b.vigo-XXXXXX")
-cat > "$t"
-h=$(sha256sum < "$t")
-if [ "${h%% *}" != "$4" ]; then echo "vigo: incomplete upload to $t: $p left as it was" >&2; exit 1; fi
-sync -- "$t" 2>/dev/null || true
-chmod -- "$2" "$t"
-if [ -n "$3" ]; then chown -- "$3" "$t"; fi
-mv -f -- "$t" "$p"
-t=`
+// writeScript writes stdin to a file as root (or the login user), every
+// step safe against other users of the host. Arguments: the resolved
+// directory and its "device:inode" as checked, the file's name, a fresh
+// temporary name, the octal mode, uid and gid ("" to leave), the sha256
+// of the data, the umask for new directories, then the directories to
+// create, in order.
+//
+// It works relative to the directory it cd'ed into (verified to be the
+// one that was checked, by device and inode), creates each missing
+// directory there and checks it is the one it made before entering it,
+// creates the temporary file exclusively under umask 077 (never wider
+// than 0600) on descriptor 3, checks that descriptor is a fresh regular
+// file of its own, and then writes, checks the sha256 (stdin closes early
+// on cancel: the old file is left), syncs, chowns and chmods through
+// /dev/fd/3 (the open file itself, whatever its name points to now:
+// chown first, since it clears setuid bits), and renames by name in the
+// directory with mv -T (which replaces a symlink at the name and never
+// moves into a directory). The temporary file is removed on failure or
+// signal (SIGPIPE is ignored so that a closed session cannot kill it
+// before it cleans up).
+const writeScript = `set -eu
+trap '' PIPE
+d=$1 did=$2 b=$3 t=$4 m=$5 u=$6 g=$7 h=$8 dum=$9; shift 9
+fail() { echo "vigo: $*" >&2; exit 1; }
+cd -P -- "$d"
+[ "$(stat -c '%d:%i' .)" = "$did" ] || fail "$d changed after it was checked; nothing written"
+me=$(id -u)
+for c; do
+  (umask "$dum" && mkdir -- "$c")
+  n=$(stat -c '%d:%i:%u:%F' -- "$c")
+  [ "${n#*:*:}" = "$me:directory" ] || fail "$PWD/$c is not the directory vigo made"
+  cd -P -- "$c"
+  [ "$(stat -c '%d:%i:%u:%F' .)" = "$n" ] || fail "$PWD changed while it was made"
+done
+own=
+trap '[ -z "$own" ] || rm -f -- "$t"' EXIT
+trap '[ -z "$own" ] || rm -f -- "$t"; exit 143' TERM INT HUP
+umask 077
+set -C
+exec 3>"$t"
+set +C
+own=1
+[ "$(stat -L -c '%u:%h:%s:%F' /dev/fd/3)" = "$me:1:0:regular empty file" ] || fail "$t: not a fresh file"
+cat >&3
+s=$(sha256sum < /dev/fd/3)
+[ "${s%% *}" = "$h" ] || fail "incomplete upload: $PWD/$b left as it was"
+sync -- /dev/fd/3 2>/dev/null || true
+if [ -n "$u$g" ]; then chown -- "$u${g:+:$g}" /dev/fd/3; fi
+chmod -- "$m" /dev/fd/3
+exec 3>&-
+mv -fT -- "$t" "$b"
+own=`
 
-func (c *Conn) writeSudo(ctx context.Context, p string, data []byte, mode uint32, opts FileOptions) error {
-	sum := sha256.Sum256(data)
-	r := &uploadReader{ctx: ctx, r: bytes.NewReader(data), c: c}
-	_, err := c.Exec(ctx, Cmd{
-		Argv: []string{"sh", "-c", writeScript, "vigo-write", p, strconv.FormatUint(uint64(mode), 8),
-			ownerSpec(opts), hex.EncodeToString(sum[:])},
-		Stdin: io.Reader(r),
-	})
-	return err
-}
+// removeScript removes the entry $3 of the checked directory $1 (device
+// and inode $2): a symlink there is removed, never followed.
+const removeScript = `set -e
+cd -P -- "$1"
+[ "$(stat -c '%d:%i' .)" = "$2" ] || { echo "vigo: $1 changed after it was checked; nothing removed" >&2; exit 1; }
+rm -f -- "$3"`
 
-// RemoveFile removes p; a missing file is not an error.
+// RemoveFile removes p, resolving its directory like WriteFile does; a
+// missing file is not an error. A symlink at p is removed, not followed.
 func (c *Conn) RemoveFile(ctx context.Context, p string) error {
+	if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
+		return fmt.Errorf("%s: remove file: bad path %q", c.name, p)
+	}
 	if c.local && !c.becomes() {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%s: %w", c.name, err)
-		}
+		return c.removeLocal(p)
+	}
+	wp, err := c.planWrite(ctx, p, FileOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: remove %s: %w", c.name, p, err)
+	}
+	if len(wp.res.Missing) > 0 || wp.target.Kind == NodeMissing {
 		return nil
 	}
-	_, err := c.Exec(ctx, Cmd{Argv: []string{"rm", "-f", "--", p}})
+	_, err = c.Exec(ctx, Cmd{Argv: []string{"sh", "-c", removeScript, "vigo-remove",
+		wp.res.Dir, fmt.Sprintf("%d:%d", wp.res.Node.Dev, wp.res.Node.Ino), wp.base}})
 	return err
 }

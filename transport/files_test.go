@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -229,7 +231,13 @@ func TestWriteScriptRefusesShortUpload(t *testing.T) {
 	p := filepath.Join(dir, "app.conf")
 	os.WriteFile(p, []byte("old"), 0o644)
 	full := []byte("the whole new content\n")
-	x := exec.Command("sh", "-c", writeScript, "vigo-write", p, "644", "", sha(full))
+	st, _ := os.Stat(dir)
+	sys := st.Sys().(*syscall.Stat_t)
+	did := fmt.Sprintf("%d:%d", sys.Dev, sys.Ino)
+	script := func(mode string) *exec.Cmd {
+		return exec.Command("sh", "-c", writeScript, "vigo-write", dir, did, "app.conf", ".app.conf.vigo-AbC123", mode, "", "", sha(full), "022")
+	}
+	x := script("644")
 	x.Stdin = bytes.NewReader(full[:5])
 	out, err := x.CombinedOutput()
 	if err == nil {
@@ -245,7 +253,7 @@ func TestWriteScriptRefusesShortUpload(t *testing.T) {
 		t.Errorf("message: %s", out)
 	}
 	// The full content goes through.
-	x = exec.Command("sh", "-c", writeScript, "vigo-write", p, "600", "", sha(full))
+	x = script("600")
 	x.Stdin = bytes.NewReader(full)
 	if out, err := x.CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)

@@ -4,17 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
+	"path"
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // execLocal runs the same command line as a remote host would, under sh
@@ -62,96 +64,246 @@ func (c *Conn) execLocal(ctx context.Context, cmd Cmd, line string) (ExecResult,
 	return res, fmt.Errorf("%s: %s: %w", c.name, line, err)
 }
 
-// writeLocal is WriteFile on the controller: same rules, local calls.
-func (c *Conn) writeLocal(ctx context.Context, p string, data []byte, opts FileOptions) (bool, error) {
-	mode := unixMode(opts.Mode)
-	fmode := FileMode(mode)
-	uid, gid := -1, -1
-	if opts.Owner != "" {
-		u, err := user.Lookup(opts.Owner)
-		if err != nil {
-			return false, fmt.Errorf("%s: write %s: %w", c.name, p, err)
+// localLstat is the resolver's view of the controller's file system.
+type localLstat struct{}
+
+func (localLstat) Lstat(p string) (Node, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return Node{Kind: NodeMissing}, nil
 		}
-		uid, _ = strconv.Atoi(u.Uid)
+		return Node{}, &os.PathError{Op: "lstat", Path: p, Err: err}
+	}
+	n := Node{UID: st.Uid, GID: st.Gid, Mode: st.Mode & 0o7777, Dev: st.Dev, Ino: st.Ino}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		n.Kind = NodeDir
+	case unix.S_IFLNK:
+		n.Kind = NodeSymlink
+		l, err := os.Readlink(p)
+		if err != nil {
+			return Node{}, err
+		}
+		n.Link = l
+	case unix.S_IFREG:
+		n.Kind = NodeRegular
+	default:
+		n.Kind = NodeOther
+	}
+	return n, nil
+}
+
+// localIDs turns FileOptions' owner and group into ids (-1: leave).
+func localIDs(opts FileOptions) (uid, gid int, err error) {
+	uid, gid = -1, -1
+	if opts.Owner != "" {
+		if uid, err = strconv.Atoi(opts.Owner); err != nil {
+			u, err := user.Lookup(opts.Owner)
+			if err != nil {
+				return 0, 0, err
+			}
+			uid, _ = strconv.Atoi(u.Uid)
+		}
 	}
 	if opts.Group != "" {
-		g, err := user.LookupGroup(opts.Group)
-		if err != nil {
-			return false, fmt.Errorf("%s: write %s: %w", c.name, p, err)
-		}
-		gid, _ = strconv.Atoi(g.Gid)
-	}
-	if old, err := os.ReadFile(p); err == nil {
-		a, b := sha256.Sum256(old), sha256.Sum256(data)
-		if hex.EncodeToString(a[:]) == hex.EncodeToString(b[:]) {
-			st, err := os.Stat(p)
+		if gid, err = strconv.Atoi(opts.Group); err != nil {
+			g, err := user.LookupGroup(opts.Group)
 			if err != nil {
-				return false, fmt.Errorf("%s: %w", c.name, err)
+				return 0, 0, err
 			}
-			sys, _ := st.Sys().(*syscall.Stat_t)
-			if st.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky) == fmode &&
-				(uid < 0 || sys == nil || int(sys.Uid) == uid) && (gid < 0 || sys == nil || int(sys.Gid) == gid) {
-				c.count(func(k *counters) { k.uploadsSkipped.Add(1) })
-				return false, nil
-			}
-			if err := os.Chmod(p, fmode); err != nil {
-				return false, fmt.Errorf("%s: %w", c.name, err)
-			}
-			if err := os.Lchown(p, uid, gid); err != nil {
-				return false, fmt.Errorf("%s: %w", c.name, err)
-			}
-			return true, nil
+			gid, _ = strconv.Atoi(g.Gid)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return false, fmt.Errorf("%s: %w", c.name, err)
+	return uid, gid, nil
+}
+
+// openResolved opens the directory a resolution found, walking it from
+// "/" with O_NOFOLLOW (it is symlink-free) and checking it is the one
+// that was checked, then creates the missing directories inside it one
+// by one, opening each without following links and checking it is ours.
+func openResolved(res Resolution, dirMode os.FileMode) (int, error) {
+	const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Open("/", dirFlags, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: "/", Err: err}
+	}
+	step := func(name string) error {
+		nfd, err := unix.Openat(fd, name, dirFlags, 0)
+		unix.Close(fd)
+		fd = nfd
+		return err
+	}
+	cur := "/"
+	for _, c := range splitPath(res.Dir) {
+		cur = path.Join(cur, c)
+		if err := step(c); err != nil {
+			return -1, &os.PathError{Op: "open", Path: cur, Err: err}
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Dev != res.Node.Dev || st.Ino != res.Node.Ino {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s changed after it was checked", res.Dir)
+	}
+	if dirMode == 0 {
+		dirMode = 0o755
+	}
+	for _, m := range res.Missing {
+		cur = path.Join(cur, m)
+		if err := unix.Mkdirat(fd, m, uint32(dirMode.Perm())); err != nil {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "mkdir", Path: cur, Err: err}
+		}
+		if err := step(m); err != nil {
+			return -1, &os.PathError{Op: "open", Path: cur, Err: err}
+		}
+		if err := unix.Fstat(fd, &st); err != nil || int(st.Uid) != os.Geteuid() {
+			unix.Close(fd)
+			return -1, fmt.Errorf("%s is not the directory vigo made", cur)
+		}
+	}
+	return fd, nil
+}
+
+// resolveLocal resolves p's directory on the controller.
+func resolveLocal(p string, uid int) (Resolution, error) {
+	tr := Trust{Self: uint32(os.Geteuid())}
+	if uid >= 0 {
+		tr.UIDs = append(tr.UIDs, uint32(uid))
+	}
+	res, err := ResolveDir(localLstat{}, path.Dir(p), p, tr)
+	if err != nil {
+		var ue *UnsafePathError
+		if errors.As(err, &ue) && ue.Owner == "" {
+			if u, lerr := user.LookupId(strconv.Itoa(int(ue.UID))); lerr == nil {
+				ue.Owner = u.Username
+			}
+		}
+	}
+	return res, err
+}
+
+// writeLocal is WriteFile on the controller: the same rules, with
+// descriptors: the directory is resolved and opened safely, the file
+// compared through an O_NOFOLLOW descriptor, the temporary file created
+// exclusively with mode 0600 in the opened directory, written, synced,
+// fchown'ed then fchmod'ed, and renamed with renameat.
+func (c *Conn) writeLocal(ctx context.Context, p string, data []byte, opts FileOptions) (bool, error) {
+	mode := unixMode(opts.Mode)
+	fail := func(err error) (bool, error) { return false, fmt.Errorf("%s: write %s: %w", c.name, p, err) }
+	uid, gid, err := localIDs(opts)
+	if err != nil {
+		return fail(err)
+	}
+	res, err := resolveLocal(p, uid)
+	if err != nil {
+		return fail(err)
+	}
+	dfd, err := openResolved(res, opts.DirMode)
+	if err != nil {
+		return fail(err)
+	}
+	defer unix.Close(dfd)
+	base := path.Base(p)
+	var st unix.Stat_t
+	switch err := unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); {
+	case errors.Is(err, unix.ENOENT):
+	case err != nil:
+		return fail(err)
+	case st.Mode&unix.S_IFMT == unix.S_IFREG:
+		if st.Mode&0o7777 == mode && (uid < 0 || int(st.Uid) == uid) && (gid < 0 || int(st.Gid) == gid) && sameContent(dfd, base, data) {
+			c.count(func(k *counters) { k.uploadsSkipped.Add(1) })
+			return false, nil
+		}
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK: // replaced below, never followed
+	default:
+		return fail(errors.New("not a regular file"))
 	}
 	var tmp string
-	var f *os.File
-	var err error
+	var fd int
 	for attempt := 1; ; attempt++ {
-		tmp = tempName(p)
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil || attempt >= tempAttempts || !errors.Is(err, os.ErrExist) {
+		tmp = path.Base(tempName(p))
+		fd, err = unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err == nil || attempt >= tempAttempts || !errors.Is(err, unix.EEXIST) {
 			break
 		}
 	}
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", c.name, err)
+		return fail(&os.PathError{Op: "create", Path: path.Join(path.Dir(p), tmp), Err: err})
 	}
+	f := os.NewFile(uintptr(fd), path.Join(path.Dir(p), tmp))
 	ok := false
 	defer func() {
 		if !ok {
 			f.Close()
-			os.Remove(tmp)
+			unix.Unlinkat(dfd, tmp, 0)
 		}
 	}()
 	r := &uploadReader{ctx: ctx, r: bytes.NewReader(data), c: c}
-	if _, err := f.ReadFrom(r); err != nil {
-		return false, fmt.Errorf("%s: write %s: %w", c.name, tmp, err)
+	if _, err := io.Copy(f, r); err != nil {
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
-		return false, fmt.Errorf("%s: %w", c.name, err)
+		return fail(err)
 	}
-	if err := f.Chmod(fmode); err != nil {
-		return false, fmt.Errorf("%s: %w", c.name, err)
-	}
+	// chown first: it clears setuid and setgid bits.
 	if uid >= 0 || gid >= 0 {
 		if err := f.Chown(uid, gid); err != nil {
-			return false, fmt.Errorf("%s: %w", c.name, err)
+			return fail(err)
 		}
 	}
+	if err := f.Chmod(FileMode(mode)); err != nil {
+		return fail(err)
+	}
 	if err := f.Close(); err != nil {
-		return false, fmt.Errorf("%s: %w", c.name, err)
+		return fail(err)
 	}
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("%s: write %s: %w", c.name, p, err)
+		return fail(err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		return false, fmt.Errorf("%s: %w", c.name, err)
+	if err := unix.Renameat(dfd, tmp, dfd, base); err != nil {
+		return fail(&os.LinkError{Op: "rename", Old: tmp, New: p, Err: err})
 	}
 	ok = true
 	return true, nil
+}
+
+// sameContent says whether the regular file name in dfd holds data,
+// read through a descriptor that follows no symlink.
+func sameContent(dfd int, name string, data []byte) bool {
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, int64(len(data))+1)); err != nil {
+		return false
+	}
+	want := sha256.Sum256(data)
+	return bytes.Equal(h.Sum(nil), want[:])
+}
+
+// removeLocal is RemoveFile on the controller.
+func (c *Conn) removeLocal(p string) error {
+	res, err := resolveLocal(p, -1)
+	if err == nil && len(res.Missing) > 0 {
+		return nil
+	}
+	dfd := -1
+	if err == nil {
+		dfd, err = openResolved(res, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: remove %s: %w", c.name, p, err)
+	}
+	defer unix.Close(dfd)
+	if err := unix.Unlinkat(dfd, path.Base(p), 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("%s: remove %s: %w", c.name, p, err)
+	}
+	return nil
 }
 
 func (c *Conn) dialDockerLocal(ctx context.Context) (net.Conn, error) {

@@ -63,8 +63,11 @@ func (e *ExitError) Error() string {
 // FileOptions says how a file is written.
 type FileOptions struct {
 	Mode  os.FileMode // 0: 0644
-	Owner string      // empty: leave as created
-	Group string
+	Owner string      // name or uid; empty: leave as created
+	Group string      // name or gid; empty: leave as created
+	// DirMode is the mode of directories the write creates (0: 0755);
+	// existing ones are left alone.
+	DirMode os.FileMode
 }
 
 // ErrUnreachable marks errors that mean the host could not be reached
