@@ -431,7 +431,7 @@ func TestImageInUseAndComposeEnvFile(t *testing.T) {
 		t.Fatalf("env files: %d", len(h.EnvFiles))
 	}
 	for p := range h.Files {
-		if strings.HasPrefix(p, "/tmp/.vigo-compose-") {
+		if strings.HasPrefix(p, "/var/lib/vigo/compose-env/") {
 			t.Fatal("env file left on the host")
 		}
 	}

@@ -125,7 +125,7 @@ func TestLabExecutorExtras(t *testing.T) {
 	if !strings.Contains(env, "DATABASE_URL="+labSecrets["vigo/webapp/database_url"]) {
 		t.Fatalf("api env: %s", env)
 	}
-	if left, _ := l.try(svc1, "sh", "-c", "ls /tmp/.vigo-compose-* 2>/dev/null"); left != "" {
+	if left, _ := l.try(svc1, "sh", "-c", "ls /var/lib/vigo/compose-env/ 2>/dev/null"); left != "" {
 		t.Fatalf("env file left behind: %s", left)
 	}
 	l.push(t, dc, false)

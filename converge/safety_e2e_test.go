@@ -102,7 +102,7 @@ func TestLabSafetyReview(t *testing.T) {
 	if r, s := l.push(t, stack, false); r.Changed != 0 {
 		t.Fatalf("second compose push not a no-op: %v\n%s", s.summary(), r.Plan)
 	}
-	if left, _ := l.try(svc1, "sh", "-c", "ls /tmp/.vigo-compose-* 2>/dev/null"); left != "" {
+	if left, _ := l.try(svc1, "sh", "-c", "ls /var/lib/vigo/compose-env/ 2>/dev/null"); left != "" {
 		t.Fatalf("env file left behind: %s", left)
 	}
 	removeEnvStack()

@@ -108,7 +108,7 @@ func TestComposeEnvThroughEnvironment(t *testing.T) {
 		return up(argv)
 	}
 	h.FailRemove = func(p string) error {
-		if strings.HasPrefix(p, "/tmp/.vigo-compose-") {
+		if strings.HasPrefix(p, "/var/lib/vigo/compose-env/") {
 			return errors.New("connection lost")
 		}
 		return nil
@@ -122,7 +122,7 @@ func TestComposeEnvThroughEnvironment(t *testing.T) {
 		if strings.Contains(c, "--env-file") || strings.Contains(c, "CANARY") {
 			t.Fatalf("command: %s", c)
 		}
-		if strings.HasPrefix(c, "sh -c ") && strings.Contains(c, " vigo-env /tmp/.vigo-compose-") && strings.Contains(c, " docker compose -f /opt/myapp/docker-compose.yml ") {
+		if strings.HasPrefix(c, "sh -c ") && strings.Contains(c, " vigo-env /var/lib/vigo/compose-env/") && strings.Contains(c, " docker compose -f /opt/myapp/docker-compose.yml ") {
 			wrapped++
 		}
 	}
@@ -140,7 +140,7 @@ func TestComposeEnvThroughEnvironment(t *testing.T) {
 			warnings = append(warnings, e)
 		}
 	}
-	if len(warnings) != 2 || !strings.Contains(warnings[0].Reason, "web2.app.example.com: compose env file /tmp/.vigo-compose-") ||
+	if len(warnings) != 2 || !strings.Contains(warnings[0].Reason, "web2.app.example.com: compose env file /var/lib/vigo/compose-env/") ||
 		warnings[1].Resource != "app-stack" {
 		t.Fatalf("warnings: %+v", warnings)
 	}

@@ -341,8 +341,13 @@ func envFileContent(vals map[string]string) []byte {
 	return []byte(b.String())
 }
 
+// composeEnvDir holds compose env files on a host: a root-only directory
+// (created 0700; the write refuses it if anyone but root owns or can
+// write it or a directory above it), never a shared one like /tmp.
+const composeEnvDir = "/var/lib/vigo/compose-env"
+
 // run runs argv, with the variables when there are any. Variables reach
-// the host in a file written with mode 0600 that the wrapper removes
+// the host in a file (in composeEnvDir) created with mode 0600 that the wrapper removes
 // before compose starts, and vigo removes again on a fresh context: never
 // on a command line. A removal that fails is a warning naming the host
 // and the file.
@@ -352,9 +357,9 @@ func (e *composeEnv) run(ctx context.Context, argv []string) (transport.ExecResu
 	}
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
-	file := "/tmp/.vigo-compose-" + hex.EncodeToString(rnd[:]) + ".env"
+	file := composeEnvDir + "/" + hex.EncodeToString(rnd[:]) + ".env"
 	defer e.remove(ctx, file)
-	if _, err := e.h.WriteFile(ctx, file, envFileContent(e.vals), transport.FileOptions{Mode: 0o600}); err != nil {
+	if _, err := e.h.WriteFile(ctx, file, envFileContent(e.vals), transport.FileOptions{Mode: 0o600, DirMode: 0o700}); err != nil {
 		return transport.ExecResult{}, fmt.Errorf("%s: write compose env file %s: %w", e.h.Name(), file, err)
 	}
 	wrapped := append([]string{"sh", "-c", envScript, "vigo-env", file}, argv...)

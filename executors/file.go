@@ -97,6 +97,16 @@ func decodeFile(f fields, env Env) (Spec, error) {
 	return s, nil
 }
 
+// sameID says whether the wanted owner or group (a name, or a number
+// like "0") is the one observed as name and numeric id: a number is
+// compared with the id, a name with the name.
+func sameID(want, name, id string) bool {
+	if _, err := strconv.ParseUint(want, 10, 32); err == nil && id != "" {
+		return want == id
+	}
+	return want == name
+}
+
 // unixMode is how stat prints a FileMode (see transport.UnixMode).
 func unixMode(fm os.FileMode) string {
 	return fmt.Sprintf("%04o", transport.UnixMode(fm))
@@ -146,10 +156,10 @@ func (s *fileSpec) Plan(o *State) Step {
 	if want := unixMode(s.Mode); fi.Mode != "" && fi.Mode != want {
 		diff = append(diff, "mode: "+fi.Mode+" -> "+want)
 	}
-	if s.Owner != "" && fi.Owner != "" && fi.Owner != s.Owner {
+	if s.Owner != "" && fi.Owner != "" && !sameID(s.Owner, fi.Owner, fi.UID) {
 		diff = append(diff, "owner: "+fi.Owner+" -> "+s.Owner)
 	}
-	if s.Group != "" && fi.Group != "" && fi.Group != s.Group {
+	if s.Group != "" && fi.Group != "" && !sameID(s.Group, fi.Group, fi.GID) {
 		diff = append(diff, "group: "+fi.Group+" -> "+s.Group)
 	}
 	switch {

@@ -60,6 +60,8 @@ type FileInfo struct {
 	Mode   string // octal, e.g. 0644 ("" when stat failed)
 	Owner  string
 	Group  string
+	UID    string // numeric owner and group ("" when not known)
+	GID    string
 }
 
 // ComposeState is what observe learnt of one compose project.
@@ -306,11 +308,12 @@ func inspectImage(ctx context.Context, api *dockerAPI, ref string) (*Image, erro
 }
 
 // fileScript prints, for each path argument, one line: the mode, owner,
-// group and sha256 of the regular file, or "-" when it is absent. The
+// group and sha256 of the regular file, then uid and gid, or "-" when it
+// is absent or a symlink (which a write replaces, never follows). The
 // script is constant and the paths are arguments: nothing is spliced into
 // it, and no file name is parsed back.
 const fileScript = `for p; do
-  if [ -f "$p" ] && m=$(stat -c '%a %U %G' -- "$p") && h=$(sha256sum < "$p"); then echo "$m ${h%% *}"; else echo -; fi
+  if [ -f "$p" ] && [ ! -L "$p" ] && m=$(stat -c '%a %U %G' -- "$p") && i=$(stat -c '%u %g' -- "$p") && h=$(sha256sum < "$p"); then echo "$m ${h%% *} $i"; else echo -; fi
 done`
 
 // observeFiles reads content hash, mode, owner and group of the paths in
@@ -328,7 +331,7 @@ func observeFiles(ctx context.Context, h Host, paths []string) (map[string]*File
 	out := make(map[string]*FileInfo, len(paths))
 	for i, l := range lines {
 		f := strings.Fields(l)
-		if len(f) != 4 {
+		if len(f) != 4 && len(f) != 6 {
 			out[paths[i]] = nil
 			continue
 		}
@@ -336,7 +339,11 @@ func observeFiles(ctx context.Context, h Host, paths []string) (map[string]*File
 		if err != nil {
 			return nil, fmt.Errorf("%s: observe %s: bad mode %q", h.Name(), paths[i], f[0])
 		}
-		out[paths[i]] = &FileInfo{Mode: fmt.Sprintf("%04o", m), Owner: f[1], Group: f[2], SHA256: f[3]}
+		fi := &FileInfo{Mode: fmt.Sprintf("%04o", m), Owner: f[1], Group: f[2], SHA256: f[3]}
+		if len(f) == 6 {
+			fi.UID, fi.GID = f[4], f[5]
+		}
+		out[paths[i]] = fi
 	}
 	return out, nil
 }

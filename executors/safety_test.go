@@ -111,7 +111,7 @@ func TestComposeArgvAndEnvFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.FailRemove = func(p string) error {
-		if strings.HasPrefix(p, "/tmp/.vigo-compose-") {
+		if strings.HasPrefix(p, "/var/lib/vigo/compose-env/") {
 			return os.ErrPermission
 		}
 		return nil
@@ -126,14 +126,14 @@ func TestComposeArgvAndEnvFile(t *testing.T) {
 			up = c
 		}
 	}
-	if !strings.HasPrefix(up, "sh -c "+envScript+" vigo-env /tmp/.vigo-compose-") || !strings.HasSuffix(up, " up -d --pull missing -- api web") ||
+	if !strings.HasPrefix(up, "sh -c "+envScript+" vigo-env /var/lib/vigo/compose-env/") || !strings.HasSuffix(up, " up -d --pull missing -- api web") ||
 		strings.Contains(up, "--env-file") || strings.Contains(up, "CANARY") {
 		t.Fatalf("compose command: %s", up)
 	}
 	if len(h.EnvFiles) != 1 || h.EnvFiles[0] != "MODE='it'\\''s'\nTOKEN=tok-CANARY\n" {
 		t.Fatalf("env file: %q", h.EnvFiles)
 	}
-	if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "svc1.compose.example.com: compose env file /tmp/.vigo-compose-") ||
+	if len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "svc1.compose.example.com: compose env file /var/lib/vigo/compose-env/") ||
 		!strings.Contains(out.Warnings[0], "remove it by hand") {
 		t.Fatalf("warnings: %q", out.Warnings)
 	}
