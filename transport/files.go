@@ -447,6 +447,10 @@ rm -f -- "$3"`
 
 // RemoveFile removes p, resolving its directory like WriteFile does; a
 // missing file is not an error. A symlink at p is removed, not followed.
+// A file in another user's directory may be removed: the resolution then
+// trusts that user too, which keeps it inside root's directories and
+// that user's own (no absolute symlink of theirs, no ".." out), so the
+// unlink can only take away an entry of theirs.
 func (c *Conn) RemoveFile(ctx context.Context, p string) error {
 	if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
 		return fmt.Errorf("%s: remove file: bad path %q", c.name, p)
@@ -455,6 +459,9 @@ func (c *Conn) RemoveFile(ctx context.Context, p string) error {
 		return c.removeLocal(p)
 	}
 	wp, err := c.planWrite(ctx, p, FileOptions{})
+	if uid, ok := removeRetry(err); ok {
+		wp, err = c.planWrite(ctx, p, FileOptions{Owner: strconv.FormatUint(uint64(uid), 10)})
+	}
 	if err != nil {
 		return fmt.Errorf("%s: remove %s: %w", c.name, p, err)
 	}
@@ -464,4 +471,14 @@ func (c *Conn) RemoveFile(ctx context.Context, p string) error {
 	_, err = c.Exec(ctx, Cmd{Argv: []string{"sh", "-c", removeScript, "vigo-remove",
 		wp.res.Dir, fmt.Sprintf("%d:%d", wp.res.Node.Dev, wp.res.Node.Ino), wp.base}})
 	return err
+}
+
+// removeRetry says whether a removal refused because of a directory owned
+// by a user is to be tried again trusting that user (once).
+func removeRetry(err error) (uint32, bool) {
+	var ue *UnsafePathError
+	if errors.As(err, &ue) && ue.Kind == NodeDir {
+		return ue.UID, true
+	}
+	return 0, false
 }

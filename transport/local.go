@@ -289,6 +289,9 @@ func sameContent(dfd int, name string, data []byte) bool {
 // removeLocal is RemoveFile on the controller.
 func (c *Conn) removeLocal(p string) error {
 	res, err := resolveLocal(p, -1)
+	if uid, ok := removeRetry(err); ok {
+		res, err = resolveLocal(p, int(uid))
+	}
 	if err == nil && len(res.Missing) > 0 {
 		return nil
 	}

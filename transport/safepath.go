@@ -72,6 +72,7 @@ type UnsafePathError struct {
 	Component string // the offending component, as a path on the host
 	UID       uint32 // its owner
 	Owner     string // its owner's name, when known
+	Kind      NodeKind
 	Reason    string
 }
 
@@ -124,7 +125,7 @@ func ResolveDir(lst Lstater, dir, forPath string, tr Trust) (Resolution, error) 
 		return Resolution{}, fmt.Errorf("resolve %s: not an absolute path", dir)
 	}
 	refuse := func(p string, n Node, reason string) error {
-		return &UnsafePathError{Path: forPath, Component: p, UID: n.UID, Owner: n.Owner, Reason: reason}
+		return &UnsafePathError{Path: forPath, Component: p, UID: n.UID, Owner: n.Owner, Kind: n.Kind, Reason: reason}
 	}
 	// checkDir applies the directory rules to n at p, entered from a node
 	// owned by prev.
