@@ -182,7 +182,9 @@ func TestWriteRefusesSymlinkedParentPlantedByUser(t *testing.T) {
 // TestManagedFileReplacedBySymlinkBeforeNextPush: the owner of a managed
 // file's directory replaces the file with a symlink to a root file; the
 // next write (same content, other mode: only metadata differs) replaces
-// the link and leaves the root file's owner and mode alone.
+// the link and leaves the root file's owner and mode alone. The root file
+// holds the same content as the managed one (the worst case: a check by
+// content alone would call it converged and only fix metadata).
 func TestManagedFileReplacedBySymlinkBeforeNextPush(t *testing.T) {
 	conns := safeConns(t)
 	debianSysctls(t, func(t *testing.T) {
@@ -193,11 +195,11 @@ func TestManagedFileReplacedBySymlinkBeforeNextPush(t *testing.T) {
 				v := h.victim(t)
 				p := filepath.Join(app, "app.conf")
 				ctx := context.Background()
-				if _, err := c.WriteFile(ctx, p, []byte("v1"), FileOptions{Mode: 0o640, Owner: "nobody"}); err != nil {
+				if _, err := c.WriteFile(ctx, p, []byte("precious"), FileOptions{Mode: 0o640, Owner: "nobody"}); err != nil {
 					t.Fatal(err)
 				}
 				h.as(t, "sh", "-c", `rm -f -- "$1" && ln -s -- "$2" "$1"`, "x", p, v)
-				ch, err := c.WriteFile(ctx, p, []byte("v1"), FileOptions{Mode: 0o600, Owner: "nobody"})
+				ch, err := c.WriteFile(ctx, p, []byte("precious"), FileOptions{Mode: 0o600, Owner: "nobody"})
 				if err != nil || !ch {
 					t.Fatalf("second write: %v %v", ch, err)
 				}
