@@ -181,7 +181,7 @@ func TestTempNamesUnpredictable(t *testing.T) {
 
 // TestWriteFileNeverWritesThroughPlantedSymlink: in a shared directory
 // (/tmp) another user can plant a symlink at a predictable temporary name;
-// writing as root must not follow it, whether over SFTP, through sudo or
+// writing as root must not follow it, whether as a root login, through sudo or
 // locally.
 func TestWriteFileNeverWritesThroughPlantedSymlink(t *testing.T) {
 	_, _, sftpConn := up(t)

@@ -29,7 +29,7 @@ type PoolOptions struct {
 	// connected in waves while established connections are unlimited.
 	MaxConnecting int
 	// MaxSessionsPerConn caps sessions open at once on one connection
-	// (default 10, sshd's MaxSessions). The SFTP subsystem and Docker
+	// (default 10, sshd's MaxSessions). Docker
 	// dial-stdio fallback streams each hold one while open.
 	MaxSessionsPerConn int
 	// ConnectTimeout bounds one dial plus handshake (default 10s);
