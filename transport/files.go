@@ -13,7 +13,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-
 )
 
 // tempName returns a fresh temporary name next to p (same file system, so
@@ -383,7 +382,6 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
 
 // writeScript writes stdin to a file as root (or the login user), every
 // step safe against other users of the host. Arguments: the resolved

@@ -26,7 +26,9 @@ func (f *fakeFS) Lstat(p string) (Node, error) {
 }
 
 func dirNode(uid uint32, mode uint32) Node { return Node{Kind: NodeDir, UID: uid, Mode: mode} }
-func linkNode(uid uint32, to string) Node  { return Node{Kind: NodeSymlink, UID: uid, Mode: 0o777, Link: to} }
+func linkNode(uid uint32, to string) Node {
+	return Node{Kind: NodeSymlink, UID: uid, Mode: 0o777, Link: to}
+}
 
 func TestResolveDir(t *testing.T) {
 	base := map[string]Node{
