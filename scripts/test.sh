@@ -44,6 +44,7 @@ fuzz() { go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-20s}" -fuzzminim
 fuzz FuzzLoad ./stockpile
 fuzz FuzzRender ./template
 fuzz FuzzParse ./inventory
+fuzz FuzzResolveDir ./transport
 
 trap - EXIT
 cleanup
