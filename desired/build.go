@@ -212,6 +212,9 @@ func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options, tr 
 		dr.Subscribes = present(r.Subscribes, h)
 		h.Resources = append(h.Resources, dr)
 	}
+	if len(errs) == 0 {
+		errs = append(errs, implicitUses(&h, res)...)
+	}
 	return h, errs
 }
 
@@ -266,36 +269,22 @@ func moduleOrder(sp *stockpile.Stockpile, roles []*stockpile.Role) []*stockpile.
 			add(d.Name)
 		}
 	}
-	placed := map[string]bool{}
-	var out []*stockpile.Module
-	for len(out) < len(list) {
-		progress := false
-		for _, m := range list {
-			if placed[m.Name] {
-				continue
-			}
-			ready := true
-			for _, d := range m.DependsOn {
-				if !placed[d.Name] {
-					ready = false
-					break
-				}
-			}
-			if ready {
-				placed[m.Name] = true
-				out = append(out, m)
-				progress = true
-				break // restart from the first: ties keep role order
+	index := map[string]int{}
+	for i, m := range list {
+		index[m.Name] = i
+	}
+	order, _ := stableOrder(len(list), func(i int) []int { // a cycle: the loader refuses them
+		var ds []int
+		for _, d := range list[i].DependsOn {
+			if j, ok := index[d.Name]; ok {
+				ds = append(ds, j)
 			}
 		}
-		if !progress { // a cycle; the loader refuses them, so never here
-			for _, m := range list {
-				if !placed[m.Name] {
-					placed[m.Name] = true
-					out = append(out, m)
-				}
-			}
-		}
+		return ds
+	})
+	out := make([]*stockpile.Module, len(order))
+	for k, i := range order {
+		out[k] = list[i]
 	}
 	return out
 }
@@ -384,36 +373,20 @@ func resourceOrder(mods []*stockpile.Module, h Host) ([]*stockpile.Resource, sto
 			deps[r.ID()] = append(deps[r.ID()], d.ID())
 		}
 	}
-	placed := map[string]bool{}
-	var out []*stockpile.Resource
-	for len(out) < len(list) {
-		progress := false
-		for _, r := range list {
-			if placed[r.ID()] {
-				continue
-			}
-			ready := true
-			for _, d := range deps[r.ID()] {
-				if !placed[d] {
-					ready = false
-					break
-				}
-			}
-			if ready {
-				placed[r.ID()] = true
-				out = append(out, r)
-				progress = true
-				break
-			}
+	index := map[string]int{}
+	for i, r := range list {
+		index[r.ID()] = i
+	}
+	order, _ := stableOrder(len(list), func(i int) []int { // a cycle: the loader refuses them
+		var ds []int
+		for _, d := range deps[list[i].ID()] {
+			ds = append(ds, index[d])
 		}
-		if !progress { // a cycle; the loader refuses them
-			for _, r := range list {
-				if !placed[r.ID()] {
-					placed[r.ID()] = true
-					out = append(out, r)
-				}
-			}
-		}
+		return ds
+	})
+	out := make([]*stockpile.Resource, len(order))
+	for k, i := range order {
+		out[k] = list[i]
 	}
 	return out, errs
 }

@@ -32,25 +32,26 @@ const (
 type containerSpec struct {
 	res desired.Resource
 
-	Name          string            `json:"name"`
-	Image         string            `json:"image"`
-	State         string            `json:"-"`
-	Ports         []string          `json:"ports"` // normalised: IP:HOST:CONTAINER/PROTO
-	Command       []string          `json:"command"`
-	HasCommand    bool              `json:"has_command"`
-	Entrypoint    []string          `json:"entrypoint"`
-	HasEntrypoint bool              `json:"has_entrypoint"`
-	Env           map[string]string `json:"env"`         // declared; secrets as references (never values)
-	RestartPolicy string            `json:"restart"`     // no, always, unless-stopped, on-failure[:N]
-	Volumes       []string          `json:"volumes"`     // normalised SOURCE:TARGET[:ro]
-	Networks      []string          `json:"networks"`    // declared, in order
-	Labels        map[string]string `json:"labels"`      // declared
-	User          string            `json:"user"`        //
-	WorkingDir    string            `json:"working_dir"` //
-	Hostname      string            `json:"hostname"`    //
-	Healthcheck   *Healthcheck      `json:"healthcheck"` //
-	WaitHealthy   bool              `json:"-"`
-	WaitTimeout   time.Duration     `json:"-"`
+	Name          string              `json:"name"`
+	Image         string              `json:"image"`
+	State         string              `json:"-"`
+	Ports         []string            `json:"ports"` // normalised: IP:HOST:CONTAINER/PROTO
+	Command       []string            `json:"command"`
+	HasCommand    bool                `json:"has_command"`
+	Entrypoint    []string            `json:"entrypoint"`
+	HasEntrypoint bool                `json:"has_entrypoint"`
+	Env           map[string]string   `json:"env"`               // declared; secrets as references (never values)
+	RestartPolicy string              `json:"restart"`           // no, always, unless-stopped, on-failure[:N]
+	Volumes       []string            `json:"volumes"`           // normalised SOURCE:TARGET[:ro]
+	Networks      []string            `json:"networks"`          // declared, in order
+	Aliases       map[string][]string `json:"aliases,omitempty"` // network -> sorted aliases
+	Labels        map[string]string   `json:"labels"`            // declared
+	User          string              `json:"user"`              //
+	WorkingDir    string              `json:"working_dir"`       //
+	Hostname      string              `json:"hostname"`          //
+	Healthcheck   *Healthcheck        `json:"healthcheck"`       //
+	WaitHealthy   bool                `json:"-"`
+	WaitTimeout   time.Duration       `json:"-"`
 
 	secretVals map[string]string // env key -> resolved value (never printed)
 	hash       string
@@ -147,24 +148,17 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 		if err != nil {
 			return nil, f.errorf(fmt.Sprintf("volumes[%d]", i), "%v", err)
 		}
+		if _, why := volumeSource(nv); why != "" {
+			return nil, f.errorf(fmt.Sprintf("volumes[%d]", i), "%s", why)
+		}
 		s.Volumes = append(s.Volumes, nv)
 	}
 	sort.Strings(s.Volumes)
-	if s.Networks, err = f.list("networks"); err != nil {
+	if s.Networks, s.Aliases, err = decodeAttachments(f); err != nil {
 		return nil, err
 	}
-	for i, n := range s.Networks {
-		if n == "default" { // the engine's name for bridge; it records bridge
-			s.Networks[i] = "bridge"
-		}
-	}
-	if s.Labels, err = f.strMap("labels"); err != nil {
+	if s.Labels, err = userLabels(f, "labels"); err != nil {
 		return nil, err
-	}
-	for k := range s.Labels {
-		if strings.HasPrefix(k, "io.vigo.") {
-			return nil, f.errorf("labels."+k, "labels io.vigo.* are vigo's own")
-		}
 	}
 	if s.User, err = f.str("user"); err != nil {
 		return nil, err
@@ -465,7 +459,7 @@ func (s *containerSpec) Keys() []string {
 	return k
 }
 func (s *containerSpec) Touches() []string {
-	return []string{"container:" + s.Name, "image:" + s.Image}
+	return []string{"container:" + s.Name, "image:" + s.Image, keyContainers}
 }
 func (s *containerSpec) RefreshAction() Action { return ActionRestart }
 
@@ -499,18 +493,7 @@ func (s *containerSpec) Plan(o *State) Step {
 	}
 	diff := s.diff(c, img, o)
 	if len(diff) > 0 {
-		st := Step{Action: ActionRecreate, Diff: diff}
-		if len(diff) == 1 {
-			f, rest, _ := strings.Cut(diff[0], ": ")
-			st.Reason = f + " " + rest
-		} else {
-			var names []string
-			for _, d := range diff {
-				f, _, _ := strings.Cut(d, ": ")
-				names = append(names, f)
-			}
-			st.Reason = "differs: " + strings.Join(names, ", ")
-		}
+		st := Step{Action: ActionRecreate, Reason: diffReason(diff), Diff: diff}
 		if leftover != "" {
 			st.Diff = append(st.Diff, "leftover: "+leftover+" of an interrupted push (removed)")
 		}
@@ -626,24 +609,14 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	sort.Strings(wantNets)
 	if len(gotNets) > 0 && !reflect.DeepEqual(gotNets, uniq(wantNets)) {
 		d = append(d, fmt.Sprintf("networks: [%s] -> [%s]", strings.Join(gotNets, " "), strings.Join(wantNets, " ")))
+	} else {
+		d = append(d, s.aliasDiff(c)...)
 	}
 	// labels
-	for _, k := range sortedKeys(s.Labels) {
-		if got, ok := c.Config.Labels[k]; !ok {
-			d = append(d, fmt.Sprintf("labels.%s: %s (added)", k, s.Labels[k]))
-		} else if got != s.Labels[k] {
-			d = append(d, fmt.Sprintf("labels.%s: %s -> %s", k, got, s.Labels[k]))
-		}
-	}
-	for _, k := range sortedKeys(c.Config.Labels) {
-		if _, declared := s.Labels[k]; declared || strings.HasPrefix(k, "io.vigo.") {
-			continue
-		}
-		if v, ok := base.Config.Labels[k]; ok && v == c.Config.Labels[k] {
-			continue
-		}
-		d = append(d, fmt.Sprintf("labels.%s: (removed)", k))
-	}
+	d = append(d, labelDiff("labels", s.Labels, c.Config.Labels, func(k, v string) bool {
+		iv, ok := base.Config.Labels[k]
+		return ok && iv == v
+	})...)
 	// user, working_dir, hostname
 	if want := orDefault(s.User, base.Config.User); c.Config.User != want {
 		d = append(d, fmt.Sprintf("user: %q -> %q", c.Config.User, want))
@@ -670,7 +643,7 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	}
 	// Ownership: a container vigo did not create is replaced, even when it
 	// looks right (its history is unknown: e.g. made with other flags).
-	if c.Config.Labels[LabelManaged] != "true" {
+	if !owned(c.Config.Labels) {
 		d = append(d, "labels."+LabelManaged+": (missing: container not created by vigo)")
 	}
 	return d
@@ -881,10 +854,7 @@ func (s *containerSpec) createBody() createBody {
 		}
 		env = append(env, k+"="+v)
 	}
-	labels := map[string]string{LabelManaged: "true", LabelSpecHash: s.hash, LabelResource: s.res.Name}
-	for k, v := range s.Labels {
-		labels[k] = v
-	}
+	labels := ownLabels(s.res.Name, s.Labels, LabelSpecHash, s.hash)
 	b := createBody{ContainerConfig: ContainerConfig{
 		Image:       s.Image,
 		Env:         env,
@@ -909,7 +879,13 @@ func (s *containerSpec) createBody() createBody {
 	b.HostConfig.Binds = s.Volumes
 	b.HostConfig.NetworkMode = "bridge"
 	if len(s.Networks) > 0 {
-		b.HostConfig.NetworkMode = s.Networks[0]
+		first := s.Networks[0]
+		b.HostConfig.NetworkMode = first
+		if a := s.Aliases[first]; len(a) > 0 {
+			b.NetworkingConfig = &struct {
+				EndpointsConfig map[string]*EndpointSettings `json:"EndpointsConfig"`
+			}{EndpointsConfig: map[string]*EndpointSettings{first: {Aliases: a}}}
+		}
 	}
 	if len(s.Ports) > 0 {
 		b.ExposedPorts = map[string]struct{}{}
@@ -1057,7 +1033,11 @@ func (s *containerSpec) swap(ctx context.Context, h Host, api *dockerAPI, oldID,
 // first (which is its network mode).
 func (s *containerSpec) connect(ctx context.Context, api *dockerAPI, id string) error {
 	for _, n := range s.Networks[min(1, len(s.Networks)):] {
-		if err := api.do(ctx, "POST", "/networks/"+url.PathEscape(n)+"/connect", nil, map[string]string{"Container": id}, nil); err != nil {
+		body := map[string]any{"Container": id}
+		if a := s.Aliases[n]; len(a) > 0 {
+			body["EndpointConfig"] = EndpointSettings{Aliases: a}
+		}
+		if err := api.do(ctx, "POST", "/networks/"+url.PathEscape(n)+"/connect", nil, body, nil); err != nil {
 			return fmt.Errorf("connect container %s to network %s: %w", s.Name, n, err)
 		}
 	}

@@ -118,6 +118,16 @@ type ContainerSummary struct {
 	Labels  map[string]string `json:"Labels"`
 	State   string            `json:"State"`
 	Status  string            `json:"Status"`
+	// Mounts and NetworkSettings say which volumes and networks the
+	// container uses (also when it is stopped): a volume or network in
+	// use is never removed or recreated.
+	Mounts []struct {
+		Type string `json:"Type"`
+		Name string `json:"Name"`
+	} `json:"Mounts"`
+	NetworkSettings struct {
+		Networks map[string]json.RawMessage `json:"Networks"`
+	} `json:"NetworkSettings"`
 }
 
 // Name is the container's name without the leading slash.
@@ -187,8 +197,41 @@ type Container struct {
 	Config          ContainerConfig `json:"Config"`
 	HostConfig      HostConfig      `json:"HostConfig"`
 	NetworkSettings struct {
-		Networks map[string]json.RawMessage `json:"Networks"`
+		Networks map[string]*EndpointSettings `json:"Networks"`
 	} `json:"NetworkSettings"`
+}
+
+// EndpointSettings is a container's attachment to one network.
+type EndpointSettings struct {
+	Aliases []string `json:"Aliases,omitempty"`
+}
+
+// Network is the inspect answer of one network.
+type Network struct {
+	ID         string            `json:"Id"`
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`
+	Internal   bool              `json:"Internal"`
+	Attachable bool              `json:"Attachable"`
+	Options    map[string]string `json:"Options"`
+	Labels     map[string]string `json:"Labels"`
+	IPAM       struct {
+		Config []IPAMConfig `json:"Config"`
+	} `json:"IPAM"`
+}
+
+// IPAMConfig is one address pool of a network.
+type IPAMConfig struct {
+	Subnet  string `json:"Subnet,omitempty"`
+	Gateway string `json:"Gateway,omitempty"`
+}
+
+// Volume is the inspect answer of one volume.
+type Volume struct {
+	Name    string            `json:"Name"`
+	Driver  string            `json:"Driver"`
+	Options map[string]string `json:"Options"`
+	Labels  map[string]string `json:"Labels"`
 }
 
 // Image is the inspect answer of one image.
@@ -203,6 +246,6 @@ type createBody struct {
 	ContainerConfig
 	HostConfig       HostConfig `json:"HostConfig"`
 	NetworkingConfig *struct {
-		EndpointsConfig map[string]struct{} `json:"EndpointsConfig"`
+		EndpointsConfig map[string]*EndpointSettings `json:"EndpointsConfig"`
 	} `json:"NetworkingConfig,omitempty"`
 }

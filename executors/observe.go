@@ -20,6 +20,8 @@ type Needs struct {
 	Containers map[string]bool // by name
 	Images     map[string]bool // by reference, e.g. redis:7-alpine
 	Files      map[string]bool // by absolute path
+	Networks   map[string]bool // by name
+	Volumes    map[string]bool // by name
 	Compose    map[string]ComposeNeed
 	// List asks for the list of all containers (compose labels, leftovers,
 	// image users).
@@ -41,6 +43,8 @@ func (n *Needs) init() {
 		n.Containers = map[string]bool{}
 		n.Images = map[string]bool{}
 		n.Files = map[string]bool{}
+		n.Networks = map[string]bool{}
+		n.Volumes = map[string]bool{}
 		n.Compose = map[string]ComposeNeed{}
 	}
 }
@@ -48,10 +52,13 @@ func (n *Needs) init() {
 func (n *Needs) container(name string) { n.init(); n.Containers[name] = true }
 func (n *Needs) image(ref string)      { n.init(); n.Images[ref] = true }
 func (n *Needs) file(path string)      { n.init(); n.Files[path] = true }
+func (n *Needs) network(name string)   { n.init(); n.Networks[name] = true }
+func (n *Needs) volume(name string)    { n.init(); n.Volumes[name] = true }
 
 // Empty says whether nothing needs to be observed.
 func (n *Needs) Empty() bool {
-	return len(n.Containers) == 0 && len(n.Images) == 0 && len(n.Files) == 0 && len(n.Compose) == 0 && !n.List
+	return len(n.Containers) == 0 && len(n.Images) == 0 && len(n.Files) == 0 && len(n.Networks) == 0 && len(n.Volumes) == 0 &&
+		len(n.Compose) == 0 && !n.List
 }
 
 // FileInfo is what observe learnt of one file.
@@ -80,6 +87,8 @@ type State struct {
 	ImagesByID map[string]*Image // images of existing containers that differ from their spec
 	List       []ContainerSummary
 	Files      map[string]*FileInfo
+	Networks   map[string]*Network      // by name
+	Volumes    map[string]*Volume       // by name
 	Compose    map[string]*ComposeState // by compose file
 	// Warnings are things observing left behind that the operator must
 	// know (an env file that could not be removed), naming host and path.
@@ -93,6 +102,8 @@ func NewState() *State {
 		Images:     map[string]*Image{},
 		ImagesByID: map[string]*Image{},
 		Files:      map[string]*FileInfo{},
+		Networks:   map[string]*Network{},
+		Volumes:    map[string]*Volume{},
 		Compose:    map[string]*ComposeState{},
 	}
 }
@@ -110,6 +121,12 @@ func (s *State) Merge(o *State) {
 	}
 	for k, v := range o.Files {
 		s.Files[k] = v
+	}
+	for k, v := range o.Networks {
+		s.Networks[k] = v
+	}
+	for k, v := range o.Volumes {
+		s.Volumes[k] = v
 	}
 	for k, v := range o.Compose {
 		s.Compose[k] = v
@@ -178,6 +195,30 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 			}
 			mu.Lock()
 			st.Containers[name] = &c
+			mu.Unlock()
+			return nil
+		})
+	}
+	for name := range n.Networks {
+		g.Go(func() error {
+			nw, err := inspectNetwork(gctx, api, name)
+			if err != nil {
+				return fmt.Errorf("%s: inspect network %s: %w", host, name, err)
+			}
+			mu.Lock()
+			st.Networks[name] = nw
+			mu.Unlock()
+			return nil
+		})
+	}
+	for name := range n.Volumes {
+		g.Go(func() error {
+			v, err := inspectVolume(gctx, api, name)
+			if err != nil {
+				return fmt.Errorf("%s: inspect volume %s: %w", host, name, err)
+			}
+			mu.Lock()
+			st.Volumes[name] = v
 			mu.Unlock()
 			return nil
 		})

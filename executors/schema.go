@@ -32,8 +32,8 @@ var (
 			{Name: "entrypoint", Kind: stockpile.KindAny, Doc: "entrypoint: a string or a list"},
 			{Name: "environment", Kind: stockpile.KindMap, Doc: "environment variables; values may be secret:PATH"},
 			{Name: "restart_policy", Kind: stockpile.KindString, Doc: "no, always, unless-stopped, on-failure[:N]"},
-			{Name: "volumes", Kind: stockpile.KindList, Doc: "mounts: SOURCE:TARGET[:ro] (named volume or absolute host path)"},
-			{Name: "networks", Kind: stockpile.KindList, Doc: "networks to attach (created if missing)"},
+			{Name: "volumes", Kind: stockpile.KindList, Doc: "mounts: SOURCE:TARGET[:ro] (volume name, applied after its docker_volume, or absolute host path)"},
+			{Name: "networks", Kind: stockpile.KindAny, Doc: "networks to attach: NAME or {name: NAME, aliases: [ALIAS...]} (applied after their docker_network; an undeclared one is created if missing)"},
 			{Name: "labels", Kind: stockpile.KindMap, Doc: "container labels (no secret references)"},
 			{Name: "user", Kind: stockpile.KindString, Doc: "user[:group] to run as"},
 			{Name: "working_dir", Kind: stockpile.KindString, Doc: "working directory"},
@@ -42,6 +42,7 @@ var (
 			{Name: "wait_healthy", Kind: stockpile.KindBool, Doc: "after start, wait until the healthcheck passes"},
 			{Name: "wait_timeout", Kind: stockpile.KindDuration, Doc: "how long wait_healthy waits (default 60s)"},
 		},
+		Uses: containerUses,
 	}
 	dockerComposeSchema = stockpile.TypeSchema{
 		Type: "docker_compose",
@@ -80,7 +81,7 @@ type Schemas map[string]stockpile.TypeSchema
 // BuiltinSchemas is what stockpile.Load is given by the CLI.
 func BuiltinSchemas() Schemas {
 	s := Schemas{}
-	for _, t := range []stockpile.TypeSchema{dockerImageSchema, dockerContainerSchema, dockerComposeSchema, fileSchema} {
+	for _, t := range []stockpile.TypeSchema{dockerImageSchema, dockerContainerSchema, dockerComposeSchema, fileSchema, dockerNetworkSchema, dockerVolumeSchema} {
 		s[t.Type] = t
 	}
 	return s

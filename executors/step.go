@@ -27,6 +27,10 @@ const (
 	ActionRestart  Action = "restart"  // container refresh after a notification
 	ActionRepull   Action = "repull"   // image refresh after a notification
 	ActionReup     Action = "reup"     // compose refresh after a notification
+	// ActionRefuse: a network or volume differs (or is to be removed) but
+	// changing it is not safe or not allowed (in use, not vigo's, holds
+	// data); applying it fails, saying why and what to do.
+	ActionRefuse Action = "refuse"
 )
 
 // Step is the plan for one resource: what to do, why, and which fields
@@ -68,6 +72,26 @@ func (s Step) String() string {
 	}
 	return b.String()
 }
+
+// diffReason is a step's reason from its diff lines: the one difference,
+// or the names of the fields that differ.
+func diffReason(diff []string) string {
+	if len(diff) == 1 {
+		f, rest, _ := strings.Cut(diff[0], ": ")
+		return f + " " + rest
+	}
+	var names []string
+	for _, d := range diff {
+		f, _, _ := strings.Cut(d, ": ")
+		names = append(names, f)
+	}
+	return "differs: " + strings.Join(names, ", ")
+}
+
+// keyContainers is the state key of the container list: a resource that
+// reads which containers use something (a network, a volume) is planned
+// again after a container changed.
+const keyContainers = "containers"
 
 // Outcome is what applying a step did.
 type Outcome struct {
@@ -132,6 +156,10 @@ func Decode(r desired.Resource, env Env) (Spec, error) {
 		return decodeCompose(f, env)
 	case "file":
 		return decodeFile(f, env)
+	case "docker_network":
+		return decodeNetwork(f, env)
+	case "docker_volume":
+		return decodeVolume(f, env)
 	}
 	return nil, fmt.Errorf("%s: resource %q: unknown type %q", r.Pos, r.Name, r.Type)
 }

@@ -40,6 +40,10 @@ var (
 	imageTagRE = regexp.MustCompile(`^` + refTag + `$`)
 	// Docker's rule for container names.
 	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+	// Docker's rule for network names and aliases (one character is
+	// enough), and for volume names (two or more).
+	objectNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+	volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 	// Compose's rule for service names.
 	serviceNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
 	// Compose's rule for project names.

@@ -33,6 +33,21 @@ type TypeSchema struct {
 	Type   string
 	Doc    string
 	Fields []Field
+	// Key is the field that names the object a resource of this type
+	// manages on the host (e.g. network for docker_network), when other
+	// resources can use that object by name.
+	Key string
+	// Uses lists, from a resource's rendered fields, the objects of other
+	// types it uses by name (a container's networks and volumes). desired
+	// applies the resources declaring them (by their type's Key) first.
+	Uses func(fields map[string]any) []Use
+}
+
+// Use is one object a resource uses: a resource of type Type whose Key
+// field is Name.
+type Use struct {
+	Type string
+	Name string
 }
 
 // Types is what the loader needs to know about resource types: a lookup
