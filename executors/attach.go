@@ -70,7 +70,7 @@ func decodeAttachments(f fields) ([]string, map[string][]string, error) {
 		if name == "default" { // the engine's name for bridge; it records bridge
 			name = "bridge"
 		}
-		if why := checkObjectName("network", name); why != "" {
+		if why := checkObjectName("network name", name); why != "" {
 			return nil, nil, f.errorf(where, "%s", why)
 		}
 		if slices.Contains(names, name) {
@@ -130,14 +130,14 @@ func (s *containerSpec) aliasDiff(c *Container) []string {
 // that can safely reach the engine ("" when it is): Docker's rule for
 // names, so nothing in it can be read as an option or change an API path.
 func checkObjectName(what, name string) string {
-	if strings.HasPrefix(name, "container:") && what == "network" {
+	if strings.HasPrefix(name, "container:") && what == "network name" {
 		if why := checkContainerName(strings.TrimPrefix(name, "container:")); why != "" {
 			return why
 		}
 		return ""
 	}
 	if !objectNameRE.MatchString(name) {
-		return fmt.Sprintf("%q is not a %s name (letters, digits and _.-, starting with a letter or digit)", name, what)
+		return fmt.Sprintf("%q is not a valid %s (letters, digits and _.-, starting with a letter or digit)", name, what)
 	}
 	return ""
 }

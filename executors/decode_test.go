@@ -93,6 +93,25 @@ func TestDecodeErrorsNamePosition(t *testing.T) {
 		{"file", map[string]any{"target_path": "/a", "content": "x", "mode": "0999"}, "octal mode"},
 		{"file", map[string]any{"target_path": "/a"}, "content or source is required"},
 		{"docker_image", map[string]any{"image": "redis", "state": "gone"}, `"gone" is not one of present, absent`},
+		{"docker_network", map[string]any{}, "field network: required"},
+		{"docker_network", map[string]any{"network": "-x"}, `"-x" is not a valid network name`},
+		{"docker_network", map[string]any{"network": "bridge"}, "the engine's own network"},
+		{"docker_network", map[string]any{"network": "backend", "subnet": "172.30.0.1/24"}, "field subnet: \"172.30.0.1/24\" is not a network in CIDR"},
+		{"docker_network", map[string]any{"network": "backend", "gateway": "10.0.0.1"}, "field gateway: needs a subnet"},
+		{"docker_network", map[string]any{"network": "backend", "subnet": "172.30.0.0/24", "gateway": "10.0.0.1"}, "is not in subnet"},
+		{"docker_network", map[string]any{"network": "backend", "labels": map[string]any{"io.vigo.managed": "false"}}, "labels io.vigo.* are vigo's own"},
+		{"docker_network", map[string]any{"network": "backend", "internal": "maybe"}, "field internal"},
+		{"docker_network", map[string]any{"network": "backend", "driver": "--rm"}, "is not a driver name"},
+		{"docker_volume", map[string]any{}, "field volume: required"},
+		{"docker_volume", map[string]any{"volume": "a"}, "is not a volume name"},
+		{"docker_volume", map[string]any{"volume": "data", "recreate": "perhaps"}, "field recreate"},
+		{"docker_volume", map[string]any{"volume": "data", "state": "gone"}, `"gone" is not one of present, absent`},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "volumes": []any{"./data:/data"}}, "field volumes[0]: \"./data:/data\": the source is neither"},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "networks": []any{map[string]any{"aliases": []any{"x"}}}}, "field networks[0].name: required"},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "networks": []any{map[string]any{"name": "b", "alias": "x"}}}, "field networks[0].alias: unknown field"},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "networks": []any{"b", "b"}}, "listed twice"},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "networks": []any{map[string]any{"name": "bridge", "aliases": []any{"x"}}}}, "takes no aliases"},
+		{"docker_container", map[string]any{"container": "web", "image": "i", "networks": []any{map[string]any{"name": "b", "aliases": []any{"-x"}}}}, "is not a valid alias"},
 	} {
 		_, err := decodeT(c.typ, c.fields, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "m.vgo:7:3: resource \"r1\"") {
@@ -153,5 +172,56 @@ func TestComposeV1Args(t *testing.T) {
 	v1, _ = composeV1Args([]string{"-f", "/a/dc.yml", "up", "-d", "--pull", "missing"})
 	if strings.Join(v1, " ") != "-f /a/dc.yml up -d" {
 		t.Fatalf("v1 %q", v1)
+	}
+}
+
+func TestDecodeNetworksAndVolumes(t *testing.T) {
+	sp, err := decodeT("docker_container", map[string]any{"container": "web", "image": "i",
+		"networks": []any{"default", map[string]any{"name": "backend", "aliases": []any{"web", "app", "web"}}, map[string]any{"name": "front", "aliases": "www"}},
+		"volumes":  []any{"appdata:/data:ro", "/srv:/srv:rw"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sp.(*containerSpec)
+	if !reflect.DeepEqual(c.Networks, []string{"bridge", "backend", "front"}) ||
+		!reflect.DeepEqual(c.Aliases, map[string][]string{"backend": {"app", "web"}, "front": {"www"}}) ||
+		!reflect.DeepEqual(c.Volumes, []string{"/srv:/srv", "appdata:/data:ro"}) {
+		t.Fatalf("decoded networks %q aliases %q volumes %q", c.Networks, c.Aliases, c.Volumes)
+	}
+	b := c.createBody()
+	if b.HostConfig.NetworkMode != "bridge" || b.NetworkingConfig != nil {
+		t.Fatalf("bridge first: mode %q networking %+v", b.HostConfig.NetworkMode, b.NetworkingConfig)
+	}
+	sp, _ = decodeT("docker_container", map[string]any{"container": "web", "image": "i", "networks": []any{map[string]any{"name": "backend", "aliases": []any{"web"}}}}, nil)
+	b = sp.(*containerSpec).createBody()
+	if b.HostConfig.NetworkMode != "backend" || b.NetworkingConfig == nil || !reflect.DeepEqual(b.NetworkingConfig.EndpointsConfig["backend"].Aliases, []string{"web"}) {
+		t.Fatalf("aliases of the first network not in the create body: %+v", b.NetworkingConfig)
+	}
+	// Without aliases the spec hash of a container is what it was before
+	// aliases existed (no recreate, no "written differently" note).
+	plain, _ := decodeT("docker_container", map[string]any{"container": "web", "image": "i", "networks": []any{"backend"}}, nil)
+	if h := plain.(*containerSpec).hash; h == sp.(*containerSpec).hash {
+		t.Fatal("aliases take no part in the spec hash")
+	}
+
+	n, err := decodeT("docker_network", map[string]any{"network": "backend"}, nil)
+	if err != nil || n.(*networkSpec).Driver != "bridge" || n.(*networkSpec).State != "present" {
+		t.Fatalf("network defaults: %+v %v", n, err)
+	}
+	v, err := decodeT("docker_volume", map[string]any{"volume": "appdata"}, nil)
+	if err != nil || v.(*volumeSpec).Driver != "local" || v.(*volumeSpec).Recreate {
+		t.Fatalf("volume defaults: %+v %v", v, err)
+	}
+}
+
+func TestContainerUses(t *testing.T) {
+	got := containerUses(map[string]any{"networks": []any{"default", "bridge", "backend", map[string]any{"name": "front"}},
+		"volumes": []any{"/srv:/srv", "appdata:/data:ro", "x"}})
+	want := []stockpile.Use{{Type: "docker_network", Name: "backend"}, {Type: "docker_network", Name: "front"}, {Type: "docker_volume", Name: "appdata"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("uses %v, want %v", got, want)
+	}
+	if got := containerUses(map[string]any{"state": "absent", "networks": []any{"backend"}}); got != nil {
+		t.Fatalf("an absent container uses %v", got)
 	}
 }

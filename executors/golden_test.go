@@ -205,6 +205,52 @@ func goldenCases() []goldenCase {
 		{name: "container-healthcheck-added", typ: "docker_container", fields: with(webFields("v2.1.0"),
 			"healthcheck", map[string]any{"test": "wget -qO- http://localhost:8080/health", "interval": "5s", "retries": "3"})},
 		{name: "container-networks-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "networks", []any{"backend"})},
+		// networks by name with aliases, volumes by name
+		{name: "container-network-aliases-added", typ: "docker_container", fields: with(webFields("v2.1.0"),
+			"networks", []any{map[string]any{"name": "backend", "aliases": []any{"web", "app"}}}),
+			state: attached("webapp", "backend")},
+		{name: "container-network-aliases-match", typ: "docker_container", fields: with(webFields("v2.1.0"),
+			"networks", []any{map[string]any{"name": "backend", "aliases": []any{"web"}}}),
+			state: attached("webapp", "backend", "web", "webapp", "d483bda2a0bb")},
+		{name: "container-network-alias-changed", typ: "docker_container", fields: with(webFields("v2.1.0"),
+			"networks", []any{map[string]any{"name": "backend", "aliases": []any{"cache"}}}),
+			state: attached("webapp", "backend", "web")},
+		{name: "container-network-renamed", typ: "docker_container", fields: with(webFields("v2.1.0"),
+			"networks", []any{"backend2"}), state: attached("webapp", "backend")},
+		{name: "container-named-volume-changed", typ: "docker_container", fields: with(webFields("v2.1.0"), "volumes", []any{"appdata2:/data"}),
+			state: func(t *testing.T, st *State) {
+				c := *st.Containers["webapp"]
+				c.HostConfig.Binds = []string{"appdata:/data"}
+				st.Containers["webapp"] = &c
+			}},
+		// docker_network
+		{name: "network-missing", typ: "docker_network", fields: netFields()},
+		{name: "network-matches", typ: "docker_network", fields: netFields(), state: withNetwork(true)},
+		{name: "network-not-vigos-matches", typ: "docker_network", fields: netFields(), state: withNetwork(false)},
+		{name: "network-option-changed", typ: "docker_network", fields: with(netFields(), "options", map[string]any{"com.docker.network.driver.mtu": "1400"}),
+			state: withNetwork(true)},
+		{name: "network-option-changed-in-use", typ: "docker_network", fields: with(netFields(), "options", map[string]any{"com.docker.network.driver.mtu": "1400"}),
+			state: chain(withNetwork(true), listAttached("redis", "backend"), listAttached("webapp", "backend"))},
+		{name: "network-not-vigos-differs", typ: "docker_network", fields: with(netFields(), "internal", "true"), state: withNetwork(false)},
+		{name: "network-not-vigos-differs-take-over", typ: "docker_network", fields: with(netFields(), "internal", "true", "take_over", "true"), state: withNetwork(false)},
+		{name: "network-subnet-changed", typ: "docker_network", fields: with(netFields(), "subnet", "172.31.0.0/24", "gateway", nil), state: withNetwork(true)},
+		{name: "network-undeclared-subnet", typ: "docker_network", fields: with(netFields(), "subnet", nil, "gateway", nil), state: withNetwork(true)},
+		{name: "network-absent", typ: "docker_network", fields: with(netFields(), "state", "absent"), state: withNetwork(true)},
+		{name: "network-absent-in-use", typ: "docker_network", fields: with(netFields(), "state", "absent"),
+			state: chain(withNetwork(true), listAttached("webapp", "backend"))},
+		{name: "network-absent-gone", typ: "docker_network", fields: with(netFields(), "state", "absent")},
+		// docker_volume
+		{name: "volume-missing", typ: "docker_volume", fields: volFields()},
+		{name: "volume-matches", typ: "docker_volume", fields: volFields(), state: withVolume(true)},
+		{name: "volume-not-vigos-matches", typ: "docker_volume", fields: with(volFields(), "labels", nil), state: withVolume(false)},
+		{name: "volume-label-changed", typ: "docker_volume", fields: with(volFields(), "labels", map[string]any{"backup": "weekly"}), state: withVolume(true)},
+		{name: "volume-label-changed-recreate", typ: "docker_volume", fields: with(volFields(), "labels", map[string]any{"backup": "weekly"}, "recreate", "true"),
+			state: withVolume(true)},
+		{name: "volume-recreate-in-use", typ: "docker_volume", fields: with(volFields(), "driver_opts", map[string]any{"type": "tmpfs", "device": "tmpfs"}, "recreate", "true"),
+			state: chain(withVolume(true), listMount("webapp", "appdata"))},
+		{name: "volume-absent", typ: "docker_volume", fields: with(volFields(), "state", "absent"), state: withVolume(true)},
+		{name: "volume-absent-in-use", typ: "docker_volume", fields: with(volFields(), "state", "absent"), state: chain(withVolume(true), listMount("redis", "appdata"))},
+		{name: "volume-absent-not-vigos", typ: "docker_volume", fields: with(volFields(), "state", "absent"), state: withVolume(false)},
 		// docker_image
 		{name: "image-present", typ: "docker_image", fields: map[string]any{"image": "redis", "tag": "7-alpine", "state": "present"}},
 		{name: "image-missing", typ: "docker_image", fields: map[string]any{"image": "myregistry.example.com/webapp", "tag": "v2.3.0"}},
@@ -229,6 +275,88 @@ func goldenCases() []goldenCase {
 		{name: "file-setuid-same", typ: "file", fields: with(fileFields("hello\n"), "mode", "4755"), state: fileState("hello\n", "4755")},
 		{name: "file-sticky-drift", typ: "file", fields: with(fileFields("hello\n"), "mode", "1777"), state: fileState("hello\n", "0777")},
 		{name: "file-absent", typ: "file", fields: with(fileFields("hello\n"), "state", "absent"), state: fileState("hello\n", "0644")},
+	}
+}
+
+func netFields() map[string]any {
+	return map[string]any{"network": "backend", "subnet": "172.30.0.0/24", "gateway": "172.30.0.1", "labels": map[string]any{"team": "web"}}
+}
+
+func volFields() map[string]any {
+	return map[string]any{"volume": "appdata", "labels": map[string]any{"team": "web"}}
+}
+
+func chain(fs ...func(t *testing.T, st *State)) func(t *testing.T, st *State) {
+	return func(t *testing.T, st *State) {
+		for _, f := range fs {
+			f(t, st)
+		}
+	}
+}
+
+// withNetwork installs the network "backend" as the engine reports it
+// after vigo (or someone else: vigos false) created it from netFields.
+func withNetwork(vigos bool) func(t *testing.T, st *State) {
+	return func(t *testing.T, st *State) {
+		nw := &Network{ID: "5e1f0c2b7a9d8e6f5e1f0c2b7a9d8e6f", Name: "backend", Driver: "bridge", Options: map[string]string{},
+			Labels: map[string]string{"team": "web"}}
+		if vigos {
+			nw.Labels[LabelManaged], nw.Labels[LabelResource] = "true", "backend-net"
+		}
+		nw.IPAM.Config = []IPAMConfig{{Subnet: "172.30.0.0/24", Gateway: "172.30.0.1"}}
+		st.Networks["backend"] = nw
+	}
+}
+
+// withVolume installs the volume "appdata" as the engine reports it.
+func withVolume(vigos bool) func(t *testing.T, st *State) {
+	return func(t *testing.T, st *State) {
+		v := &Volume{Name: "appdata", Driver: "local", Labels: map[string]string{}}
+		if vigos {
+			v.Labels = map[string]string{LabelManaged: "true", LabelResource: "appdata", "team": "web"}
+		}
+		st.Volumes["appdata"] = v
+	}
+}
+
+// attached moves the recorded container to network net with the given
+// aliases (as the engine reports them: the container's name and short ID
+// among them on API < 1.45).
+func attached(name, net string, aliases ...string) func(t *testing.T, st *State) {
+	return func(t *testing.T, st *State) {
+		c := *st.Containers[name]
+		c.HostConfig.NetworkMode = net
+		c.NetworkSettings.Networks = map[string]*EndpointSettings{net: {Aliases: aliases}}
+		st.Containers[name] = &c
+	}
+}
+
+// listAttached puts container name on network net in the container list.
+func listAttached(name, net string) func(t *testing.T, st *State) {
+	return func(t *testing.T, st *State) {
+		for i := range st.List {
+			if st.List[i].Name() == name {
+				st.List[i].NetworkSettings.Networks = map[string]json.RawMessage{net: json.RawMessage(`{}`)}
+				return
+			}
+		}
+		t.Fatalf("no container %s in the list", name)
+	}
+}
+
+// listMount makes container name mount volume vol in the container list.
+func listMount(name, vol string) func(t *testing.T, st *State) {
+	return func(t *testing.T, st *State) {
+		for i := range st.List {
+			if st.List[i].Name() == name {
+				st.List[i].Mounts = append(st.List[i].Mounts, struct {
+					Type string `json:"Type"`
+					Name string `json:"Name"`
+				}{Type: "volume", Name: vol})
+				return
+			}
+		}
+		t.Fatalf("no container %s in the list", name)
 	}
 }
 

@@ -64,7 +64,7 @@ func decodeNetwork(f fields, _ Env) (Spec, error) {
 	if s.Name == "" {
 		return nil, f.errorf("network", "required")
 	}
-	if why := checkObjectName("network", s.Name); why != "" || strings.HasPrefix(s.Name, "container:") {
+	if why := checkObjectName("network name", s.Name); why != "" || strings.HasPrefix(s.Name, "container:") {
 		return nil, f.errorf("network", "%s", orDefault(why, fmt.Sprintf("%q is not a network name", s.Name)))
 	}
 	if isBuiltinNetwork(s.Name) || s.Name == "default" {
@@ -165,7 +165,7 @@ func (s *networkSpec) Plan(o *State) Step {
 func (s *networkSpec) guard(st Step, nw *Network, users []string) Step {
 	var why []string
 	if !owned(nw.Labels) && !s.TakeOver {
-		why = append(why, "not created by vigo (take_over: true lets vigo replace it)")
+		why = append(why, "not created by vigo (take_over: true lets vigo replace or remove it)")
 	}
 	if len(users) > 0 {
 		st.Diff = append(st.Diff, "used by: "+strings.Join(users, ", "))

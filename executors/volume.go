@@ -121,8 +121,7 @@ func (s *volumeSpec) Plan(o *State) Step {
 		}
 		return Step{Action: ActionNone, Reason: reason}
 	}
-	st := Step{Action: ActionRecreate, Reason: diffReason(d), Diff: append(d, "data: deleted (recreate: true)")}
-	return s.guard(st, v, users, true)
+	return s.guard(Step{Action: ActionRecreate, Reason: diffReason(d), Diff: d}, v, users, true)
 }
 
 // guard turns a remove or recreate into a refusal when it is not safe
@@ -130,19 +129,24 @@ func (s *volumeSpec) Plan(o *State) Step {
 func (s *volumeSpec) guard(st Step, v *Volume, users []string, recreate bool) Step {
 	var why []string
 	if recreate && !s.Recreate {
-		st.Diff[len(st.Diff)-1] = "data: kept (the volume is not recreated without recreate: true)"
 		why = append(why, "a volume's data is never deleted silently (recreate: true lets vigo delete it and create the volume anew)")
 	}
 	if !owned(v.Labels) && !s.TakeOver {
-		why = append(why, "not created by vigo (take_over: true lets vigo replace it)")
+		why = append(why, "not created by vigo (take_over: true lets vigo replace or remove it)")
 	}
 	if len(users) > 0 {
 		st.Diff = append(st.Diff, "used by: "+strings.Join(users, ", "))
 		why = append(why, "in use by container(s) "+strings.Join(users, ", ")+" (remove them first)")
 	}
-	if len(why) > 0 {
+	switch {
+	case len(why) > 0:
 		st.Reason = st.Reason + "; refused: " + strings.Join(why, "; ")
 		st.Action = ActionRefuse
+		if recreate {
+			st.Diff = append(st.Diff, "data: kept (refused)")
+		}
+	case recreate:
+		st.Diff = append(st.Diff, "data: deleted (recreate: true)")
 	}
 	return st
 }
