@@ -35,7 +35,7 @@ func Types() stockpile.Types {
 		"docker_container": {Type: "docker_container", Fields: []stockpile.Field{
 			f("container", S, true), f("image", S, false), f("state", S, false, "running", "stopped", "absent"),
 			f("ports", L, false), f("command", A, false), f("entrypoint", A, false), f("environment", M, false),
-			f("restart_policy", S, false), f("volumes", L, false), f("networks", L, false), f("labels", M, false),
+			f("restart_policy", S, false), f("volumes", L, false), f("networks", A, false), f("labels", M, false),
 			f("user", S, false), f("working_dir", S, false), f("hostname", S, false), f("healthcheck", A, false),
 			f("wait_healthy", B, false), f("wait_timeout", D, false), f("stop_timeout", stockpile.KindInt, false),
 		}},
@@ -43,6 +43,15 @@ func Types() stockpile.Types {
 			f("compose_file", S, true), f("project_name", S, false), f("state", S, false, "up", "down"),
 			f("pull", S, false, "always", "missing", "never"), f("remove_orphans", B, false), f("services", L, false),
 			f("wait", B, false), f("wait_timeout", D, false), f("env", M, false),
+		}},
+		"docker_network": {Type: "docker_network", Key: "network", Fields: []stockpile.Field{
+			f("network", S, true), f("driver", S, false), f("options", M, false), f("labels", M, false),
+			f("internal", B, false), f("attachable", B, false), f("subnet", S, false), f("gateway", S, false),
+			f("state", S, false, "present", "absent"), f("take_over", B, false),
+		}},
+		"docker_volume": {Type: "docker_volume", Key: "volume", Fields: []stockpile.Field{
+			f("volume", S, true), f("driver", S, false), f("driver_opts", M, false), f("labels", M, false),
+			f("state", S, false, "present", "absent"), f("recreate", B, false), f("take_over", B, false),
 		}},
 		"file": {Type: "file", Fields: []stockpile.Field{
 			f("target_path", S, true), f("content", S, false), f("source", S, false), f("mode", S, false),
