@@ -30,6 +30,12 @@ type labVigo struct {
 // extra inventory lines. Secrets come from the environment backend.
 func newLabVigo(t *testing.T, ctx context.Context, lab *labtest.Lab, hosts []string, extra string) *labVigo {
 	t.Helper()
+	return newLabVigoFrom(t, ctx, lab, "docker-stack", hosts, extra)
+}
+
+// newLabVigoFrom is newLabVigo with another example of examples/.
+func newLabVigoFrom(t *testing.T, ctx context.Context, lab *labtest.Lab, example string, hosts []string, extra string) *labVigo {
+	t.Helper()
 	bin, err := exec.LookPath("vigocli") // put on PATH by testscript.Main (script_test.go)
 	if err != nil {
 		t.Skipf("vigocli not on PATH: %v", err)
@@ -37,7 +43,7 @@ func newLabVigo(t *testing.T, ctx context.Context, lab *labtest.Lab, hosts []str
 	dir := t.TempDir()
 	sp := filepath.Join(dir, "stockpile")
 	for _, sub := range []string{"modules", "roles", "envoys"} {
-		if err := copyDir(filepath.Join("examples", "docker-stack", sub), filepath.Join(sp, sub)); err != nil {
+		if err := copyDir(filepath.Join("examples", example, sub), filepath.Join(sp, sub)); err != nil {
 			t.Fatal(err)
 		}
 	}
