@@ -197,8 +197,9 @@ func TestDecodeNetworksAndVolumes(t *testing.T) {
 	if b.HostConfig.NetworkMode != "backend" || b.NetworkingConfig == nil || !reflect.DeepEqual(b.NetworkingConfig.EndpointsConfig["backend"].Aliases, []string{"web"}) {
 		t.Fatalf("aliases of the first network not in the create body: %+v", b.NetworkingConfig)
 	}
-	// Without aliases the spec hash of a container is what it was before
-	// aliases existed (no recreate, no "written differently" note).
+	// Aliases are part of the spec hash; without them it is what it was
+	// before aliases existed (omitted: the golden container-matches plan,
+	// recorded with the old hash, has no "written differently" note).
 	plain, _ := decodeT("docker_container", map[string]any{"container": "web", "image": "i", "networks": []any{"backend"}}, nil)
 	if h := plain.(*containerSpec).hash; h == sp.(*containerSpec).hash {
 		t.Fatal("aliases take no part in the spec hash")
