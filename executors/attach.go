@@ -165,6 +165,9 @@ func containerUses(fields map[string]any) []stockpile.Use {
 	}
 	var uses []stockpile.Use
 	nets, _ := fields["networks"].([]any)
+	if one, ok := fields["networks"].(string); ok {
+		nets = []any{one}
+	}
 	for _, it := range nets {
 		name, _ := it.(string)
 		if m, ok := it.(map[string]any); ok {

@@ -222,6 +222,9 @@ func TestContainerUses(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("uses %v, want %v", got, want)
 	}
+	if got := containerUses(map[string]any{"networks": "backend"}); !reflect.DeepEqual(got, []stockpile.Use{{Type: "docker_network", Name: "backend"}}) {
+		t.Fatalf("a single network: uses %v", got)
+	}
 	if got := containerUses(map[string]any{"state": "absent", "networks": []any{"backend"}}); got != nil {
 		t.Fatalf("an absent container uses %v", got)
 	}
