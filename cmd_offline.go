@@ -17,6 +17,7 @@ import (
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/inventory"
+	"github.com/vigo-sh/vigocli/push"
 	"github.com/vigo-sh/vigocli/stockpile"
 )
 
@@ -347,9 +348,11 @@ func envoysListCommand() *cli.Command {
 		Name:      "list",
 		Usage:     "list each host with its environment, roles, modules and resources in apply order",
 		ArgsUsage: "[GLOB...]",
-		Description: "Without arguments every host an envoy matches is listed; with GLOBs only the\n" +
-			"hosts whose name matches one of them.",
-		Flags: sharedFlags(),
+		Description: "Without arguments every host an envoy matches is listed; with GLOBs (the same\n" +
+			"as --target GLOB), --environment or --shard only the hosts those select, as\n" +
+			"envoys push would. A name without glob characters may be a unique prefix or\n" +
+			"short name (web1).",
+		Flags: append(sharedFlags(), selectionFlags()...),
 		Action: func(c *cli.Context) error {
 			format, err := outputFormat(c)
 			if err != nil {
@@ -360,12 +363,9 @@ func envoysListCommand() *cli.Command {
 				return reportInvalid(c, err)
 			}
 			printWarnings(c.App.ErrWriter, f.warnings)
-			hosts := f.hosts
-			if c.NArg() > 0 {
-				hosts, err = selectDesired(hosts, c.Args().Slice())
-				if err != nil {
-					return withCode(exitInvalid, err)
-				}
+			hosts, err := selectListed(c, f)
+			if err != nil {
+				return err
 			}
 			var out []listedHost
 			batchOf := listBatchOf(f.sp, hosts)
@@ -393,24 +393,38 @@ func envoysListCommand() *cli.Command {
 	}
 }
 
-// selectDesired keeps the hosts matching one of the globs, each glob
-// having to match at least one.
-func selectDesired(hosts []desired.Host, globs []string) ([]desired.Host, error) {
-	inv := make([]inventory.Host, len(hosts))
-	for i, h := range hosts {
-		inv[i] = inventory.Host{Name: h.Name}
+// selectListed applies the selection flags (and GLOB arguments, which
+// are more --target values) to the hosts envoys match; none given: all.
+func selectListed(c *cli.Context, f *fleet) ([]desired.Host, error) {
+	var cands []inventory.Host
+	for _, dh := range f.hosts {
+		ih, _ := f.inv.Host(dh.Name)
+		ih.Name, ih.Environment = dh.Name, dh.Environment
+		cands = append(cands, ih)
 	}
-	sel, err := inventory.Select(inv, globs, "", false)
+	targets, err := resolveTargets(append(c.StringSlice("target"), c.Args().Slice()...), cands)
 	if err != nil {
-		return nil, err
+		return nil, withCode(exitInvalid, err)
 	}
-	keep := map[string]bool{}
+	all := c.Bool("all") || (len(targets) == 0 && c.String("environment") == "")
+	sel, err := inventory.Select(cands, targets, c.String("environment"), all && len(targets) == 0)
+	if err != nil {
+		return nil, withCode(exitInvalid, err)
+	}
+	var names []string
 	for _, h := range sel {
-		keep[h.Name] = true
+		names = append(names, h.Name)
+	}
+	if s := c.String("shard"); s != "" {
+		i, n, err := push.ParseShard(s)
+		if err != nil {
+			return nil, withCode(exitInvalid, fmt.Errorf("--shard: %w", err))
+		}
+		names = push.Shard(names, i, n)
 	}
 	var out []desired.Host
-	for _, h := range hosts {
-		if keep[h.Name] {
+	for _, h := range f.hosts {
+		if slices.Contains(names, h.Name) {
 			out = append(out, h)
 		}
 	}
@@ -469,22 +483,20 @@ func renderCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "render",
 		Usage:     "print one host's fully rendered resources (secrets stay references)",
-		ArgsUsage: "HOST",
+		ArgsUsage: "HOST [RESOURCE...]",
 		Description: "Prints the host's environment, roles, modules, variables and every resource\n" +
 			"in apply order with its templates rendered, as YAML (or JSON with --output\n" +
-			"json). secret: values are shown as the references they are, never resolved.",
+			"json). secret: values are shown as the references they are, never resolved.\n" +
+			"HOST may be a unique prefix or short name of an inventory name (web1 for\n" +
+			"web1.app.example.com). RESOURCEs (name or module/name) keep only those.",
 		Flags: sharedFlags(),
 		Action: func(c *cli.Context) error {
 			format, err := outputFormat(c)
 			if err != nil {
 				return err
 			}
-			if c.NArg() != 1 {
-				msg := "render takes one HOST (see vigocli envoys list)"
-				if c.NArg() > 1 && strings.HasPrefix(c.Args().Get(1), "-") {
-					msg += "; put flags before HOST: vigocli render [--var k=v] HOST"
-				}
-				return withCode(exitInvalid, fmt.Errorf("%s", msg))
+			if c.NArg() < 1 {
+				return withCode(exitInvalid, errors.New("render takes a HOST (see vigocli envoys list)"))
 			}
 			name := c.Args().First()
 			dir := stockpileFlag(c)
@@ -500,6 +512,9 @@ func renderCommand() *cli.Command {
 				}
 				return reportInvalid(c, asInvalid(err, "invalid inventory "+path))
 			}
+			if name, err = inventory.ResolveName(inv.Names(), name); err != nil {
+				return withCode(exitInvalid, err)
+			}
 			vars, err := flagVars(c)
 			if err != nil {
 				return err
@@ -511,6 +526,9 @@ func renderCommand() *cli.Command {
 					return reportInvalid(c, asInvalid(err, "cannot render "+name))
 				}
 				return withCode(exitInvalid, err)
+			}
+			if h.Resources, err = onlyResources(h.Resources, c.Args().Tail()); err != nil {
+				return withCode(exitInvalid, fmt.Errorf("render %s: %w", name, err))
 			}
 			if format == "json" {
 				return writeJSON(c.App.Writer, h)
@@ -527,6 +545,32 @@ func renderCommand() *cli.Command {
 			return enc.Close()
 		},
 	}
+}
+
+// onlyResources keeps the resources named (by name or module/name), in
+// apply order; no name: all. A name the host does not have is an error
+// with a suggestion.
+func onlyResources(rs []desired.Resource, names []string) ([]desired.Resource, error) {
+	if len(names) == 0 {
+		return rs, nil
+	}
+	var ids []string
+	for _, r := range rs {
+		ids = append(ids, r.ID())
+	}
+	for _, n := range names {
+		found := slices.ContainsFunc(rs, func(r desired.Resource) bool { return r.ID() == n || r.Name == n })
+		if !found {
+			return nil, fmt.Errorf("the host has no resource %q%s", n, hint(suggestName(n, ids), strconv.Quote))
+		}
+	}
+	var out []desired.Resource
+	for _, r := range rs {
+		if slices.Contains(names, r.ID()) || slices.Contains(names, r.Name) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // renderYAML lays out a host the way a stockpile is written: resource

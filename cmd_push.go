@@ -31,13 +31,9 @@ const exitInterrupted = 130
 
 // selectFlags choose hosts; rolloutFlags say how to roll through them.
 func selectFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "target", Aliases: []string{"t"}, Usage: "hosts whose inventory name matches `GLOB` (repeatable)"},
-		&cli.BoolFlag{Name: "all", Usage: "every host (push: every host an envoy matches)"},
-		&cli.StringFlag{Name: "environment", Aliases: []string{"e"}, Usage: "only hosts of environment `NAME` (set by the envoys)"},
-		&cli.StringFlag{Name: "shard", Usage: "only part `I/N` of the selected hosts: names sorted and dealt round robin (one shard per CI job)"},
+	return append(selectionFlags(),
 		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the key of a host with none on record (a changed key is always refused)"},
-	}
+	)
 }
 
 func rolloutFlags() []cli.Flag {
@@ -186,11 +182,43 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 	return &converging{inv: f.inv, sp: f.sp, hosts: hosts, job: job, masker: masker}, nil
 }
 
-// defaultStockpile is no longer needed (flagString sees the global
-// default from any command); kept only until cmd_lock.go stops calling it.
+// selectionFlags choose hosts, the same way wherever hosts are chosen
+// (envoys push, task run, envoys list).
+func selectionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "target", Aliases: []string{"t"}, Usage: "hosts whose inventory name matches `GLOB` (repeatable; a name without glob characters may be a unique prefix or short name: web1)"},
+		&cli.BoolFlag{Name: "all", Usage: "every host (push: every host an envoy matches)"},
+		&cli.StringFlag{Name: "environment", Aliases: []string{"e"}, Usage: "only hosts of environment `NAME` (set by the envoys)"},
+		&cli.StringFlag{Name: "shard", Usage: "only part `I/N` of the selected hosts: names sorted and dealt round robin (one shard per CI job)"},
+	}
+}
+
+// resolveTargets turns each --target that is a host name as typed (a
+// unique prefix or short name: web1) into the inventory name; globs and
+// exact names are kept as they are.
+func resolveTargets(targets []string, cands []inventory.Host) ([]string, error) {
+	names := make([]string, len(cands))
+	for i, h := range cands {
+		names[i] = h.Name
+	}
+	out := make([]string, len(targets))
+	for i, t := range targets {
+		n, err := inventory.ResolveName(names, t)
+		if err != nil {
+			return nil, fmt.Errorf("--target: %w", err)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
 // selectHosts applies --all/--target/--environment, then --shard.
 func selectHosts(c *cli.Context, cands []inventory.Host) ([]string, error) {
-	sel, err := inventory.Select(cands, c.StringSlice("target"), c.String("environment"), c.Bool("all"))
+	targets, err := resolveTargets(c.StringSlice("target"), cands)
+	if err != nil {
+		return nil, withCode(exitInvalid, err)
+	}
+	sel, err := inventory.Select(cands, targets, c.String("environment"), c.Bool("all"))
 	if err != nil {
 		return nil, withCode(exitInvalid, err)
 	}

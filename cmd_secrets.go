@@ -39,9 +39,13 @@ func secretsCommand() *cli.Command {
 				Usage:     "create a new age identity in a file (e.g. for a CI job) and print its public key",
 				ArgsUsage: " ",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "identity file to create (mode 0600; never overwritten)"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "identity file to create (mode 0600; never overwritten); required"},
 				},
 				Action: func(c *cli.Context) error {
+					// Checked here rather than with Required: urfave/cli prints the whole help then.
+					if c.String("output") == "" {
+						return withCode(exitInvalid, errors.New("secrets keygen needs --output FILE"))
+					}
 					id, err := secrets.GenerateIdentity(c.String("output"))
 					if err != nil {
 						return err

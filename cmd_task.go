@@ -2,9 +2,7 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -53,10 +51,7 @@ func taskCommand() *cli.Command {
 }
 
 func runTask(c *cli.Context) error {
-	args, err := interspersed(c)
-	if err != nil {
-		return withCode(exitInvalid, err)
-	}
+	args := c.Args().Slice() // flags after CMD: see normalizeArgs
 	if len(args) != 1 {
 		return withCode(exitInvalid, fmt.Errorf("task run takes one argument, the command (quote it): got %d", len(args)))
 	}
@@ -104,57 +99,4 @@ func runTask(c *cli.Context) error {
 	}
 	opts.Command = "task run: " + command
 	return runRollout(c, inv, hosts, push.TaskJob(command, timeout, changed), opts, secrets.NewMasker())
-}
-
-// interspersed parses the flags that follow a command's arguments (urfave/cli
-// stops at the first argument, but the documentation writes
-// `task run "CMD" --target ... --batch-size 25%`) into c, and returns the
-// arguments alone.
-func interspersed(c *cli.Context) ([]string, error) {
-	args := c.Args().Slice()
-	set := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
-	set.SetOutput(io.Discard)
-	for _, f := range c.Command.Flags {
-		if err := f.Apply(set); err != nil {
-			return nil, err
-		}
-	}
-	var pos []string
-	for len(args) > 0 {
-		if err := set.Parse(args); err != nil {
-			return nil, err
-		}
-		args = set.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	var err error
-	set.Visit(func(f *flag.Flag) {
-		var vals []string
-		switch v := f.Value.(type) {
-		case *cli.StringSlice:
-			vals = v.Value()
-		case *varList:
-			vals = v.items
-		default:
-			vals = []string{v.String()}
-		}
-		// Set the flag under its main name, which is the one the flag
-		// helpers look for among the locally set flags.
-		name := f.Name
-		for _, cf := range c.Command.Flags {
-			if slices.Contains(cf.Names(), f.Name) {
-				name = cf.Names()[0]
-			}
-		}
-		for _, v := range vals {
-			if e := c.Set(name, v); e != nil && err == nil {
-				err = fmt.Errorf("--%s: %w", f.Name, e)
-			}
-		}
-	})
-	return pos, err
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vigo-sh/vigocli/inventory"
+	"github.com/vigo-sh/vigocli/stockpile/didyoumean"
 )
 
 // globalFlags are accepted before any command. The same flags (without
@@ -23,6 +24,11 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, EnvVars: []string{"VIGO_INVENTORY"}, Usage: "inventory file (default: STOCKPILE/inventory.vgo)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", EnvVars: []string{"VIGO_OUTPUT"}, Usage: "output format: text or json"},
 		varFlag(),
+		// Only global (never in sharedFlags): normalizeArgs puts them
+		// before the command wherever they are typed.
+		&cli.BoolFlag{Name: "verbose", Usage: "log connections and each host's phase timings to stderr (or --log-file); secrets masked"},
+		&cli.BoolFlag{Name: "debug", Usage: "log what --verbose logs plus every remote command, file operation and Docker engine request; secrets masked"},
+		&cli.StringFlag{Name: "log-file", Usage: "write the --verbose/--debug log to `FILE` (created 0600, appended to) instead of stderr"},
 	}
 }
 
@@ -72,6 +78,12 @@ func flagString(c *cli.Context, name string) string {
 			}
 		}
 	}
+	return globalDefault(name)
+}
+
+// globalDefault is a global flag's value when it is not given: its
+// environment variable, else its default.
+func globalDefault(name string) string {
 	for _, f := range globalFlags() {
 		sf, ok := f.(*cli.StringFlag)
 		if !ok || sf.Name != name {
@@ -135,4 +147,208 @@ func flagVars(c *cli.Context) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// normalizeArgs reorders a command line so that urfave/cli, which stops
+// reading flags at the first argument, accepts flags anywhere, as git,
+// docker and kubectl do: `vigocli render HOST -s DIR` and `vigocli envoys
+// --var k=v push` become `vigocli render -s DIR HOST` and `vigocli envoys
+// push --var k=v`. Each flag goes after the deepest command of the line
+// that defines it (a command's own flag wins over the global one of the
+// same name); the arguments go last, after "--" when one of them looks
+// like a flag. "--" ends the flags.
+//
+// Mistakes are found here, before any command runs, and returned as one
+// line that main prints with exit code 4: an unknown command or flag (with
+// a suggestion), a flag without its value. A line that asks for help
+// (`vigocli help ...`) is returned unchanged.
+func normalizeArgs(app *cli.App, args []string) ([]string, error) {
+	type level struct {
+		name  string
+		flags []cli.Flag
+		subs  []*cli.Command
+		out   []string
+	}
+	type given struct {
+		name   string
+		tokens []string
+	}
+	levels := []*level{{name: args[0], flags: app.Flags, subs: app.Commands}}
+	var flags []given
+	var pos []string
+	dashdash := false
+	var typed []string // the commands, as typed
+	rest := args[1:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		cur := levels[len(levels)-1]
+		if a == "--" {
+			pos, dashdash = append(pos, rest[i+1:]...), true
+			break
+		}
+		if len(a) > 1 && a[0] == '-' {
+			name, _, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			var scope [][]cli.Flag
+			for _, l := range levels {
+				scope = append(scope, l.flags)
+			}
+			f := findFlag(name, append(scope, subtreeFlags(cur.subs)...))
+			g := given{name: name, tokens: []string{a}}
+			if f != nil && takesValue(f) && !inline {
+				if i+1 >= len(rest) {
+					return nil, fmt.Errorf("flag %s needs a value", a)
+				}
+				i++
+				g.tokens = append(g.tokens, rest[i])
+			}
+			flags = append(flags, g)
+			continue
+		}
+		if len(pos) == 0 && len(cur.subs) > 0 {
+			if a == "help" || a == "h" {
+				return args, nil
+			}
+			cmd := findCommand(cur.subs, a)
+			if cmd == nil {
+				var names []string
+				for _, c := range cur.subs {
+					if !c.Hidden {
+						names = append(names, c.Names()...)
+					}
+				}
+				return nil, fmt.Errorf("unknown command %q%s", commandPath(typed, a), hint(suggestName(a, names), func(s string) string { return fmt.Sprintf("%q", commandPath(typed, s)) }))
+			}
+			levels = append(levels, &level{name: a, flags: cmd.Flags, subs: cmd.Subcommands})
+			typed = append(typed, a)
+			continue
+		}
+		pos = append(pos, a)
+	}
+	for _, g := range flags {
+		placed := false
+		for j := len(levels) - 1; j >= 0 && !placed; j-- {
+			if findFlag(g.name, [][]cli.Flag{levels[j].flags}) != nil || implicitFlag(g.name, j == 0) {
+				levels[j].out = append(levels[j].out, g.tokens...)
+				placed = true
+			}
+		}
+		if !placed {
+			var names []string
+			for _, l := range levels {
+				for _, f := range l.flags {
+					if !hidden(f) {
+						names = append(names, f.Names()...)
+					}
+				}
+			}
+			where := ""
+			if len(levels) > 1 {
+				where = fmt.Sprintf(" for %q", commandPath(typed, ""))
+			}
+			return nil, fmt.Errorf("unknown flag %s%s%s", g.tokens[0], where, hint(suggestName(g.name, names), dashed))
+		}
+	}
+	out := []string{args[0]}
+	for j, l := range levels {
+		if j > 0 {
+			out = append(out, l.name)
+		}
+		out = append(out, l.out...)
+	}
+	if len(pos) > 0 && (dashdash || slices.ContainsFunc(pos, func(p string) bool { return strings.HasPrefix(p, "-") })) {
+		out = append(out, "--")
+	}
+	return append(out, pos...), nil
+}
+
+// implicitFlag: urfave/cli adds --help everywhere and --version to the app.
+func implicitFlag(name string, app bool) bool {
+	return name == "help" || name == "h" || (app && (name == "version" || name == "v"))
+}
+
+func findFlag(name string, sets [][]cli.Flag) cli.Flag {
+	if implicitFlag(name, true) {
+		return cli.HelpFlag // a bool, like --version
+	}
+	for _, set := range sets {
+		for _, f := range set {
+			if slices.Contains(f.Names(), name) {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// subtreeFlags are the flags of every command below: a flag may come
+// before the command that defines it (`vigocli envoys --var k=v push`).
+func subtreeFlags(cmds []*cli.Command) [][]cli.Flag {
+	var out [][]cli.Flag
+	for _, c := range cmds {
+		out = append(out, c.Flags)
+		out = append(out, subtreeFlags(c.Subcommands)...)
+	}
+	return out
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func takesValue(f cli.Flag) bool {
+	if tv, ok := f.(interface{ TakesValue() bool }); ok {
+		return tv.TakesValue()
+	}
+	return true
+}
+
+func hidden(f cli.Flag) bool {
+	if vf, ok := f.(cli.VisibleFlag); ok {
+		return !vf.IsVisible()
+	}
+	return false
+}
+
+// commandPath joins the commands typed so far and one more word.
+func commandPath(typed []string, last string) string {
+	return strings.TrimSpace(strings.Join(append(slices.Clone(typed), last), " "))
+}
+
+// suggestName is the closest name (didyoumean), else the only name that
+// starts with name; "" when there is none.
+func suggestName(name string, names []string) string {
+	if s := didyoumean.Suggest(name, names); s != "" {
+		return s
+	}
+	var pre []string
+	for _, n := range names {
+		if strings.HasPrefix(n, name) && name != "" {
+			pre = append(pre, n)
+		}
+	}
+	if len(pre) == 1 {
+		return pre[0]
+	}
+	return ""
+}
+
+// hint formats a suggestion as the loaders do: ` (hint: did you mean X?)`.
+func hint(s string, format func(string) string) string {
+	if s == "" {
+		return ""
+	}
+	return " (hint: did you mean " + format(s) + "?)"
+}
+
+// dashed writes a flag name as typed: --name, or -n for one letter.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }

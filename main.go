@@ -51,9 +51,13 @@ func newApp() *cli.App {
 		Description: "vigo reads a stockpile (modules, roles, envoys) and an inventory of hosts,\n" +
 			"renders each host's desired state, and converges hosts over SSH in batches.\n" +
 			"Nothing is installed on the hosts but sshd and Docker.",
-		Flags:                globalFlags(),
-		EnableBashCompletion: true,
-		ExitErrHandler:       func(*cli.Context, error) {}, // main decides exit codes
+		Flags:          globalFlags(),
+		Writer:         os.Stdout,
+		ErrWriter:      os.Stderr,
+		ExitErrHandler: func(*cli.Context, error) {}, // main decides exit codes
+		// A bad flag value is a usage error: one line and exit 4, not
+		// the command's help (set on every command below too).
+		OnUsageError: usageError,
 	}
 	envoys := &cli.Command{
 		Name:  "envoys",
@@ -68,14 +72,42 @@ func newApp() *cli.App {
 	app.Commands = append(app.Commands, taskCommand(), lockCommand()) // cmd_task.go, cmd_lock.go
 	app.Commands = append(app.Commands, secretsCommand())             // cmd_secrets.go
 	app.Commands = append(app.Commands, graphCommand())               // cmd_graph.go
+	app.Commands = append(app.Commands, completionCommand())          // completion.go
+	setUsageErrors(app.Commands)
 	return app
+}
+
+// usageError turns urfave/cli's flag parsing errors (a bad value) into
+// exit code 4, printed as one line by main.
+func usageError(_ *cli.Context, err error, _ bool) error {
+	return withCode(exitInvalid, err)
+}
+
+func setUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = usageError
+		setUsageErrors(c.Subcommands)
+	}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newApp().RunContext(ctx, os.Args)
+	err := run(ctx, newApp(), os.Args)
 	stop()
 	os.Exit(exitCode(err))
+}
+
+// run checks and reorders the command line (normalizeArgs), then runs it.
+// The hidden first word __complete answers shell completion instead.
+func run(ctx context.Context, app *cli.App, args []string) error {
+	if len(args) > 1 && args[1] == completeWord {
+		return complete(app, args[2:], app.Writer)
+	}
+	norm, err := normalizeArgs(app, args)
+	if err != nil {
+		return withCode(exitInvalid, err)
+	}
+	return app.RunContext(ctx, norm)
 }
 
 func exitCode(err error) int {
