@@ -68,7 +68,8 @@ func envoysPushCommand() *cli.Command {
 			"batch by batch: lock, converge, health check, unlock. A failed host stops the\n" +
 			"rollout after its batch (--max-fail to tolerate some, --fail-fast sooner).\n" +
 			"Exit codes: 0 all converged, 2 some host failed, 3 some host unreachable\n" +
-			"(none failed), 4 invalid stockpile, inventory or arguments, 130 interrupted.",
+			"(none failed or refused), 4 invalid stockpile, inventory or arguments, 5 some\n" +
+			"host's key refused (changed, or unknown: none failed), 130 interrupted.",
 		Flags:  flags,
 		Action: runPush,
 	}
@@ -344,6 +345,8 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 		code = exitInterrupted
 	case res.Count(event.StatusFailed) > 0:
 		code = exitHostFailed
+	case res.Count(event.StatusRefused) > 0:
+		code = exitHostKey
 	case res.Count(event.StatusUnreachable) > 0:
 		code = exitUnreachable
 	}
@@ -396,7 +399,7 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 
 func summaryError(res push.Result, code int) error {
 	var parts []string
-	for _, s := range []string{event.StatusFailed, event.StatusUnreachable, event.StatusSkipped} {
+	for _, s := range []string{event.StatusFailed, event.StatusUnreachable, event.StatusRefused, event.StatusSkipped} {
 		if n := res.Count(s); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}

@@ -35,12 +35,13 @@ func taskCommand() *cli.Command {
 				"first batch with a failed command or health check (--max-fail to tolerate\n" +
 				"some): hosts already done are reported, the rest are left untouched.\n" +
 				"Needs only the inventory (the stockpile only for --environment). Flags may\n" +
-				"come before or after CMD.\n\n" +
+				"come before or after CMD (after --, nothing is a flag).\n\n" +
 				"   vigocli task run \"docker pull myregistry.example.com/webapp:v2.2.0\" \\\n" +
 				"     --target \"*.app.example.com\" --batch-size 25% \\\n" +
 				"     --health-check \"curl -sf http://localhost:8080/health\"\n\n" +
 				"Exit codes: 0 all ok, 2 some host failed, 3 some host unreachable (none\n" +
-				"failed), 4 invalid arguments or inventory, 130 interrupted.\n\n" +
+				"failed or refused), 4 invalid arguments or inventory, 5 some host's key\n" +
+				"refused (none failed), 130 interrupted.\n\n" +
 				"vigo cannot know what a command changed: a host where it succeeded counts\n" +
 				"as ran (not changed) unless --changed-when says how to tell, e.g.\n" +
 				"--changed-when 'output:Downloaded newer image' for docker pull.",

@@ -23,8 +23,9 @@ const (
 	exitOK          = 0
 	exitError       = 1 // unexpected error
 	exitHostFailed  = 2 // some host failed
-	exitUnreachable = 3 // some host unreachable (and none failed)
+	exitUnreachable = 3 // some host unreachable (and none failed or refused)
 	exitInvalid     = 4 // invalid stockpile, inventory or arguments
+	exitHostKey     = 5 // some host's key refused (changed, or unknown), none failed
 )
 
 // exitError carries an exit code out of a command.

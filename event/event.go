@@ -42,6 +42,7 @@ const (
 	StatusChanged     = "changed"     // reachable, something changed
 	StatusFailed      = "failed"      // a resource, the command, the lock or the health check failed
 	StatusUnreachable = "unreachable" // could not connect
+	StatusRefused     = "refused"     // its host key was refused: changed, or unknown (HostFinished's Error says which, and the fix)
 	StatusSkipped     = "skipped"     // not started
 	StatusRan         = "ran"         // a task command ran; whether it changed anything is unknown (see task run --changed-when)
 )

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,7 +87,7 @@ type Health struct {
 type Options struct {
 	BatchSize Size // zero: one batch of every host
 	Parallel  int  // hosts at once inside a batch; 0: the whole batch
-	// MaxFail is how many failed or unreachable hosts the rollout
+	// MaxFail is how many failed, unreachable or refused hosts the rollout
 	// tolerates before it stops starting batches (default 0: the first
 	// failure stops the rollout after the current batch).
 	MaxFail Size
@@ -154,7 +155,9 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 	var mu sync.Mutex
 	var releases sync.WaitGroup
 	failures := 0
-	halted := ""
+	bad := map[string][]string{} // failed, unreachable and refused hosts, by status
+	halted := ""  // the whole story, once, in Result.Halted
+	skipWhy := "" // the short reason on each skipped host
 
 	skip := func(host string, batch int, why string) {
 		mu.Lock()
@@ -166,11 +169,11 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 	for bi, batch := range batches {
 		b := bi + 1
 		if halted == "" && ctx.Err() != nil {
-			halted = "interrupted"
+			halted, skipWhy = "interrupted", "interrupted"
 		}
 		if halted != "" {
 			for _, h := range batch {
-				skip(h, b, halted)
+				skip(h, b, skipWhy)
 			}
 			continue
 		}
@@ -201,8 +204,9 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 				hr := runHost(ctx, h, b, job, opts, sink, &releases)
 				mu.Lock()
 				results[h] = &hr
-				if hr.Status == event.StatusFailed || hr.Status == event.StatusUnreachable {
+				if hr.Status == event.StatusFailed || hr.Status == event.StatusUnreachable || hr.Status == event.StatusRefused {
 					failures++
+					bad[hr.Status] = append(bad[hr.Status], h)
 					if opts.FailFast && !opts.DryRun {
 						stopStarting = true
 					}
@@ -215,12 +219,21 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 		sink.Emit(event.Event{Time: time.Now(), Kind: event.BatchFinished, Batch: b, Batches: len(batches), Duration: time.Since(bstart)})
 		switch {
 		case ctx.Err() != nil:
-			halted = "interrupted"
+			halted, skipWhy = "interrupted", "interrupted"
 		case opts.DryRun:
 		case opts.FailFast && failures > 0:
-			halted = fmt.Sprintf("fail-fast: %d host(s) failed in batch %d", failures, b)
+			halted = fmt.Sprintf("fail-fast in batch %d/%d: %s", b, len(batches), badHosts(bad))
+			skipWhy = "rollout stopped: fail-fast"
 		case failures > allowed:
-			halted = fmt.Sprintf("%d host(s) failed by batch %d, more than --max-fail %s allows (%d)", failures, b, maxFailText(opts.MaxFail), allowed)
+			halted = fmt.Sprintf("after batch %d/%d: %s, more than --max-fail %s allows (%d)", b, len(batches), badHosts(bad), maxFailText(opts.MaxFail), allowed)
+			skipWhy = fmt.Sprintf("rollout stopped after batch %d: more than --max-fail %s", b, maxFailText(opts.MaxFail))
+		}
+		if halted != "" && halted != "interrupted" && bi+1 < len(batches) {
+			n := 0
+			for _, later := range batches[bi+1:] {
+				n += len(later)
+			}
+			halted += fmt.Sprintf("; %d host(s) not started", n)
 		}
 	}
 
@@ -242,6 +255,31 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 	res.Err = errors.Join(errs...)
 	sink.Emit(event.Event{Time: time.Now(), Kind: event.RunFinished, Duration: res.Duration, Reason: halted, DryRun: opts.DryRun})
 	return res
+}
+
+// badHosts names the hosts that count against --max-fail, failed,
+// unreachable and refused apart (a few names each): "1 failed (web6),
+// 1 unreachable (web5)".
+func badHosts(bad map[string][]string) string {
+	var parts []string
+	for _, st := range []string{event.StatusFailed, event.StatusUnreachable, event.StatusRefused} {
+		hs := slices.Clone(bad[st])
+		if len(hs) == 0 {
+			continue
+		}
+		slices.Sort(hs)
+		const show = 3
+		names := strings.Join(hs[:min(len(hs), show)], ", ")
+		if len(hs) > show {
+			names += fmt.Sprintf(" and %d more", len(hs)-show)
+		}
+		what := st
+		if st == event.StatusRefused {
+			what = "refused (host key)"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s (%s)", len(hs), what, names))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func maxFailText(s Size) string {
@@ -288,9 +326,14 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		hs.Emit(ev)
 	}()
 	fail := func(err error) HostResult {
-		hr.Status = event.StatusFailed
-		if errors.Is(err, transport.ErrUnreachable) {
+		var hke *transport.HostKeyError
+		switch {
+		case errors.As(err, &hke): // before ErrUnreachable, which it also is
+			hr.Status = event.StatusRefused
+		case errors.Is(err, transport.ErrUnreachable):
 			hr.Status = event.StatusUnreachable
+		default:
+			hr.Status = event.StatusFailed
 		}
 		hr.Err = err
 		if !strings.HasPrefix(err.Error(), host+":") {

@@ -282,12 +282,15 @@ func TestLabHealthCheckStopsRollout(t *testing.T) {
 	for _, want := range []string{
 		"web6.app.example.com | health check failed (attempt 2)",
 		"web8.app.example.com | skipped",
-		"rollout stopped: 1 host(s) failed by batch 2",
+		"rollout stopped: after batch 2/3: 1 failed (web6.app.example.com), more than --max-fail 0 allows (0); 2 host(s) not started",
 		"web9.app.example.com : ok=0   changed=0   failed=0   unreachable=0   skipped=1",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	if n := strings.Count(r.stdout, "rollout stopped:"); n != 1 {
+		t.Errorf("the rollout-stopped line is printed %d times, want once", n)
 	}
 	if line := recapLine(r.stdout, labHosts[2]); !strings.Contains(line, "changed=1") || !strings.Contains(line, "failed=1") {
 		t.Errorf("recap of web6 %q: want its change and its failed health check", line)

@@ -18,6 +18,7 @@ type Counts struct {
 	Changed     int `json:"changed"`
 	Failed      int `json:"failed"`
 	Unreachable int `json:"unreachable"`
+	Refused     int `json:"refused"` // host key refused (changed, or unknown)
 	Skipped     int `json:"skipped"`
 	// Ran: task commands that ran without a way to tell whether they
 	// changed anything (task run --changed-when gives one).
@@ -29,6 +30,7 @@ func (c *Counts) add(o Counts) {
 	c.Changed += o.Changed
 	c.Failed += o.Failed
 	c.Unreachable += o.Unreachable
+	c.Refused += o.Refused
 	c.Skipped += o.Skipped
 	c.Ran += o.Ran
 }
@@ -79,7 +81,7 @@ type Host struct {
 
 // Counts are the host's recap numbers: resources by outcome, plus one
 // failed step when the host failed outside its resources (lock, secret,
-// health check), one unreachable or one skipped for the host itself.
+// health check), one unreachable, refused or skipped for the host itself.
 func (h *Host) Counts() Counts {
 	var c Counts
 	resFailed := 0
@@ -105,6 +107,8 @@ func (h *Host) Counts() Counts {
 		}
 	case event.StatusUnreachable:
 		c.Unreachable++
+	case event.StatusRefused:
+		c.Refused++
 	case event.StatusSkipped:
 		c.Skipped++
 	}
@@ -137,6 +141,8 @@ func (r *Run) Summary() (steps Counts, hosts Counts) {
 			hosts.Failed++
 		case event.StatusUnreachable:
 			hosts.Unreachable++
+		case event.StatusRefused:
+			hosts.Refused++
 		case event.StatusSkipped:
 			hosts.Skipped++
 		case event.StatusRan:

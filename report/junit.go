@@ -111,8 +111,8 @@ func WriteJUnit(w io.Writer, run *Run) error {
 			resFailed = resFailed || r.Status == "failed"
 		}
 		switch h.Status {
-		case "unreachable":
-			c.Error = &JUnitMessage{Message: h.Error, Type: "unreachable"}
+		case "unreachable", "refused":
+			c.Error = &JUnitMessage{Message: h.Error, Type: h.Status}
 		case "failed":
 			if !resFailed {
 				c.Failure = &JUnitMessage{Message: h.Error, Type: "failed"}

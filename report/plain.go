@@ -65,7 +65,7 @@ func toneOf(status string) Tone {
 		return ToneOK
 	case event.StatusChanged, event.StatusRan:
 		return ToneChanged
-	case event.StatusFailed:
+	case event.StatusFailed, event.StatusRefused:
 		return ToneFailed
 	case event.StatusUnreachable:
 		return ToneUnreachable
@@ -144,12 +144,13 @@ func lines(e event.Event) []Line {
 	case event.BatchFinished:
 		return one(ToneNone, fmt.Sprintf("batch %d/%d done in %s", e.Batch, e.Batches, Dur(e.Duration)))
 	case event.RunFinished:
-		if e.Reason != "" {
-			return one(ToneFailed, "rollout stopped: "+e.Reason)
-		}
+		// Why the rollout stopped is said once, by the recap.
 	case event.HostStarted:
 		return one(ToneNone, "started")
 	case event.HostFinished:
+		if e.Status == event.StatusRefused {
+			return one(ToneFailed, "REFUSED: "+bare(e.Error, h))
+		}
 		msg := e.Status + " in " + Dur(e.Duration)
 		if e.Error != "" {
 			msg += ": " + bare(e.Error, h)

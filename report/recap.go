@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/vigo-sh/vigocli/event"
 )
 
 // WriteRecap prints the final recap, like Ansible's PLAY RECAP: one line
@@ -35,15 +37,28 @@ func WriteRecap(w io.Writer, run *Run, colour bool) {
 		if steps.Ran > 0 {
 			ran = fmt.Sprintf("ran=%-3d ", c.Ran)
 		}
-		line := fmt.Sprintf("%-*s : ok=%-3d changed=%-3d %sfailed=%-3d unreachable=%-3d skipped=%-3d %s",
-			width, Clean(h.Name), c.OK, c.Changed, ran, c.Failed, c.Unreachable, c.Skipped, hostTime(h))
+		// refused= only when some host's key was refused: the usual
+		// recap keeps Ansible's columns.
+		refused := ""
+		if hosts.Refused > 0 {
+			refused = fmt.Sprintf("refused=%-3d ", c.Refused)
+		}
+		line := fmt.Sprintf("%-*s : ok=%-3d changed=%-3d %sfailed=%-3d unreachable=%-3d %sskipped=%-3d %s",
+			width, Clean(h.Name), c.OK, c.Changed, ran, c.Failed, c.Unreachable, refused, c.Skipped, hostTime(h))
 		fmt.Fprintln(w, paint(toneOf(h.Status), strings.TrimRight(line, " ")))
+	}
+	// A refused host key needs the operator: say which and how to fix it
+	// (the error carries both fingerprints and the command).
+	for _, h := range run.Hosts {
+		if h.Status == event.StatusRefused {
+			fmt.Fprintln(w, paint(ToneFailed, Clean(h.Name)+": REFUSED: "+Clean(bare(h.Error, h.Name))))
+		}
 	}
 	var parts []string
 	for _, p := range []struct {
 		n    int
 		name string
-	}{{hosts.OK, "ok"}, {hosts.Changed, "changed"}, {hosts.Ran, "ran"}, {hosts.Failed, "failed"}, {hosts.Unreachable, "unreachable"}, {hosts.Skipped, "skipped"}} {
+	}{{hosts.OK, "ok"}, {hosts.Changed, "changed"}, {hosts.Ran, "ran"}, {hosts.Failed, "failed"}, {hosts.Unreachable, "unreachable"}, {hosts.Refused, "refused"}, {hosts.Skipped, "skipped"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.name))
 		}

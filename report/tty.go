@@ -98,7 +98,7 @@ func (t *TTY) paint(tone Tone, s string) string {
 // only update a host's status line.
 func scrolls(e event.Event) bool {
 	switch e.Kind {
-	case event.RunStarted, event.BatchStarted, event.RunFinished, event.HostUnreachable, event.HostSkipped,
+	case event.RunStarted, event.BatchStarted, event.HostUnreachable, event.HostSkipped,
 		event.ResourceChanged, event.ResourceFailed, event.CommandOutput, event.LockWaiting, event.LockBroken, event.Warning:
 		return true
 	case event.ResourcePlanned:
@@ -106,7 +106,7 @@ func scrolls(e event.Event) bool {
 	case event.HealthCheck:
 		return e.OK == nil || !*e.OK
 	case event.HostFinished:
-		return e.Status == event.StatusFailed
+		return e.Status == event.StatusFailed || e.Status == event.StatusRefused
 	}
 	return false
 }
@@ -141,7 +141,7 @@ func (t *TTY) update(e event.Event) {
 			status = event.StatusUnreachable
 		}
 		st.tone = toneOf(status)
-		st.mark = map[string]string{event.StatusOK: "✓", event.StatusChanged: "✓", event.StatusRan: "✓", event.StatusFailed: "✗", event.StatusUnreachable: "!"}[status]
+		st.mark = map[string]string{event.StatusOK: "✓", event.StatusChanged: "✓", event.StatusRan: "✓", event.StatusFailed: "✗", event.StatusUnreachable: "!", event.StatusRefused: "!"}[status]
 		st.text = status + " in " + Dur(e.Duration)
 	case event.HostSkipped:
 		st = hostState{tone: ToneSkipped, mark: "-", text: withReason("skipped", e.Reason)}
