@@ -156,8 +156,8 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 	var releases sync.WaitGroup
 	failures := 0
 	bad := map[string][]string{} // failed, unreachable and refused hosts, by status
-	halted := ""  // the whole story, once, in Result.Halted
-	skipWhy := "" // the short reason on each skipped host
+	halted := ""                 // the whole story, once, in Result.Halted
+	skipWhy := ""                // the short reason on each skipped host
 
 	skip := func(host string, batch int, why string) {
 		mu.Lock()
