@@ -29,7 +29,8 @@ import (
 // container's environment and nowhere else. Add each new kind of output
 // (renderer, report, log) to the outputs checked here.
 //
-// Covered: plain output, terminal output (under a pty), --dry-run,
+// Covered: plain output, terminal output (under a pty), --dry-run, the
+// --debug log (on stderr and in a --log-file),
 // --output json, the JUnit report, the HTML reports of a dry run and of
 // envoys check, envoys check's text and JSON, a failing push whose health check echoes
 // the value from the container, a push with an unset secret, and the
@@ -149,7 +150,7 @@ func TestSecretsCanaryE2E(t *testing.T) {
 	// 3. A failing push whose health check prints the value from the
 	// container (docker inspect: JSON, so the value's quotes and backslash
 	// arrive escaped): remote output echoed back is masked.
-	out, code = push("push 3 (failing health check echoing the value)",
+	out, code = push("push 3 (failing health check echoing the value, --debug)", "--debug",
 		"--health-check", "docker inspect webapp | grep DATABASE_URL; docker inspect webapp | grep DATABASE_URL >&2; exit 1",
 		"--health-retries", "0")
 	if code == 0 {
@@ -157,6 +158,10 @@ func TestSecretsCanaryE2E(t *testing.T) {
 	}
 	if !strings.Contains(out, `"DATABASE_URL=***"`) {
 		t.Errorf("the health check's output should be shown, masked:\n%s", out)
+	}
+	// The --debug log (stderr) logs the health check's output too, masked.
+	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "kind=command_output") && !strings.Contains(out, "kind=health_check") {
+		t.Errorf("--debug logged no event:\n%s", out)
 	}
 
 	// 4. New value, dry run: the plan names the secret, shows neither value,
@@ -190,9 +195,23 @@ func TestSecretsCanaryE2E(t *testing.T) {
 	// 5. New value, JSON output and JUnit report: webapp is recreated and
 	// says why.
 	junit := filepath.Join(dir, "junit.xml")
-	out, code = push("push 5 (--output json, changed secret)", "--output", "json", "--report", junit)
+	logFile := filepath.Join(dir, "debug.log")
+	out, code = push("push 5 (--output json, changed secret, --debug --log-file)", "--output", "json", "--report", junit, "--debug", "--log-file", logFile)
 	if code != 0 {
 		t.Fatalf("push with the new value: exit %d\n%s", code, out)
+	}
+	debugLog, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs = append(outputs, output{"push 5 debug log", string(debugLog)})
+	for _, want := range []string{"msg=\"connection ready\"", "msg=\"engine request\"", "request=\"POST /", "phase_connect=", "phase_apply="} {
+		if !bytes.Contains(debugLog, []byte(want)) {
+			t.Errorf("the debug log lacks %s:\n%s", want, debugLog)
+		}
+	}
+	if fi, err := os.Stat(logFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("debug log mode: %v, %v; want 0600", fi.Mode(), err)
 	}
 	if !jsonResourceChanged(t, stdout, "app-container", "secret:vigo/webapp/database_url (changed)") {
 		t.Errorf("JSON output does not say app-container changed because of the secret:\n%s", out)
@@ -240,7 +259,7 @@ func TestSecretsCanaryE2E(t *testing.T) {
 	// 8. The secret set again, the same push goes through (and does pull
 	// v2.2.0, so the check above can fail).
 	must(valueB, "secrets", "set", "vigo/webapp/database_url")
-	out, code = push("push 8 (secret set again, v2.2.0)", "--var", "app_tag=v2.2.0")
+	out, code = push("push 8 (secret set again, v2.2.0, --debug)", "--var", "app_tag=v2.2.0", "--debug")
 	if code != 0 {
 		t.Fatalf("push after setting the secret again: exit %d\n%s", code, out)
 	}

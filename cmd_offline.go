@@ -554,9 +554,9 @@ func onlyResources(rs []desired.Resource, names []string) ([]desired.Resource, e
 	if len(names) == 0 {
 		return rs, nil
 	}
-	var ids []string
+	var ids []string // both forms, either may be the one meant
 	for _, r := range rs {
-		ids = append(ids, r.ID())
+		ids = append(ids, r.ID(), r.Name)
 	}
 	for _, n := range names {
 		found := slices.ContainsFunc(rs, func(r desired.Resource) bool { return r.ID() == n || r.Name == n })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -284,7 +285,12 @@ func targetOf(h inventory.Host) transport.Target {
 }
 
 func newPool(c *cli.Context) (*transport.Pool, error) {
-	return transport.NewPool(transport.PoolOptions{AcceptNewHostKeys: c.Bool("accept-new-host-keys")})
+	return newLoggedPool(c, nil)
+}
+
+// newLoggedPool is newPool with the --verbose/--debug log (nil: none).
+func newLoggedPool(c *cli.Context, log *slog.Logger) (*transport.Pool, error) {
+	return transport.NewPool(transport.PoolOptions{AcceptNewHostKeys: c.Bool("accept-new-host-keys"), Logger: log})
 }
 
 // runRollout runs job over hosts with the renderers the flags ask for,
@@ -302,12 +308,17 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 	if err != nil {
 		return err
 	}
-	pool, err := newPool(c)
+	log, closeLog, err := openDebugLog(c, masker)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	pool, err := newLoggedPool(c, log)
 	if err != nil {
 		return withCode(exitInvalid, err)
 	}
 	defer pool.Close()
-	opts.Connect = connector(inv, pool)
+	opts.Connect = loggedConnector(connector(inv, pool), log)
 	if opts.Lock != nil {
 		opts.Lock.Owner = lock.NewOwner(opts.Command)
 	}
@@ -324,6 +335,7 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 			sinks = append(sinks, report.NewPlain(out))
 		}
 	}
+	sinks = append(sinks, logSink(log))
 	opts.Sink = masker.Sink(event.Serial(event.Tee(sinks...)))
 	// The transport never prints; what it has to say about the
 	// configuration (ssh_config blocks it skipped) is shown here.

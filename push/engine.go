@@ -224,7 +224,7 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 		case opts.FailFast && failures > 0:
 			halted = fmt.Sprintf("fail-fast in batch %d/%d: %s", b, len(batches), badHosts(bad))
 			skipWhy = "rollout stopped: fail-fast"
-		case failures > allowed:
+		case failures > allowed && bi+1 < len(batches): // after the last batch nothing is stopped
 			halted = fmt.Sprintf("after batch %d/%d: %s, more than --max-fail %s allows (%d)", b, len(batches), badHosts(bad), maxFailText(opts.MaxFail), allowed)
 			skipWhy = fmt.Sprintf("rollout stopped after batch %d: more than --max-fail %s", b, maxFailText(opts.MaxFail))
 		}
