@@ -206,7 +206,7 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		}
 		if len(pos) == 0 && len(cur.subs) > 0 {
 			if a == "help" || a == "h" {
-				return args, nil
+				return args, checkHelpTopic(cur.subs, typed, rest[i+1:])
 			}
 			cmd := findCommand(cur.subs, a)
 			if cmd == nil {
@@ -259,6 +259,29 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		out = append(out, "--")
 	}
 	return append(out, pos...), nil
+}
+
+// checkHelpTopic checks the commands named after `help` (urfave/cli
+// would say "No help topic" and exit 3).
+func checkHelpTopic(subs []*cli.Command, typed, words []string) error {
+	for _, w := range words {
+		if strings.HasPrefix(w, "-") || len(subs) == 0 {
+			return nil
+		}
+		cmd := findCommand(subs, w)
+		if cmd == nil {
+			var names []string
+			for _, c := range subs {
+				if !c.Hidden {
+					names = append(names, c.Names()...)
+				}
+			}
+			return fmt.Errorf("no help for %q%s", commandPath(typed, w), hint(suggestName(w, names), func(s string) string { return fmt.Sprintf("%q", commandPath(typed, s)) }))
+		}
+		typed = append(typed, w)
+		subs = cmd.Subcommands
+	}
+	return nil
 }
 
 // implicitFlag: urfave/cli adds --help everywhere and --version to the app.

@@ -51,7 +51,12 @@ func newApp() *cli.App {
 		Version: version,
 		Description: "vigo reads a stockpile (modules, roles, envoys) and an inventory of hosts,\n" +
 			"renders each host's desired state, and converges hosts over SSH in batches.\n" +
-			"Nothing is installed on the hosts but sshd and Docker.",
+			"Nothing is installed on the hosts but sshd and Docker.\n\n" +
+			"Flags may come anywhere on the line (-- ends them); a host may be named by a\n" +
+			"unique prefix or its short name (web1). Usage mistakes exit 4 with one line.\n" +
+			"Exit codes: 0 ok, 1 unexpected error, 2 some host failed, 3 some host\n" +
+			"unreachable, 4 invalid arguments, stockpile or inventory, 5 some host's key\n" +
+			"refused, 130 interrupted. Shell completion: vigocli completion bash|zsh|fish.",
 		Flags:          globalFlags(),
 		Writer:         os.Stdout,
 		ErrWriter:      os.Stderr,
