@@ -26,7 +26,7 @@ func globalFlags() []cli.Flag {
 		varFlag(),
 		// Only global (never in sharedFlags): normalizeArgs puts them
 		// before the command wherever they are typed.
-		&cli.BoolFlag{Name: "verbose", Usage: "log connections and each host's phase timings to stderr (or --log-file); secrets masked"},
+		&cli.BoolFlag{Name: "verbose", Usage: "envoys push, task run: log connections and each host's phase timings to stderr (or --log-file); secrets masked"},
 		&cli.BoolFlag{Name: "debug", Usage: "log what --verbose logs plus every remote command, file operation and Docker engine request; secrets masked"},
 		&cli.StringFlag{Name: "log-file", Usage: "write the --verbose/--debug log to `FILE` (created 0600, appended to) instead of stderr"},
 	}
