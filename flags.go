@@ -152,11 +152,12 @@ func flagVars(c *cli.Context) (map[string]string, error) {
 // normalizeArgs reorders a command line so that urfave/cli, which stops
 // reading flags at the first argument, accepts flags anywhere, as git,
 // docker and kubectl do: `vigocli render HOST -s DIR` and `vigocli envoys
-// --var k=v push` become `vigocli render -s DIR HOST` and `vigocli envoys
-// push --var k=v`. Each flag goes after the deepest command of the line
-// that defines it (a command's own flag wins over the global one of the
-// same name); the arguments go last, after "--" when one of them looks
-// like a flag. "--" ends the flags.
+// push --all --var k=v` become `vigocli render -s DIR HOST` and `vigocli
+// envoys push --all --var k=v`. Each flag goes to the innermost command
+// that defines it, at or above where it was typed (so that `vigocli -o
+// json secrets keygen -o FILE` keeps its two meanings of -o), else to the
+// first below (`vigocli envoys --dry-run push`); the arguments go last,
+// after "--" when one of them looks like a flag. "--" ends the flags.
 //
 // Mistakes are found here, before any command runs, and returned as one
 // line that main prints with exit code 4: an unknown command or flag (with
@@ -172,6 +173,7 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 	type given struct {
 		name   string
 		tokens []string
+		at     int // the level it was typed at
 	}
 	levels := []*level{{name: args[0], flags: app.Flags, subs: app.Commands}}
 	var flags []given
@@ -193,7 +195,7 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 				scope = append(scope, l.flags)
 			}
 			f := findFlag(name, append(scope, subtreeFlags(cur.subs)...))
-			g := given{name: name, tokens: []string{a}}
+			g := given{name: name, tokens: []string{a}, at: len(levels) - 1}
 			if f != nil && takesValue(f) && !inline {
 				if i+1 >= len(rest) {
 					return nil, fmt.Errorf("flag %s needs a value", a)
@@ -225,11 +227,20 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		pos = append(pos, a)
 	}
 	for _, g := range flags {
+		// Where it was typed or above, innermost first; else below.
+		order := make([]int, 0, len(levels))
+		for j := g.at; j >= 0; j-- {
+			order = append(order, j)
+		}
+		for j := len(levels) - 1; j > g.at; j-- {
+			order = append(order, j)
+		}
 		placed := false
-		for j := len(levels) - 1; j >= 0 && !placed; j-- {
+		for _, j := range order {
 			if findFlag(g.name, [][]cli.Flag{levels[j].flags}) != nil || implicitFlag(g.name, j == 0) {
 				levels[j].out = append(levels[j].out, g.tokens...)
 				placed = true
+				break
 			}
 		}
 		if !placed {

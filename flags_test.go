@@ -63,10 +63,12 @@ func TestNormalizeArgs(t *testing.T) {
 	}{
 		{in: "render web1 --stockpile X", want: "render --stockpile X web1"},
 		{in: "render web1 -s X --var a=b", want: "render -s X --var a=b web1"},
-		{in: "-s X render web1", want: "render -s X web1"},
-		{in: "envoys --var k=v push --all", want: "envoys push --var k=v --all"},
+		{in: "-s X render web1", want: "-s X render web1"},
+		{in: "envoys --var k=v push --all", want: "--var k=v envoys push --all"},
+		{in: "envoys --dry-run push --all", want: "envoys push --dry-run --all"},
+		{in: "-o json secrets keygen -o key.txt", want: "-o json secrets keygen -o key.txt"},
 		{in: "envoys push --var k=v --all", want: "envoys push --var k=v --all"},
-		{in: "--stockpile=X envoys list web1", want: "envoys list --stockpile=X web1"},
+		{in: "envoys list web1 --stockpile=X", want: "envoys list --stockpile=X web1"},
 		// a value that looks like a command stays a value
 		{in: "envoys push --target push --all", want: "envoys push --target push --all"},
 		// a value that looks like a flag stays a value
