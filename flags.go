@@ -1,7 +1,9 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -237,11 +239,18 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		}
 		placed := false
 		for _, j := range order {
-			if findFlag(g.name, [][]cli.Flag{levels[j].flags}) != nil || implicitFlag(g.name, j == 0) {
-				levels[j].out = append(levels[j].out, g.tokens...)
-				placed = true
-				break
+			f := findFlag(g.name, [][]cli.Flag{levels[j].flags})
+			if f == nil && !implicitFlag(g.name, j == 0) {
+				continue
 			}
+			if f != nil {
+				if err := checkValue(f, g.name, g.tokens); err != nil {
+					return nil, err
+				}
+			}
+			levels[j].out = append(levels[j].out, g.tokens...)
+			placed = true
+			break
 		}
 		if !placed {
 			var names []string
@@ -293,6 +302,48 @@ func checkHelpTopic(subs []*cli.Command, typed, words []string) error {
 		subs = cmd.Subcommands
 	}
 	return nil
+}
+
+// checkValue parses a flag's value as urfave/cli will, so that a bad one
+// is said in our words: `--parallel "lots": want a whole number`.
+func checkValue(f cli.Flag, name string, tokens []string) error {
+	if !takesValue(f) {
+		return nil
+	}
+	value := ""
+	if _, v, inline := strings.Cut(tokens[0], "="); inline {
+		value = v
+	} else if len(tokens) > 1 {
+		value = tokens[1]
+	}
+	if gf, ok := f.(*cli.GenericFlag); ok {
+		// Its Value is the one the real parse fills: check with a fresh one.
+		if _, ours := gf.Value.(*varList); ours {
+			if err := (&varList{}).Set(value); err != nil {
+				return fmt.Errorf("%s %q: %w", dashed(name), value, err)
+			}
+		}
+		return nil
+	}
+	set := flag.NewFlagSet(name, flag.ContinueOnError)
+	set.SetOutput(io.Discard)
+	if err := f.Apply(set); err != nil {
+		return nil // not ours to judge
+	}
+	err := set.Set(name, value)
+	if err == nil {
+		return nil
+	}
+	want := "a valid value"
+	switch f.(type) {
+	case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+		want = "a whole number"
+	case *cli.DurationFlag:
+		want = "a duration such as 500ms, 30s or 2m"
+	case *cli.Float64Flag:
+		want = "a number"
+	}
+	return fmt.Errorf("%s %q: want %s", dashed(name), value, want)
 }
 
 // implicitFlag: urfave/cli adds --help everywhere and --version to the app.

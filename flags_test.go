@@ -93,6 +93,10 @@ func TestNormalizeArgs(t *testing.T) {
 		{in: "envoys push --dryrun", err: `unknown flag --dryrun for "envoys push" (hint: did you mean --dry-run?)`},
 		{in: "validate --nope", err: `unknown flag --nope for "validate"`},
 		{in: "render web1 --stockpile", err: `flag --stockpile needs a value`},
+		{in: "envoys push --all --parallel lots", err: `--parallel "lots": want a whole number`},
+		{in: "envoys push --all -p=x", err: `-p "x": want a whole number`},
+		{in: "envoys push --all --lock-wait 5", err: `--lock-wait "5": want a duration such as 500ms, 30s or 2m`},
+		{in: "render web1 --var novalue", err: `--var "novalue": want NAME=VALUE`},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			args := append([]string{"vigocli"}, splitWords(tc.in)...)
