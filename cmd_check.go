@@ -68,7 +68,8 @@ func runCheck(c *cli.Context) error {
 
 // checkExitCode: drift is the answer a check exists for, so it wins over
 // hosts that could not be checked; a host that failed to plan is an error
-// (1) rather than drift; unreachable hosts alone give 3.
+// (1) rather than drift; a refused host key gives 5, unreachable hosts
+// alone 3.
 func checkExitCode(hosts []report.CheckHost, interrupted bool) int {
 	n := report.CheckCounts(hosts)
 	switch {
@@ -78,6 +79,8 @@ func checkExitCode(hosts []report.CheckHost, interrupted bool) int {
 		return exitHostFailed // 2: drifted
 	case n[event.StatusFailed] > 0:
 		return exitError
+	case n[event.StatusRefused] > 0:
+		return exitHostKey // 5: a host key refused (changed, or unknown)
 	case n[event.StatusUnreachable] > 0:
 		return exitUnreachable
 	}
@@ -95,7 +98,7 @@ func checkSummary(what string, hosts []report.CheckHost, code int) error {
 	if k := n[report.CheckDrifted]; k > 0 {
 		parts = append(parts, fmt.Sprintf("%d drifted (%s)", k, plural(drifted, "resource")))
 	}
-	for _, s := range []string{event.StatusFailed, event.StatusUnreachable, event.StatusSkipped, report.CheckInSync} {
+	for _, s := range []string{event.StatusFailed, event.StatusUnreachable, event.StatusRefused, event.StatusSkipped, report.CheckInSync} {
 		if k := n[s]; k > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", k, strings.ReplaceAll(s, "_", " ")))
 		}

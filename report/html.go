@@ -111,7 +111,7 @@ func newHTMLView(run *Run, exitCode int) htmlView {
 		v.Started = run.Started.UTC().Format(time.RFC3339)
 	}
 	for _, c := range []htmlCount{{event.StatusOK, byStatus.OK}, {event.StatusChanged, byStatus.Changed}, {event.StatusRan, byStatus.Ran},
-		{event.StatusFailed, byStatus.Failed}, {event.StatusUnreachable, byStatus.Unreachable}, {event.StatusSkipped, byStatus.Skipped}} {
+		{event.StatusFailed, byStatus.Failed}, {event.StatusUnreachable, byStatus.Unreachable}, {event.StatusRefused, byStatus.Refused}, {event.StatusSkipped, byStatus.Skipped}} {
 		if c.N > 0 {
 			v.ByStatus = append(v.ByStatus, c)
 		}
@@ -232,7 +232,7 @@ pre, code { font: 12px/1.35 ui-monospace, monospace; margin: 0; white-space: pre
 .badge { display: inline-block; padding: 0 .5em; border-radius: .8em; font-size: .85em; font-weight: 600; }
 .ok { background: #d8f5dc; color: #14532d; }
 .changed, .drifted { background: #fff1c2; color: #713f12; }
-.failed { background: #fde0e0; color: #7f1d1d; }
+.failed, .refused { background: #fde0e0; color: #7f1d1d; }
 .unreachable { background: #f3d9fa; color: #581c87; }
 .skipped, .pending, .running, .none { background: #eceff3; color: #374151; }
 .timeline { position: relative; height: 1.3em; background: #f5f5f7; border-radius: 3px; min-width: 12em; }
