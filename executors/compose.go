@@ -470,7 +470,11 @@ func runArgv(ctx context.Context, h Host, argv []string) (transport.ExecResult, 
 
 // runArgvShown is runArgv with the command as errors show it.
 func runArgvShown(ctx context.Context, h Host, argv []string, shown string) (transport.ExecResult, error) {
-	res, err := h.Exec(ctx, transport.Cmd{Argv: argv})
+	cmd := transport.Cmd{Argv: argv}
+	if longCommand(argv) {
+		cmd.Timeout = boundsOf(h).Long
+	}
+	res, err := h.Exec(ctx, cmd)
 	if err != nil {
 		return res, err
 	}
@@ -480,12 +484,26 @@ func runArgvShown(ctx context.Context, h Host, argv []string, shown string) (tra
 	return res, nil
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+// longCommand says whether argv is a compose command that pulls images or
+// waits for containers (up, pull, down, restart), which gets
+// Bounds.Long instead of the per-request limit.
+func longCommand(argv []string) bool {
+	compose, long := false, false
+	for _, a := range argv {
+		switch a {
+		case "compose", "docker-compose":
+			compose = true
+		case "up", "pull", "down", "restart":
+			long = long || compose
+		}
 	}
-	return strings.Join(lines, "\n")
+	return long
+}
+
+// tail is the last n lines of stderr, cut between lines only (never a
+// part of a line, which could be part of a secret).
+func tail(s string, n int) string {
+	return transport.TailLines(strings.TrimSpace(s), n, 2048)
 }
 
 func firstLine(s string) string {

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/vigo-sh/vigocli/transport"
 )
 
 // dockerAPI is a small client of the Docker engine API over the stream
@@ -19,9 +21,19 @@ import (
 // Requests made concurrently share keep-alive streams; none of them opens
 // another SSH connection.
 type dockerAPI struct {
-	host string
-	c    *http.Client
-	tr   *http.Transport
+	host   string
+	c      *http.Client
+	tr     *http.Transport
+	bounds transport.Bounds
+}
+
+// boundsOf returns the host's time and size limits: a *transport.Conn
+// carries the run's; other hosts (test fakes) get the defaults.
+func boundsOf(h Host) transport.Bounds {
+	if b, ok := h.(interface{ Bounds() transport.Bounds }); ok {
+		return b.Bounds().WithDefaults()
+	}
+	return transport.Bounds{}.WithDefaults()
 }
 
 func newDockerAPI(h Host) *dockerAPI {
@@ -37,7 +49,7 @@ func newDockerAPI(h Host) *dockerAPI {
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	return &dockerAPI{host: h.Name(), c: &http.Client{Transport: tr}, tr: tr}
+	return &dockerAPI{host: h.Name(), c: &http.Client{Transport: tr}, tr: tr, bounds: boundsOf(h)}
 }
 
 func (d *dockerAPI) Close() { d.tr.CloseIdleConnections() }
@@ -60,6 +72,9 @@ func isStatus(err error, code int) bool {
 }
 
 // do sends one request; out (if not nil) receives the decoded JSON answer.
+// The request, answer and body together get Bounds.Request; the body is
+// read up to Bounds.MaxBody. An engine that accepts and never answers, or
+// streams without end, fails the request with an error naming the limit.
 func (d *dockerAPI) do(ctx context.Context, method, path string, query url.Values, body any, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -73,6 +88,16 @@ func (d *dockerAPI) do(ctx context.Context, method, path string, query url.Value
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
+	ctx, cancel := transport.WithTimeout(ctx, d.bounds.Request, "", "--request-timeout")
+	defer cancel()
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			// The time limit (or the caller's cancel), not what the
+			// HTTP client made of it.
+			err = context.Cause(ctx)
+		}
+		return fmt.Errorf("%s: docker api %s %s: %w", d.host, method, path, err)
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return err
@@ -82,7 +107,7 @@ func (d *dockerAPI) do(ctx context.Context, method, path string, query url.Value
 	}
 	resp, err := d.c.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: docker api %s %s: %w", d.host, method, path, err)
+		return fail(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -96,16 +121,43 @@ func (d *dockerAPI) do(ctx context.Context, method, path string, query url.Value
 		}
 		return &apiError{Status: resp.StatusCode, Method: method, Path: path, Message: msg}
 	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil
+	rb := &capReader{r: resp.Body, left: d.bounds.MaxBody, limit: d.bounds.MaxBody}
+	switch o := out.(type) {
+	case nil:
+		_, err = io.Copy(io.Discard, rb)
+	case *json.RawMessage:
+		*o, err = io.ReadAll(rb)
+	default:
+		err = json.NewDecoder(rb).Decode(out)
 	}
-	if raw, ok := out.(*json.RawMessage); ok {
-		b, err := io.ReadAll(resp.Body)
-		*raw = b
-		return err
+	if err != nil {
+		return fail(err)
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return nil
+}
+
+// capReader reads at most limit bytes; one more is a *transport.SizeError.
+type capReader struct {
+	r           io.Reader
+	left, limit int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// At the limit: fine if the body ends here.
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			return 0, &transport.SizeError{What: "docker api response", Limit: c.limit}
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // The subset of the engine's answers that vigo reads.

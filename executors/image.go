@@ -161,7 +161,7 @@ func (s *imageSpec) Refresh(ctx context.Context, h Host, o *State) (Outcome, err
 func pullImage(ctx context.Context, h Host, ref string) (string, error) {
 	// "--": the reference is an operand, never an option (it is also
 	// validated at decode: it starts with a letter or digit).
-	_, err := h.Exec(ctx, transport.Cmd{Argv: []string{"docker", "pull", "--quiet", "--", ref}})
+	_, err := h.Exec(ctx, transport.Cmd{Argv: []string{"docker", "pull", "--quiet", "--", ref}, Timeout: boundsOf(h).Long})
 	if err != nil {
 		var ee *transport.ExitError
 		if asExit(err, &ee) {

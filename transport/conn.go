@@ -17,7 +17,25 @@ type Conn struct {
 	name   string
 	become bool // run commands through sudo -n
 	local  bool
+	socket string // Target.DockerSocket; empty: the pool's
 	*link
+}
+
+// Bounds are the run's time and size limits (PoolOptions.Bounds with
+// defaults filled in); the executors apply them to Docker API requests.
+func (c *Conn) Bounds() Bounds {
+	if c.link == nil || c.pool == nil {
+		return Bounds{}.WithDefaults()
+	}
+	return c.pool.opts.Bounds
+}
+
+// dockerSocket is the path of the host's Docker engine socket.
+func (c *Conn) dockerSocket() string {
+	if c.socket != "" {
+		return c.socket
+	}
+	return c.pool.opts.DockerSocket
 }
 
 // link is one SSH connection, shared by every Conn that resolves to the

@@ -33,7 +33,7 @@ func (c *Conn) DialDocker(ctx context.Context) (net.Conn, error) {
 	if via == "dial-stdio" {
 		return c.dialStdio(ctx)
 	}
-	conn, err := c.client.DialContext(ctx, "unix", c.pool.opts.DockerSocket)
+	conn, err := c.client.DialContext(ctx, "unix", c.dockerSocket())
 	if err == nil {
 		c.count(func(k *counters) { k.streams.Add(1) })
 		c.setDockerVia("streamlocal")
@@ -45,7 +45,7 @@ func (c *Conn) DialDocker(ctx context.Context) (net.Conn, error) {
 	var oce *ssh.OpenChannelError
 	if via == "streamlocal" || !errors.As(err, &oce) {
 		// It worked before, or the connection itself failed.
-		return nil, unreachable(fmt.Errorf("%s: docker socket %s: %w", c.name, c.pool.opts.DockerSocket, err))
+		return nil, unreachable(fmt.Errorf("%s: docker socket %s: %w", c.name, c.dockerSocket(), err))
 	}
 	c.pool.log.Debug("docker socket stream refused, using dial-stdio", "host", c.String(), "err", err)
 	conn, err = c.dialStdio(ctx)
@@ -65,7 +65,11 @@ func (c *Conn) setDockerVia(v string) {
 // dialStdio runs `docker system dial-stdio` and speaks to it over the
 // session's stdin and stdout; the stream holds a session slot until closed.
 func (c *Conn) dialStdio(ctx context.Context) (net.Conn, error) {
-	line, _ := commandLine(Cmd{Argv: []string{"docker", "system", "dial-stdio"}}, c.becomes())
+	argv := []string{"docker", "system", "dial-stdio"}
+	if sock := c.dockerSocket(); sock != "/var/run/docker.sock" {
+		argv = []string{"docker", "-H", "unix://" + sock, "system", "dial-stdio"}
+	}
+	line, _ := commandLine(Cmd{Argv: argv}, c.becomes())
 	sess, release, err := c.newSession(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: docker dial-stdio: %w", c.name, err)
@@ -109,18 +113,21 @@ func (s *sessionConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// tailBuffer keeps the last 2 KiB written to it.
+// tailBuffer keeps the end of what is written to it (at most twice the
+// tail shown); String shows its last whole lines only.
 type tailBuffer struct {
 	mu  sync.Mutex
 	buf []byte
+	cut bool // the start was dropped: the first line may be partial
 }
 
 func (b *tailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf = append(b.buf, p...)
-	if len(b.buf) > 2048 {
-		b.buf = b.buf[len(b.buf)-2048:]
+	if len(b.buf) > 2*tailMaxBytes {
+		b.buf = append(b.buf[:0], b.buf[len(b.buf)-2*tailMaxBytes:]...)
+		b.cut = true
 	}
 	return len(p), nil
 }
@@ -128,8 +135,22 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return strings.TrimSpace(string(b.buf))
+	s := string(b.buf)
+	if b.cut {
+		// Never show a line whose start was dropped.
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			return fmt.Sprintf("... (a line of more than %d bytes not shown)", len(s))
+		}
+		s = s[i+1:]
+		if strings.TrimSpace(s) == "" {
+			return "... (a line of more than " + fmt.Sprint(i) + " bytes not shown)"
+		}
+		return "...\n" + strings.TrimPrefix(TailLines(s, tailMaxLines, tailMaxBytes), "...\n")
+	}
+	return TailLines(s, tailMaxLines, tailMaxBytes)
 }
+
 func (s *sessionConn) Write(p []byte) (int, error) { return s.in.Write(p) }
 func (s *sessionConn) Close() error {
 	s.once.Do(func() {

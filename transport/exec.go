@@ -47,10 +47,47 @@ func (c *Conn) Exec(ctx context.Context, cmd Cmd) (ExecResult, error) {
 	if err != nil {
 		return ExecResult{}, fmt.Errorf("%s: %w", c.name, err)
 	}
+	if d := c.commandTimeout(cmd); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = WithTimeout(ctx, d, "", "--request-timeout")
+		defer cancel()
+	}
 	if c.local {
 		return c.execLocal(ctx, cmd, line)
 	}
 	return c.execRemote(ctx, cmd, line)
+}
+
+// commandTimeout is cmd's own time limit: Cmd.Timeout, else the run's
+// per-request bound; none when negative.
+func (c *Conn) commandTimeout(cmd Cmd) time.Duration {
+	switch {
+	case cmd.Timeout < 0:
+		return 0
+	case cmd.Timeout > 0:
+		return cmd.Timeout
+	}
+	return c.Bounds().Request
+}
+
+// outputBuffers are the kept copies of a command's stdout and stderr,
+// each bounded by Bounds.MaxOutput.
+func (c *Conn) outputBuffers() (stdout, stderr *limitedBuffer) {
+	max := c.Bounds().MaxOutput
+	return newLimitedBuffer(max, "command output (stdout)"), newLimitedBuffer(max, "command output (stderr)")
+}
+
+// overflowed returns the size error of the first buffer that went over
+// its limit, nil if none did. Call it only once the writers are done.
+func overflowed(bufs ...*limitedBuffer) error {
+	for _, b := range bufs {
+		select {
+		case <-b.over:
+			return b.err
+		default:
+		}
+	}
+	return nil
 }
 
 func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult, error) {
@@ -62,10 +99,10 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 	defer release()
 	defer sess.Close()
 
-	var stdout, stderr bytes.Buffer
-	pid := &pidWriter{dst: teeTo(&stdout, cmd.Stdout), got: make(chan struct{})}
+	stdout, stderr := c.outputBuffers()
+	pid := &pidWriter{dst: teeTo(stdout, cmd.Stdout), got: make(chan struct{})}
 	sess.Stdout = pid
-	sess.Stderr = teeTo(&stderr, cmd.Stderr)
+	sess.Stderr = teeTo(stderr, cmd.Stderr)
 	var stdin io.WriteCloser
 	if cmd.Stdin != nil {
 		if stdin, err = sess.StdinPipe(); err != nil {
@@ -89,9 +126,19 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
 
+	var stop error // why the command is killed
 	select {
 	case err = <-done:
+		// A writer that went over its limit made the session fail.
+		stop = overflowed(stdout, stderr)
 	case <-ctx.Done():
+		stop = context.Cause(ctx)
+	case <-stdout.over:
+		stop = stdout.err
+	case <-stderr.over:
+		stop = stderr.err
+	}
+	if stop != nil {
 		c.killRemote(sess, release, pid)
 		res := ExecResult{ExitCode: -1}
 		select {
@@ -101,7 +148,7 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 		case <-time.After(time.Second):
 		}
 		res.Duration = time.Since(start)
-		return res, fmt.Errorf("%s: %s: %w", c.name, line, ctx.Err())
+		return res, fmt.Errorf("%s: %s: %w", c.name, line, stop)
 	}
 	res := ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
 	if err == nil {
@@ -231,23 +278,51 @@ func (w *pidWriter) Write(p []byte) (int, error) {
 }
 
 // teeTo writes to buf and, when set, to w.
-func teeTo(buf *bytes.Buffer, w io.Writer) io.Writer {
+func teeTo(buf io.Writer, w io.Writer) io.Writer {
 	if w == nil {
 		return buf
 	}
 	return io.MultiWriter(buf, w)
 }
 
+// Limits of the stderr tail an error message shows.
+const (
+	tailMaxLines = 10
+	tailMaxBytes = 2048
+)
+
 // stderrTail keeps the last lines of stderr for error messages.
 func stderrTail(b []byte) string {
-	s := strings.TrimRight(string(b), "\n")
+	return TailLines(string(b), tailMaxLines, tailMaxBytes)
+}
+
+// TailLines returns the last lines of s, at most n lines and max bytes,
+// cut only between lines: a line is shown whole or not at all, because
+// part of a line may be part of a secret that the masker knows only
+// whole. Lines left out are marked with a first line "...". When even
+// the last line is longer than max, it is left out and named by size.
+func TailLines(s string, n, max int) string {
+	s = strings.TrimRight(s, "\n")
 	lines := strings.Split(s, "\n")
-	if len(lines) > 10 {
-		lines = lines[len(lines)-10:]
+	cut := false
+	if len(lines) > n {
+		lines, cut = lines[len(lines)-n:], true
 	}
-	s = strings.Join(lines, "\n")
-	if len(s) > 2048 {
-		s = "..." + s[len(s)-2048:]
+	size := -1
+	first := len(lines)
+	for first > 0 && size+1+len(lines[first-1]) <= max {
+		size += 1 + len(lines[first-1])
+		first--
 	}
-	return strings.TrimSpace(s)
+	if first == len(lines) {
+		return fmt.Sprintf("... (a line of %d bytes not shown)", len(lines[len(lines)-1]))
+	}
+	if first > 0 {
+		lines, cut = lines[first:], true
+	}
+	out := strings.TrimSpace(strings.Join(lines, "\n"))
+	if cut {
+		out = "...\n" + out
+	}
+	return out
 }

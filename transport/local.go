@@ -24,21 +24,29 @@ import (
 func (c *Conn) execLocal(ctx context.Context, cmd Cmd, line string) (ExecResult, error) {
 	start := time.Now()
 	c.count(func(k *counters) { k.sessions.Add(1) })
-	var stdout, stderr bytes.Buffer
+	stdout, stderr := c.outputBuffers()
 	x := exec.Command("sh", "-c", line)
 	x.Stdin = cmd.Stdin
-	x.Stdout = teeTo(&stdout, cmd.Stdout)
-	x.Stderr = teeTo(&stderr, cmd.Stderr)
+	x.Stdout = teeTo(stdout, cmd.Stdout)
+	x.Stderr = teeTo(stderr, cmd.Stderr)
 	x.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := x.Start(); err != nil {
 		return ExecResult{ExitCode: -1}, fmt.Errorf("%s: %s: %w", c.name, line, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- x.Wait() }()
-	var err error
+	var err, stop error
 	select {
 	case err = <-done:
+		stop = overflowed(stdout, stderr)
 	case <-ctx.Done():
+		stop = context.Cause(ctx)
+	case <-stdout.over:
+		stop = stdout.err
+	case <-stderr.over:
+		stop = stderr.err
+	}
+	if stop != nil {
 		pg := -x.Process.Pid
 		_ = syscall.Kill(pg, syscall.SIGTERM)
 		select {
@@ -49,7 +57,7 @@ func (c *Conn) execLocal(ctx context.Context, cmd Cmd, line string) (ExecResult,
 		}
 		_ = syscall.Kill(pg, syscall.SIGKILL) // stragglers of the group
 		return ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1, Duration: time.Since(start)},
-			fmt.Errorf("%s: %s: %w", c.name, line, ctx.Err())
+			fmt.Errorf("%s: %s: %w", c.name, line, stop)
 	}
 	res := ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
 	if err == nil {
@@ -311,7 +319,7 @@ func (c *Conn) removeLocal(p string) error {
 
 func (c *Conn) dialDockerLocal(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.pool.opts.DockerSocket)
+	conn, err := d.DialContext(ctx, "unix", c.dockerSocket())
 	if err != nil {
 		return nil, fmt.Errorf("%s: docker socket: %w", c.name, err)
 	}

@@ -72,6 +72,9 @@ type PoolOptions struct {
 	// DockerSocket is the remote Docker engine socket (default
 	// /var/run/docker.sock).
 	DockerSocket string
+	// Bounds are the time and size limits of what a host is asked and
+	// sends (zero fields: the defaults, see Bounds).
+	Bounds Bounds
 	// HomeDir and LocalUser default to the current user's.
 	HomeDir   string
 	LocalUser string
@@ -152,6 +155,7 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	if opts.DockerSocket == "" {
 		opts.DockerSocket = "/var/run/docker.sock"
 	}
+	opts.Bounds = opts.Bounds.WithDefaults()
 	if opts.HomeDir == "" {
 		h, err := os.UserHomeDir()
 		if err != nil {
@@ -235,7 +239,7 @@ func (p *Pool) Get(ctx context.Context, t Target) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{name: e.Alias, become: t.Become, link: l}, nil
+	return &Conn{name: e.Alias, become: t.Become, socket: t.DockerSocket, link: l}, nil
 }
 
 func (p *Pool) local(t Target) *Conn {
@@ -251,7 +255,7 @@ func (p *Pool) local(t Target) *Conn {
 		close(ent.done)
 		p.conns["local"] = ent
 	}
-	return &Conn{name: name, become: t.Become, local: true, link: ent.conn}
+	return &Conn{name: name, become: t.Become, local: true, socket: t.DockerSocket, link: ent.conn}
 }
 
 func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*link, error) {

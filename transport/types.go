@@ -18,6 +18,7 @@ type Target struct {
 	User           string // empty: ssh_config User, else the local user
 	IdentityFile   string // empty: ssh_config IdentityFile(s) and the agent
 	KnownHostsFile string // extra known_hosts file, besides ~/.ssh/known_hosts
+	DockerSocket   string // the host's Docker engine socket; empty: PoolOptions.DockerSocket
 	ProxyJump      string // empty: ssh_config ProxyJump
 	Become         bool   // run commands through sudo -n
 	Local          bool   // connection: local, run on the controller itself
@@ -34,6 +35,11 @@ type Cmd struct {
 	Stdin  io.Reader
 	Stdout io.Writer // optional: streamed; the result keeps a copy too
 	Stderr io.Writer // optional: streamed; the result keeps a copy too
+	// Timeout bounds the command: 0 means the pool's Bounds.Request
+	// (60s by default), a negative value means none of its own (the
+	// caller's context still bounds it: a health check's attempt timeout,
+	// a task's --timeout, the host deadline).
+	Timeout time.Duration
 }
 
 // ExecResult is what a finished command left.
