@@ -12,8 +12,8 @@ import (
 // earlier lines, retitle the window or worse. Clean makes such text
 // inert and visible: C0 control characters other than tab (ESC, NUL,
 // CR...) and DEL become \xNN, C1 control characters (U+0080..U+009F) and
-// the bidirectional overrides and isolates (which reorder what is shown)
-// become \uNNNN, and a byte that is not UTF-8 becomes \xNN.
+// every bidirectional control (marks, embeddings, overrides, isolates:
+// they reorder what is shown) become \uNNNN, and a byte that is not UTF-8 becomes \xNN.
 func Clean(s string) string { return clean(s, false) }
 
 // CleanLines is Clean that keeps newlines (for multi-line text such as a
@@ -63,7 +63,18 @@ func needsClean(s string, keepNewlines bool) bool {
 }
 
 // isInvisibleControl: C1 controls (0x9b is CSI on terminals that read
-// them) and the Unicode bidirectional formatting characters.
+// them) and every Unicode bidirectional formatting character (UAX #9):
+// the marks LRM U+200E, RLM U+200F and ALM U+061C, the embeddings and
+// overrides U+202A..U+202E, the isolates U+2066..U+2069. Each can make
+// a host's text read differently from what it holds.
 func isInvisibleControl(r rune) bool {
-	return r >= 0x80 && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+	switch {
+	case r >= 0x80 && r <= 0x9f:
+		return true
+	case r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }

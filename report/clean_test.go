@@ -20,6 +20,11 @@ func TestClean(t *testing.T) {
 		{"c1 csi \u009b31m", `c1 csi \u009b31m`, ""},
 		{"not utf-8 \xff\x9b", `not utf-8 \xff\x9b`, ""},
 		{"bidi \u202eevil\u2066", `bidi \u202eevil\u2066`, ""},
+		// Every bidi control: marks (LRM, RLM, ALM), embeddings and
+		// overrides, isolates.
+		{"marks \u200e\u200f\u061c.", `marks \u200e\u200f\u061c.`, ""},
+		{"\u202a\u202b\u202c\u202d\u202e", `\u202a\u202b\u202c\u202d\u202e`, ""},
+		{"\u2066\u2067\u2068\u2069", `\u2066\u2067\u2068\u2069`, ""},
 		{"unicode ✓ é \ufffd ok", "unicode ✓ é \ufffd ok", ""},
 	} {
 		if got := Clean(tc.in); got != tc.want {
