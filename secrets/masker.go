@@ -149,6 +149,94 @@ func matches(patterns []string, s string) []interval {
 			i += j + 1
 		}
 	}
+	return mergeIntervals(iv)
+}
+
+// MinFragmentLen is the shortest part of a value that is masked where
+// text was cut (see edgeFragments).
+const MinFragmentLen = MinValueLen
+
+// edgeFragments returns the parts of s, at the places where text is
+// cut, that are a proper part of a pattern: at the start of s or of a
+// line, or right after "...", a suffix of a pattern; at the end of s or
+// of a line, or right before "...", a prefix. A limit that cuts text
+// (a stderr tail, a length cap, a host that stopped mid-line) can leave
+// the end or the start of a value, which no whole-value match finds.
+// Fragments shorter than MinFragmentLen are left.
+func edgeFragments(patterns []string, s string) []interval {
+	var starts, ends []int
+	starts = append(starts, 0)
+	ends = append(ends, len(s))
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\n' || s[i] == '\r':
+			ends = append(ends, i)
+			starts = append(starts, i+1)
+		case strings.HasPrefix(s[i:], "..."):
+			ends = append(ends, i)
+			starts = append(starts, i+3)
+		}
+	}
+	var iv []interval
+	for _, p := range patterns {
+		if len(p) <= MinFragmentLen {
+			continue
+		}
+		for _, at := range starts {
+			if k := suffixAt(p, s[at:]); k > 0 {
+				iv = append(iv, interval{at, at + k})
+			}
+		}
+		for _, at := range ends {
+			if k := prefixBefore(p, s[:at]); k > 0 {
+				iv = append(iv, interval{at - k, at})
+			}
+		}
+	}
+	return iv
+}
+
+// suffixAt returns the length of the longest proper suffix of p (at
+// least MinFragmentLen long) that text starts with, 0 if none.
+func suffixAt(p, text string) int {
+	if len(text) < MinFragmentLen {
+		return 0
+	}
+	head := text[:MinFragmentLen]
+	for i := 1; i+MinFragmentLen <= len(p); i++ {
+		j := strings.Index(p[i:], head)
+		if j < 0 {
+			return 0
+		}
+		i += j
+		if strings.HasPrefix(text, p[i:]) {
+			return len(p) - i
+		}
+	}
+	return 0
+}
+
+// prefixBefore returns the length of the longest proper prefix of p (at
+// least MinFragmentLen long) that text ends with, 0 if none.
+func prefixBefore(p, text string) int {
+	if len(text) < MinFragmentLen {
+		return 0
+	}
+	tail := text[len(text)-MinFragmentLen:]
+	for end := len(p) - 1; end >= MinFragmentLen; end-- {
+		j := strings.LastIndex(p[:end], tail)
+		if j < 0 {
+			return 0
+		}
+		end = j + MinFragmentLen
+		if strings.HasSuffix(text, p[:end]) {
+			return end
+		}
+	}
+	return 0
+}
+
+func mergeIntervals(iv []interval) []interval {
 	if len(iv) < 2 {
 		return iv
 	}
@@ -172,6 +260,9 @@ func maskWith(patterns []string, s string) string {
 		return s
 	}
 	iv := matches(patterns, s)
+	if frags := edgeFragments(patterns, s); len(frags) > 0 {
+		iv = mergeIntervals(append(iv, frags...))
+	}
 	if len(iv) == 0 {
 		return s
 	}

@@ -239,3 +239,40 @@ func BenchmarkMaskerWriter(b *testing.B) {
 		w.Write(line)
 	}
 }
+
+// A limit that cuts text can leave the start or the end of a value: the
+// masker hides such a fragment where text was cut (start or end of the
+// text or of a line, next to "..."), not only whole values.
+func TestMaskerFragmentsAtCuts(t *testing.T) {
+	m := NewMasker()
+	m.Add("s3cr3t-VALUE-0123456789")
+	tests := []struct{ in, want string }{
+		{"3456789 rest of the line", "*** rest of the line"},                 // a tail cut inside the value
+		{"...VALUE-0123456789 and more", "...*** and more"},                  // after a cut marker
+		{"error: first\n-0123456789 tail", "error: first\n*** tail"},         // at a line start
+		{"output ended: s3cr3t-VA", "output ended: ***"},                     // a head cut inside the value
+		{"long line s3cr3t-VALUE-01...", "long line ***..."},                 // before a cut marker
+		{"pw s3cr3t-VALUE-0123456789 ok", "pw *** ok"},                       // whole, as before
+		{"789 too short to be a fragment", "789 too short to be a fragment"}, // < MinFragmentLen
+		{"in the middle 3456789 of a line", "in the middle 3456789 of a line"},
+	}
+	for _, tt := range tests {
+		if got := m.String(tt.in); got != tt.want {
+			t.Errorf("String(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+	// Whatever the cut, no part of four bytes or more survives at it.
+	v := "s3cr3t-VALUE-0123456789"
+	for i := 1; i < len(v); i++ {
+		for _, s := range []string{"..." + v[i:] + " end", "start " + v[:i] + "\nnext"} {
+			got := m.String(s)
+			for k := MinFragmentLen; k < len(v); k++ {
+				for j := 0; j+k <= len(v); j++ {
+					if strings.Contains(got, v[j:j+k]) {
+						t.Fatalf("String(%q) = %q shows %q", s, got, v[j:j+k])
+					}
+				}
+			}
+		}
+	}
+}
