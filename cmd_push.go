@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -144,26 +143,22 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 		return nil, withCode(exitInvalid, err)
 	}
 	resolver := secrets.NewResolver(backend, masker)
-	var mu sync.Mutex
-	values := map[string]map[string]string{}
+	// Every selected host's secrets are resolved (and registered with
+	// the masker) before the first host line prints and before any login.
+	var selected []desired.Host
+	for _, h := range hosts {
+		selected = append(selected, byName[h])
+	}
+	fleet := push.ResolveFleet(c.Context, selected, func(ctx context.Context, path string) (string, error) {
+		v, err := resolver.Resolve(ctx, []string{path})
+		if err != nil {
+			return "", err
+		}
+		s, _ := v.Value(path)
+		return s, nil
+	}, masker.Add)
 	job := push.Job{
-		Prepare: func(ctx context.Context, host string) error {
-			vals, err := push.ResolveSecrets(ctx, byName[host], func(ctx context.Context, path string) (string, error) {
-				v, err := resolver.Resolve(ctx, []string{path})
-				if err != nil {
-					return "", err
-				}
-				s, _ := v.Value(path)
-				return s, nil
-			}, masker.Add)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			values[host] = vals
-			mu.Unlock()
-			return nil
-		},
+		Prepare: fleet.Prepare,
 		// Gated: the lock is taken while converge reads; converge waits
 		// for it before its first change (push.Job.Gated).
 		Gated: func(ctx context.Context, host string, batch int, r push.Remote, sink event.Sink, gate push.Gate) (push.Outcome, error) {
@@ -171,11 +166,8 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 			if !ok {
 				return push.Outcome{}, fmt.Errorf("connection to %s cannot converge (%T)", host, r)
 			}
-			mu.Lock()
-			vals := values[host]
-			mu.Unlock()
 			res, err := converge.Run(ctx, h, byName[host], converge.Options{
-				DryRun: dryRun, Secrets: vals,
+				DryRun: dryRun, Secrets: fleet.Values(host),
 				StockpileDir: f.sp.Dir, SourceOutside: sourceOutside(c), Sink: sink, Batch: batch, Gate: gate,
 			})
 			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped, Phases: res.Phases}, err

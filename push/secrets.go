@@ -106,3 +106,36 @@ func ResolveSecrets(ctx context.Context, dh desired.Host, get func(ctx context.C
 	}
 	return vals, nil
 }
+
+// FleetSecrets are the secret values of every selected host, resolved
+// before the rollout starts.
+type FleetSecrets struct {
+	vals map[string]map[string]string
+	errs map[string]error
+}
+
+// ResolveFleet resolves the secrets of every host (in order, with
+// ResolveSecrets) and hands every value to register before it returns:
+// the masker knows every value before the first host prints anything, so
+// output of the first batch masks a value that only a host of a later
+// batch uses. It logs into nothing. A host whose secrets do not resolve
+// keeps its error: Prepare fails that host alone, when its turn comes,
+// before it is touched.
+func ResolveFleet(ctx context.Context, hosts []desired.Host, get func(ctx context.Context, path string) (string, error), register func(value string)) *FleetSecrets {
+	fs := &FleetSecrets{vals: map[string]map[string]string{}, errs: map[string]error{}}
+	for _, dh := range hosts {
+		vals, err := ResolveSecrets(ctx, dh, get, register)
+		if err != nil {
+			fs.errs[dh.Name] = err
+			continue
+		}
+		fs.vals[dh.Name] = vals
+	}
+	return fs
+}
+
+// Prepare is a Job.Prepare: the host's resolution error, if any.
+func (fs *FleetSecrets) Prepare(_ context.Context, host string) error { return fs.errs[host] }
+
+// Values returns the host's secret values by path.
+func (fs *FleetSecrets) Values(host string) map[string]string { return fs.vals[host] }

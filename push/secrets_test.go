@@ -3,10 +3,13 @@ package push
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/secrets"
 	"github.com/vigo-sh/vigocli/stockpile"
 )
 
@@ -82,5 +85,60 @@ func TestSecretRefInWrongField(t *testing.T) {
 		if asked != 0 || strings.Contains(err.Error(), "not set") {
 			t.Errorf("%v: a secret was looked up (%d): %v", fields, asked, err)
 		}
+	}
+}
+
+// Every host's secrets are resolved before the rollout starts: output
+// of batch 1 already masks a value that only a host of batch 2 uses, and
+// a host whose secret is missing fails alone, in its turn.
+func TestFleetSecretsMaskLaterBatches(t *testing.T) {
+	const later = "batch2-only-S3CRET"
+	file := func(host, ref string) desired.Host {
+		return desired.Host{Name: host, Resources: []desired.Resource{
+			{Name: "token", Type: "file", Fields: map[string]any{"target_path": "/etc/token", "content": ref}},
+		}}
+	}
+	hosts := []desired.Host{file("h1", "secret:a/one"), file("h2", "secret:b/two"), file("h3", "secret:c/missing")}
+	store := map[string]string{"a/one": "first-batch-value", "b/two": later}
+	get := func(_ context.Context, p string) (string, error) {
+		if v, ok := store[p]; ok {
+			return v, nil
+		}
+		return "", errors.New("not found")
+	}
+	m := secrets.NewMasker()
+	fleet := ResolveFleet(context.Background(), hosts, get, m.Add)
+	rec := &recorder{}
+	job := Job{
+		Prepare: fleet.Prepare,
+		Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+			// h1 (batch 1) prints what a later host's secret looks like:
+			// a host may echo anything.
+			sink.Emit(event.Event{Kind: event.CommandOutput, Output: "h1 saw " + later + " on the wire"})
+			if v := fleet.Values(host); host == "h2" && v["b/two"] != later {
+				t.Errorf("h2 values %v", v)
+			}
+			return Outcome{Changed: 1}, nil
+		},
+	}
+	res := Run(context.Background(), []string{"h1", "h2", "h3"}, job, Options{
+		BatchSize: Size{N: 1}, MaxFail: Size{N: 1},
+		Connect: ConnectorFunc(func(_ context.Context, h string) (Remote, error) { return localRunner{h}, nil }),
+		Sink:    m.Sink(rec),
+	})
+	for _, e := range rec.all() {
+		if strings.Contains(fmt.Sprint(e), later) || strings.Contains(fmt.Sprint(e), "first-batch-value") {
+			t.Errorf("batch %d event shows a secret: %+v", e.Batch, e)
+		}
+	}
+	if e, ok := rec.find(event.CommandOutput, "h1"); !ok || e.Output != "h1 saw *** on the wire" {
+		t.Errorf("h1 output %+v", e)
+	}
+	st := statusOf(t, res)
+	if st["h1"] != event.StatusChanged || st["h2"] != event.StatusChanged || st["h3"] != event.StatusFailed {
+		t.Errorf("statuses %v", st)
+	}
+	if e, _ := rec.find(event.HostFinished, "h3"); !strings.Contains(e.Error, "c/missing") {
+		t.Errorf("h3 error %q does not name its missing secret", e.Error)
 	}
 }
