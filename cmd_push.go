@@ -53,10 +53,29 @@ func rolloutFlags() []cli.Flag {
 	}
 }
 
+// boundsFlags are the time limits of one run; hostDefault is the
+// command's default --host-timeout (0: none).
+func boundsFlags(hostDefault time.Duration) []cli.Flag {
+	hostText := ""
+	if hostDefault == 0 {
+		hostText = "none"
+	}
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "host-timeout", Value: hostDefault, DefaultText: hostText,
+			Usage: "fail a host still busy after `D` (connect, lock, work, health check); the other hosts go on; 0: no limit"},
+		&cli.DurationFlag{Name: "request-timeout", Value: transport.DefaultRequestTimeout,
+			Usage: "time limit `D` of one Docker API request or one of vigo's own remote commands (docker pull and compose up/pull/down get " + transport.DefaultLongTimeout.String() + ")"},
+	}
+}
+
+// defaultHostTimeout is push's --host-timeout.
+const defaultHostTimeout = 30 * time.Minute
+
 func envoysPushCommand() *cli.Command {
 	flags := append(sharedFlags(), selectFlags()...)
 	flags = append(flags, rolloutFlags()...)
 	flags = append(flags, sourceOutsideFlag())
+	flags = append(flags, boundsFlags(defaultHostTimeout)...)
 	flags = append(flags, &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "plan every host and show what would change; changes nothing, takes no lock, runs no health check"})
 	flags = append(flags, &cli.BoolFlag{Name: "detailed-exitcode", Usage: "with --dry-run, exit as envoys check does: 0 no drift, 2 some host drifted, 3 some host unreachable, 1 some host could not be planned"})
 	return &cli.Command{
@@ -67,6 +86,8 @@ func envoysPushCommand() *cli.Command {
 			"selected host's desired state, resolves its secrets, then SSHes into the hosts\n" +
 			"batch by batch: lock, converge, health check, unlock. A failed host stops the\n" +
 			"rollout after its batch (--max-fail to tolerate some, --fail-fast sooner).\n" +
+			"A host still busy after --host-timeout fails alone; every Docker API request\n" +
+			"and remote command has its own limit (--request-timeout).\n" +
 			"Exit codes: 0 all converged, 2 some host failed, 3 some host unreachable\n" +
 			"(none failed or refused), 4 invalid stockpile, inventory or arguments, 5 some\n" +
 			"host's key refused (changed, or unknown: none failed), 130 interrupted.",
@@ -256,6 +277,12 @@ func rolloutOptions(c *cli.Context) (push.Options, error) {
 		return o, withCode(exitInvalid, fmt.Errorf("--lock-dir: %w", err))
 	}
 	o.Lock = &lock.Locker{Wait: c.Duration("lock-wait"), Dir: c.String("lock-dir")}
+	if o.HostTimeout = c.Duration("host-timeout"); o.HostTimeout < 0 {
+		return o, withCode(exitInvalid, fmt.Errorf("--host-timeout %s: want 0 (no limit) or more", o.HostTimeout))
+	}
+	if d := c.Duration("request-timeout"); d < 0 || c.IsSet("request-timeout") && d == 0 {
+		return o, withCode(exitInvalid, fmt.Errorf("--request-timeout %s: want a positive duration", d))
+	}
 	return o, nil
 }
 
@@ -282,7 +309,8 @@ func newPool(c *cli.Context) (*transport.Pool, error) {
 
 // newLoggedPool is newPool with the --verbose/--debug log (nil: none).
 func newLoggedPool(c *cli.Context, log *slog.Logger) (*transport.Pool, error) {
-	return transport.NewPool(transport.PoolOptions{AcceptNewHostKeys: c.Bool("accept-new-host-keys"), Logger: log})
+	return transport.NewPool(transport.PoolOptions{AcceptNewHostKeys: c.Bool("accept-new-host-keys"), Logger: log,
+		Bounds: transport.Bounds{Request: c.Duration("request-timeout")}})
 }
 
 // runRollout runs job over hosts with the renderers the flags ask for,

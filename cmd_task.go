@@ -21,6 +21,7 @@ func taskCommand() *cli.Command {
 	flags := slices.DeleteFunc(sharedFlags(), func(f cli.Flag) bool { return slices.Contains(f.Names(), "var") })
 	flags = append(flags, selectFlags()...)
 	flags = append(flags, rolloutFlags()...)
+	flags = append(flags, boundsFlags(0)...)
 	flags = append(flags, &cli.DurationFlag{Name: "timeout", Usage: "fail a host whose command runs longer than `D`", DefaultText: "no limit"})
 	flags = append(flags, &cli.StringFlag{Name: "changed-when", Usage: "how to tell that CMD changed something: exit:N (exit code N means changed, 0 nothing changed) or output:REGEXP (an output line matches)", DefaultText: "cannot tell: the host counts as ran"})
 	return &cli.Command{

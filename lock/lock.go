@@ -462,7 +462,10 @@ func (l *Locker) try(ctx context.Context, r Runner, owner []byte) (*Held, string
 	var res transport.ExecResult
 	go func() {
 		var err error
-		res, err = r.Exec(sctx, transport.Cmd{Argv: argv, Stdin: pr, Stdout: out})
+		// Timeout -1: the holding shell lives as long as the run; the
+		// transport's per-command limit (--request-timeout) must not end
+		// it (Release does).
+		res, err = r.Exec(sctx, transport.Cmd{Argv: argv, Stdin: pr, Stdout: out, Timeout: -1})
 		pr.Close()
 		done <- hideScript(err, argv)
 	}()

@@ -105,6 +105,11 @@ type Options struct {
 	Connect Connector
 	Command string // what the run does, for events
 	Sink    event.Sink
+
+	// HostTimeout bounds everything done for one host: connect, lock,
+	// job, health check (0: no limit). A host past it fails alone; the
+	// lock is still released.
+	HostTimeout time.Duration
 }
 
 // HostResult is how one host ended.
@@ -325,7 +330,20 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		}
 		hs.Emit(ev)
 	}()
+	parent := ctx
+	if opts.HostTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = transport.WithTimeout(ctx, opts.HostTimeout, "host", "--host-timeout")
+		defer cancel()
+	}
 	fail := func(err error) HostResult {
+		if ctx.Err() != nil && parent.Err() == nil {
+			// The host deadline ended it: say so, whatever the call
+			// that noticed made of it.
+			if cause := context.Cause(ctx); !errors.Is(err, cause) {
+				err = fmt.Errorf("%w: %w", cause, err)
+			}
+		}
 		var hke *transport.HostKeyError
 		switch {
 		case errors.As(err, &hke): // before ErrUnreachable, which it also is

@@ -54,7 +54,10 @@ func runShell(ctx context.Context, r Remote, shell string, timeout time.Duration
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	cmd := transport.Cmd{Shell: shell}
+	// Timeout -1: an operator's command is bounded by its own timeout
+	// (--timeout, --health-timeout) and the host deadline, not by the
+	// transport's per-command limit.
+	cmd := transport.Cmd{Shell: shell, Timeout: -1}
 	var stdout, stderr *lineWriter
 	if sink != nil {
 		stdout, stderr = newLineWriter(sink, "stdout"), newLineWriter(sink, "stderr")
@@ -74,12 +77,10 @@ func runShell(ctx context.Context, r Remote, shell string, timeout time.Duration
 	return err
 }
 
+// lastLine is the last line of stderr for an error message, whole or
+// not at all (a part of a line could be part of a secret).
 func lastLine(b []byte) string {
-	s := strings.TrimRight(string(b), "\n")
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	return s
+	return strings.TrimPrefix(transport.TailLines(strings.TrimSpace(string(b)), 1, 2048), "...\n")
 }
 
 // maxLine is the longest output line kept. A longer one (a host printing
