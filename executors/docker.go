@@ -48,6 +48,8 @@ func newDockerAPI(h Host) *dockerAPI {
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
+		// The engine's headers are bounded like its bodies.
+		MaxResponseHeaderBytes: 1 << 20,
 	}
 	return &dockerAPI{host: h.Name(), c: &http.Client{Transport: tr}, tr: tr, bounds: boundsOf(h)}
 }
