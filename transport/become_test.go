@@ -83,7 +83,7 @@ func TestBecomeRunsEverythingThroughSudo(t *testing.T) {
 	}
 	b, _ := os.ReadFile(calls)
 	log := string(b)
-	for _, want := range []string{"-n -- echo $(id)", "-n -- sh -c", "vigo-write", "vigo-remove", "-n -- docker system dial-stdio"} {
+	for _, want := range []string{"-n -- echo $(id)", "-n -- sh -c", "vigo-write", "vigo-remove", "-n -- docker -H unix://", " system dial-stdio"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("sudo never ran %q; calls:\n%s", want, log)
 		}
