@@ -176,22 +176,40 @@ func (f *Fleet) newHost(name string, addr netip.AddrPort) (*host, error) {
 // Hosts returns the number of hosts.
 func (f *Fleet) Hosts() int { return len(f.hosts) }
 
-// Listen opens every host's listener and serves connections until ctx
-// ends; Wait returns once everything has stopped.
+// Listen opens the fleet's listener and serves connections until ctx
+// ends; Wait returns once it has stopped. One listener on the wildcard
+// address serves every host: the address a connection was made to says
+// which host it reached, and connections to any other address are
+// closed at once. (A listener per host would cost the fleet a descriptor
+// per host on top of one per connection.)
 func (f *Fleet) Listen(ctx context.Context) error {
+	byAddr := make(map[netip.Addr]*host, len(f.hosts))
 	for _, h := range f.hosts {
-		ln, err := net.Listen("tcp", h.addr.String())
-		if err != nil {
-			f.closeListeners()
-			return fmt.Errorf("simfleet: %s: %w", h.name, err)
-		}
-		f.listeners = append(f.listeners, ln)
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			f.accept(ctx, h, ln)
-		}()
+		byAddr[h.addr.Addr()] = h
 	}
+	ln, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", f.opts.Port))
+	if err != nil {
+		return fmt.Errorf("simfleet: %w", err)
+	}
+	f.listeners = append(f.listeners, ln)
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			local, _ := netip.ParseAddrPort(c.LocalAddr().String())
+			remote, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+			h := byAddr[local.Addr()]
+			if h == nil || !remote.Addr().IsLoopback() {
+				c.Close()
+				continue
+			}
+			go f.serveConn(ctx, h, c)
+		}
+	}()
 	go func() {
 		<-ctx.Done()
 		f.closeListeners()
@@ -207,13 +225,3 @@ func (f *Fleet) closeListeners() {
 
 // Wait blocks until every listener has stopped.
 func (f *Fleet) Wait() { f.wg.Wait() }
-
-func (f *Fleet) accept(ctx context.Context, h *host, ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go f.serveConn(ctx, h, c)
-	}
-}

@@ -176,7 +176,7 @@ func known(argv []string) bool {
 }
 
 // splitWords splits a command line written by shellquote.Join: bare
-// words and single-quoted parts ('\'' for a quote), separated by spaces.
+// words and single-quoted parts ('\” for a quote), separated by spaces.
 // It is not a shell parser; anything else is an error.
 func splitWords(s string) ([]string, error) {
 	var out []string
