@@ -4,6 +4,7 @@
 //
 //	simfleet serve -hosts 1000 -dir DIR     # writes DIR/inventory.vgo, known_hosts, id_ed25519; serves until TERM
 //	simfleet measure -out LOG -- CMD ARGS   # runs CMD, prints wall, CPU, max RSS and max open descriptors as JSON
+//	simfleet probe -i KEY -known-hosts F HOST:PORT...  # the login floor: parallel handshakes + one round trip each
 package main
 
 import (
@@ -36,15 +37,17 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: simfleet serve|measure [flags]")
+		return errors.New("usage: simfleet serve|measure|probe [flags]")
 	}
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:])
 	case "measure":
 		return measure(args[1:])
+	case "probe":
+		return probe(ctx, args[1:])
 	}
-	return fmt.Errorf("unknown command %q: want serve or measure", args[0])
+	return fmt.Errorf("unknown command %q: want serve, measure or probe", args[0])
 }
 
 func serve(ctx context.Context, args []string) error {
