@@ -4,23 +4,29 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// This file is the only one that knows vigo's lock protocol (push/lock.go):
-// the lock is taken by a long-lived remote shell script (the hold script)
-// that prints "acquired PATH AGE", holds the lock while its stdin stays
-// open (a line is a heartbeat) and removes it when stdin ends; a status
-// script prints "free PATH" or a probe of the held lock; a remove script
-// removes the lock if its token matches (exit 3 otherwise). The scripts
-// are recognised by what they print, and the state lives in memory: the
-// emulation answers like the scripts, it does not run them. When the lock
-// protocol changes, this file follows it.
-
-// defaultLockPath is the lock of a root login (push.DefaultLockPath).
-const defaultLockPath = "/var/lock/vigo.lock"
+// This file is the only one that knows vigo's lock protocol. The lock is
+// taken by a long-lived remote shell script (the hold script) that prints
+// "acquired PATH ...", holds the lock while its stdin stays open (a line
+// is a heartbeat) and lets it go when stdin ends; a status script prints
+// "free PATH" or a probe of the held lock; a third script removes (or
+// breaks) a lock whose token matches, exit 3 otherwise. The scripts are
+// recognised by their shape and what they print, and the state lives in
+// memory: the emulation answers like the scripts, it does not run them.
+//
+// Two generations are understood, told apart by the script's $0:
+//   - "sh": push/lock.go, a mkdir lock at /var/lock/vigo.lock; the probe
+//     is "held PATH", the host's time, the heartbeat's time, a session
+//     line and the owner JSON.
+//   - "vigo-lock": the lock package, an flock in /run/vigo; it prints
+//     "acquired DIR REL WAITED"; the probe is "held DIR AGE" and the owner
+//     JSON; the break script takes the TTL in centiseconds as $3 (exit 4:
+//     not stale).
 
 // lockState is one host's lock.
 type lockState struct {
@@ -41,31 +47,59 @@ const (
 	removeLock
 )
 
-// kind recognises the lock scripts: sh -c SCRIPT sh PATH [TOKEN [OWNER]].
-func lockKind(argv []string) lockScript {
-	if len(argv) < 5 || argv[0] != "sh" || argv[1] != "-c" || argv[3] != "sh" || !strings.Contains(argv[2], "rmlock()") {
-		return notLock
+// lockProto is one generation of the protocol.
+type lockProto struct {
+	defaultPath string
+	acquired    string // format of the hold script's first line, from the path
+	ttlArg      bool   // the break script's $3 is the TTL in centiseconds
+	probe       func(w io.Writer, s *lockState)
+}
+
+var (
+	mkdirLock = lockProto{defaultPath: "/var/lock/vigo.lock", acquired: "acquired %s none\n",
+		probe: func(w io.Writer, s *lockState) {
+			fmt.Fprintf(w, "held %s\n%d\n%d\nsession \n%s\n", s.path, time.Now().Unix(), s.beat.Unix(), s.owner)
+		}}
+	flockLock = lockProto{defaultPath: "/run/vigo", acquired: "acquired %s none 0\n", ttlArg: true,
+		probe: func(w io.Writer, s *lockState) {
+			fmt.Fprintf(w, "held %s %d\n%s\n", s.path, time.Since(s.beat).Milliseconds()/10, s.owner)
+		}}
+)
+
+// lockKind recognises the lock scripts: sh -c SCRIPT $0 PATH [TOKEN [ARG]].
+func lockKind(argv []string) (lockScript, lockProto) {
+	if len(argv) < 5 || argv[0] != "sh" || argv[1] != "-c" {
+		return notLock, lockProto{}
 	}
-	switch script := argv[2]; {
-	case strings.Contains(script, `echo "acquired $l`):
-		return holdLock
-	case strings.Contains(script, `echo "free $l"`):
-		return statusLock
+	script := argv[2]
+	var p lockProto
+	switch {
+	case argv[3] == "sh" && strings.Contains(script, "rmlock()"):
+		p = mkdirLock
+	case argv[3] == "vigo-lock":
+		p = flockLock
 	default:
-		return removeLock
+		return notLock, lockProto{}
 	}
+	switch {
+	case strings.Contains(script, `echo "acquired $`):
+		return holdLock, p
+	case strings.Contains(script, `echo "free $`):
+		return statusLock, p
+	}
+	return removeLock, p
 }
 
 // exec answers argv when it is a lock script (ok true), writing its
 // output to ch and reading ch as the script's stdin.
 func (s *lockState) exec(argv []string, ch io.ReadWriter) (code int, ok bool) {
-	kind := lockKind(argv)
+	kind, p := lockKind(argv)
 	if kind == notLock {
 		return 0, false
 	}
 	path := argv[4]
 	if path == "" {
-		path = defaultLockPath
+		path = p.defaultPath
 	}
 	arg := func(i int) string {
 		if i < len(argv) {
@@ -75,7 +109,7 @@ func (s *lockState) exec(argv []string, ch io.ReadWriter) (code int, ok bool) {
 	}
 	switch kind {
 	case holdLock:
-		return s.hold(path, arg(5), arg(6), ch), true
+		return s.hold(p, path, arg(5), arg(6), ch), true
 	case statusLock:
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -83,7 +117,7 @@ func (s *lockState) exec(argv []string, ch io.ReadWriter) (code int, ok bool) {
 			fmt.Fprintf(ch, "free %s\n", path)
 			return 0, true
 		}
-		s.probe(ch)
+		p.probe(ch, s)
 		return 0, true
 	default:
 		s.mu.Lock()
@@ -94,22 +128,26 @@ func (s *lockState) exec(argv []string, ch io.ReadWriter) (code int, ok bool) {
 		if s.token != arg(5) {
 			return 3, true
 		}
+		if ttl, err := strconv.ParseInt(arg(6), 10, 64); err == nil && p.ttlArg &&
+			time.Since(s.beat).Milliseconds()/10 <= ttl {
+			return 4, true
+		}
 		s.held = false
 		return 0, true
 	}
 }
 
 // hold takes the lock, reports it, then holds it until stdin ends.
-func (s *lockState) hold(path, token, owner string, ch io.ReadWriter) int {
+func (s *lockState) hold(p lockProto, path, token, owner string, ch io.ReadWriter) int {
 	s.mu.Lock()
 	if s.held {
-		s.probe(ch)
+		p.probe(ch, s)
 		s.mu.Unlock()
 		return 0
 	}
 	s.held, s.path, s.token, s.owner, s.beat = true, path, token, owner, time.Now()
 	s.mu.Unlock()
-	fmt.Fprintf(ch, "acquired %s none\n", path)
+	fmt.Fprintf(ch, p.acquired, path)
 	sc := bufio.NewScanner(ch)
 	for sc.Scan() {
 		s.mu.Lock()
@@ -124,11 +162,4 @@ func (s *lockState) hold(path, token, owner string, ch io.ReadWriter) int {
 	}
 	s.mu.Unlock()
 	return 0
-}
-
-// probe prints a held lock the way the scripts' probe does: held PATH,
-// the host's time, the heartbeat's time, the session line, the owner.
-// The caller holds s.mu.
-func (s *lockState) probe(w io.Writer) {
-	fmt.Fprintf(w, "held %s\n%d\n%d\nsession \n%s\n", s.path, time.Now().Unix(), s.beat.Unix(), s.owner)
 }
