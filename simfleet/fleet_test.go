@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigo-sh/vigocli/push"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/shellquote"
 	"github.com/vigo-sh/vigocli/transport"
 )
@@ -68,13 +68,13 @@ func TestFleetSpeaksWhatVigoSpeaks(t *testing.T) {
 	}
 
 	// The lock protocol, with vigo's real scripts.
-	first := &push.Locker{Owner: push.NewOwner("push")}
+	first := &lock.Locker{Owner: lock.NewOwner("push")}
 	held, err := first.Acquire(ctx, c, nil, nil)
 	if err != nil {
 		t.Fatalf("first lock: %v", err)
 	}
-	second := &push.Locker{Owner: push.NewOwner("push")}
-	if _, err := second.Acquire(ctx, c, nil, nil); !errors.Is(err, push.ErrLocked) {
+	second := &lock.Locker{Owner: lock.NewOwner("push")}
+	if _, err := second.Acquire(ctx, c, nil, nil); !errors.Is(err, lock.ErrLocked) {
 		t.Fatalf("second run took a held lock: %v", err)
 	}
 	st, err := second.Status(ctx, c)
