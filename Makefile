@@ -3,7 +3,7 @@ GO      ?= go
 HOSTS   ?= 3
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test unit vet fuzz demo lab-setup lab-up lab-down lab-status bench clean
+.PHONY: build test unit vet fuzz demo lab-setup lab-up lab-down lab-status bench bench-scale clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o vigocli .
@@ -42,8 +42,13 @@ lab-down:
 lab-status:
 	lab/lab status
 
+## bench: vigo and Ansible side by side on lab hosts (HOSTS=4 FIRST=11 RUNS=3), CSV + facts under docs/bench/
 bench:
 	scripts/bench.sh
+
+## bench-scale: vigo against a simulated fleet (SIZES="100 1000 5000" PARALLEL= PROFILE=DIR)
+bench-scale:
+	scripts/bench-scale.sh
 
 clean:
 	rm -f vigocli

@@ -57,7 +57,7 @@ func newApp() *cli.App {
 			"Exit codes: 0 ok, 1 unexpected error, 2 some host failed, 3 some host\n" +
 			"unreachable, 4 invalid arguments, stockpile or inventory, 5 some host's key\n" +
 			"refused, 130 interrupted. Shell completion: vigocli completion bash|zsh|fish.",
-		Flags:          globalFlags(),
+		Flags:          append(globalFlags(), profileFlags()...),
 		Writer:         os.Stdout,
 		ErrWriter:      os.Stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // main decides exit codes
@@ -65,6 +65,8 @@ func newApp() *cli.App {
 		// the command's help (set on every command below too).
 		OnUsageError: usageError,
 	}
+	prof := &profiler{}
+	app.Before, app.After = prof.before, prof.after
 	envoys := &cli.Command{
 		Name:  "envoys",
 		Usage: "list the hosts the stockpile assigns, or push their desired state",

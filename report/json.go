@@ -46,6 +46,9 @@ type jsonHost struct {
 	Health     []jsonHealth   `json:"health"`
 	Output     []OutputLine   `json:"output"`
 	Lock       []string       `json:"lock"`
+	// PhasesMS: where the host's time went, in milliseconds with
+	// microsecond precision (a no-op's phases often take less than 1 ms).
+	PhasesMS map[string]float64 `json:"phases_ms"`
 }
 
 type jsonResource struct {
@@ -73,7 +76,11 @@ func WriteJSON(w io.Writer, run *Run, exitCode int) error {
 	for _, h := range run.Hosts {
 		jh := jsonHost{Name: h.Name, Batch: h.Batch, Status: h.Status, DurationMS: h.Duration.Milliseconds(),
 			Error: h.Error, Reason: h.Reason, Counts: h.Counts(),
-			Resources: []jsonResource{}, Health: []jsonHealth{}, Output: []OutputLine{}, Lock: []string{}}
+			Resources: []jsonResource{}, Health: []jsonHealth{}, Output: []OutputLine{}, Lock: []string{},
+			PhasesMS: make(map[string]float64, len(h.Phases))}
+		for k, v := range h.Phases {
+			jh.PhasesMS[k] = float64(v.Microseconds()) / 1000
+		}
 		if !h.Started.IsZero() {
 			t := h.Started.UTC()
 			jh.Started = &t

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,6 +127,9 @@ func TestJSONValidatesAgainstSchema(t *testing.T) {
 	var buf bytes.Buffer
 	c := NewCollector()
 	feed(c)
+	// web4's end again, with where its time went.
+	c.Emit(event.Event{Time: at(1.8), Kind: event.HostFinished, Host: "web4.app.example.com", Batch: 1, Status: "changed", Duration: 1800 * time.Millisecond,
+		Phases: map[string]time.Duration{"connect": 120 * time.Millisecond, "lock": 1500 * time.Microsecond, "observe": 412 * time.Microsecond, "apply": 1200 * time.Millisecond}})
 	if err := WriteJSON(&buf, c.Run(), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +141,7 @@ func TestJSONValidatesAgainstSchema(t *testing.T) {
 			Name      string
 			Status    string
 			Resources []struct{ Name, Action, Reason, Status string }
+			PhasesMS  map[string]float64 `json:"phases_ms"`
 		}
 	}
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
@@ -145,10 +150,18 @@ func TestJSONValidatesAgainstSchema(t *testing.T) {
 	if len(doc.Hosts) != 4 || doc.Hosts[0].Resources[1].Action != "recreate" || doc.Hosts[1].Status != "unreachable" {
 		t.Errorf("unexpected document: %+v", doc)
 	}
+	wantPhases := map[string]float64{"connect": 120, "lock": 1.5, "observe": 0.412, "apply": 1200}
+	if !maps.Equal(doc.Hosts[0].PhasesMS, wantPhases) || len(doc.Hosts[1].PhasesMS) != 0 {
+		t.Errorf("phases_ms %v and %v, want %v and none", doc.Hosts[0].PhasesMS, doc.Hosts[1].PhasesMS, wantPhases)
+	}
 	// The schema must reject what it should.
 	bad := bytes.Replace(buf.Bytes(), []byte(`"status": "unreachable"`), []byte(`"status": "lost"`), 1)
 	if err := compileSchema(t).Validate(mustJSON(t, bad)); err == nil {
 		t.Error("schema accepted an unknown host status")
+	}
+	bad = bytes.Replace(buf.Bytes(), []byte(`"observe": 0.412`), []byte(`"observ": 0.412`), 1)
+	if err := compileSchema(t).Validate(mustJSON(t, bad)); err == nil {
+		t.Error("schema accepted an unknown phase")
 	}
 }
 

@@ -79,6 +79,18 @@ func (k knownHostsFiles) all() []string { return append(append([]string(nil), k.
 type hostKeys struct {
 	mu        sync.Mutex
 	acceptNew bool
+	// parsed keeps the last parse of each set of files with what the
+	// files looked like then: a fleet's known_hosts holds a line per host,
+	// and parsing it again for every host of a run made connecting
+	// quadratic in the fleet's size. Reparsed when any file changed.
+	parsed map[string]parsedDB
+}
+
+// parsedDB is a parse of known_hosts files and their signature
+// (identity, size, modification time) when they were read.
+type parsedDB struct {
+	sig string
+	db  *knownhosts.HostKeyDB
 }
 
 // callback returns the host key callback for one endpoint.
@@ -148,26 +160,47 @@ func (h *hostKeys) algorithms(kf knownHostsFiles, hostport string) []string {
 }
 
 // load parses the files that exist (and, for system-wide files, that can
-// be read: OpenSSH skips those too).
+// be read: OpenSSH skips those too), or returns the last parse of the
+// same files when none of them changed since.
 func (h *hostKeys) load(kf knownHostsFiles) (*knownhosts.HostKeyDB, error) {
 	var existing []string
+	var sig strings.Builder
+	add := func(f string, fi os.FileInfo) {
+		existing = append(existing, f)
+		fmt.Fprintf(&sig, "%s\x00%d\x00%d", f, fi.Size(), fi.ModTime().UnixNano())
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			fmt.Fprintf(&sig, "\x00%d\x00%d", st.Dev, st.Ino)
+		}
+		sig.WriteByte('\n')
+	}
 	for _, f := range kf.user {
-		if _, err := os.Stat(f); err == nil {
-			existing = append(existing, f)
+		if fi, err := os.Stat(f); err == nil {
+			add(f, fi)
 		} else if !os.IsNotExist(err) {
 			return nil, fmt.Errorf("known_hosts: %w", err)
 		}
 	}
 	for _, f := range kf.global {
 		if r, err := os.Open(f); err == nil {
+			fi, err := r.Stat()
 			r.Close()
-			existing = append(existing, f)
+			if err == nil {
+				add(f, fi)
+			}
 		}
+	}
+	key := strings.Join(existing, "\x00")
+	if p, ok := h.parsed[key]; ok && p.sig == sig.String() {
+		return p.db, nil
 	}
 	db, err := knownhosts.NewDB(existing...)
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
+	if h.parsed == nil {
+		h.parsed = map[string]parsedDB{}
+	}
+	h.parsed[key] = parsedDB{sig: sig.String(), db: db}
 	return db, nil
 }
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Scale benchmark (make bench-scale): vigo against a simulated fleet.
+# simfleet serves N hosts on loopback (127.20.x.y:2222), each a real SSH
+# server (x/crypto/ssh, host keys generated for this run and verified by
+# vigo through a known_hosts file) with a fake Docker engine and vigo's
+# lock protocol. For each N, vigo pushes the documentation's docker-app
+# stack (4 resources per host) twice: create, then no-op. Printed per
+# push: wall time, controller CPU (user+sys of the vigocli process, from
+# wait4's rusage), CPU per host, max RSS, max open descriptors.
+#
+#   SIZES="100 1000 5000" PARALLEL= PROFILE= scripts/bench-scale.sh
+#   SIZES=20 scripts/bench-scale.sh          # the smoke form CI runs
+#
+# PARALLEL=N passes --parallel N (empty: the whole batch at once).
+# PROFILE=DIR writes vigocli's CPU and heap profiles of every push there
+# (go tool pprof vigocli DIR/noop-1000.cpu).
+# The fleet runs on the same machine and competes with vigo for the CPU:
+# wall times are pessimistic; CPU and RSS are vigo's own.
+# Figures only: nothing here asserts a time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin GOFLAGS=${GOFLAGS:--mod=mod}
+SIZES=${SIZES:-100 1000 5000}
+PARALLEL=${PARALLEL:-}
+PROFILE=${PROFILE:-}
+
+# Every host is a listener and a connection on the fleet's side, and a
+# connection on vigo's side: raise the descriptor limit (root may raise
+# the hard limit too).
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+fleet=
+cleanup() {
+	if [ -n "$fleet" ]; then kill "$fleet" 2>/dev/null || true; wait "$fleet" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+go build -o "$work/vigocli" .
+go build -o "$work/simfleet" ./cmd/simfleet
+[ -z "$PROFILE" ] || { mkdir -p "$PROFILE"; cp "$work/vigocli" "$PROFILE/vigocli"; }
+
+sp=$work/stockpile
+mkdir -p "$sp/envoys"
+cp -r examples/docker-stack/modules examples/docker-stack/roles "$sp/"
+cp examples/docker-stack/envoys/nodes.vgo "$sp/envoys/"
+export VIGO_STOCKPILE=$sp VIGO_SECRETS_BACKEND=env SSH_AUTH_SOCK=
+export VIGO_SECRET_VIGO_WEBAPP_DATABASE_URL=postgres://bench:bench@db.internal/webapp
+args=(envoys push --all)
+[ -z "$PARALLEL" ] || args+=(--parallel "$PARALLEL")
+
+echo "controller: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), descriptors $(ulimit -n), vigocli $(git describe --always --dirty 2>/dev/null || echo dev), parallel ${PARALLEL:-whole batch}"
+printf '%-7s %-7s %9s %9s %12s %10s %8s %5s\n' hosts push wall_s cpu_s cpu_ms/host max_rss_mb max_fds exit
+for n in $SIZES; do
+	dir=$work/fleet-$n
+	mkdir -p "$dir"
+	"$work/simfleet" serve -hosts "$n" -dir "$dir" >"$dir/serve.out" 2>"$dir/serve.err" &
+	fleet=$!
+	for _ in $(seq 1 600); do
+		grep -q '^ready' "$dir/serve.out" 2>/dev/null && break
+		kill -0 "$fleet" 2>/dev/null || { cat "$dir/serve.err" >&2; exit 1; }
+		sleep 0.1
+	done
+	grep -q '^ready' "$dir/serve.out" || { echo "bench-scale: the fleet of $n did not start" >&2; exit 1; }
+	cp "$dir/inventory.vgo" "$sp/inventory.vgo"
+	for phase in create noop; do
+		prof=()
+		[ -z "$PROFILE" ] || prof=(--cpuprofile "$PROFILE/$phase-$n.cpu" --memprofile "$PROFILE/$phase-$n.mem")
+		m=$("$work/simfleet" measure -out "$dir/$phase.log" -- "$work/vigocli" "${prof[@]}" "${args[@]}")
+		read -r code wall user sys rss fds < <(echo "$m" | sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g')
+		awk -v n="$n" -v p="$phase" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v f="$fds" -v c="$code" \
+			'BEGIN { printf "%-7d %-7s %9.2f %9.2f %12.2f %10.1f %8d %5d\n", n, p, w, u+s, (u+s)*1000/n, r/1024, f, c }'
+		if [ "$code" != 0 ]; then tail -5 "$dir/$phase.log" >&2; exit 1; fi
+		if [ "$phase" = noop ] && grep -qE 'changed=[1-9]' "$dir/$phase.log"; then
+			echo "bench-scale: the no-op push changed something" >&2; exit 1
+		fi
+	done
+	kill "$fleet"; wait "$fleet" 2>/dev/null || true; fleet=
+	if [ -s "$dir/serve.err" ]; then echo "fleet of $n said:" >&2; sort "$dir/serve.err" | uniq -c | head -5 >&2; fi
+done
