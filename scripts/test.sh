@@ -34,6 +34,10 @@ step "tests (unit and end to end, one package at a time so lab hosts are not sha
 export CI=${CI:-true}
 go test -p 1 -count=1 -timeout 45m ./...
 
+step "bench smoke: a simulated fleet of 20 hosts, and vigo beside Ansible on one lab host"
+SIZES=20 scripts/bench-scale.sh
+HOSTS=1 RUNS=1 OUT=$(mktemp -d) scripts/bench.sh
+
 step "the README's by-hand section, verbatim (example hosts web1..web3, svc1)"
 BYHAND_REBUILD=0 scripts/byhand.sh
 
