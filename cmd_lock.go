@@ -19,7 +19,7 @@ import (
 
 // lockDirFlag is --lock-dir, shared by push, task and lock.
 func lockDirFlag() cli.Flag {
-	return &cli.StringFlag{Name: "lock-dir", Usage: "keep the lock in directory `PATH` on the hosts, owned by the user vigo works as there, mode 0700 (created if missing)", DefaultText: lock.DefaultDir + ", root's: needs root or become"}
+	return &cli.StringFlag{Name: "lock-dir", EnvVars: []string{"VIGO_LOCK_DIR"}, Usage: "keep the lock in directory `PATH` on the hosts, owned by the user vigo works as there, mode 0700 (created if missing)", DefaultText: lock.DefaultDir + ", root's: needs root or become"}
 }
 
 func lockCommand() *cli.Command {
