@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // tempName returns a fresh temporary name next to p (same file system, so
@@ -342,7 +343,7 @@ func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts FileOp
 		strconv.FormatUint(uint64(mode), 8), ids(wp.uid), ids(wp.gid), want,
 		fmt.Sprintf("%03o", 0o777&^uint32(dirMode))}, wp.res.Missing...)
 	r := &uploadReader{ctx: ctx, r: bytes.NewReader(data), c: c}
-	if _, err := c.Exec(ctx, Cmd{Argv: argv, Stdin: io.Reader(r)}); err != nil {
+	if _, err := c.Exec(ctx, Cmd{Argv: argv, Stdin: io.Reader(r), Timeout: c.uploadTimeout(len(data))}); err != nil {
 		return false, fmt.Errorf("write %s: %w", p, err)
 	}
 	return true, nil
@@ -479,4 +480,16 @@ func removeRetry(err error) (uint32, bool) {
 		return ue.UID, true
 	}
 	return 0, false
+}
+
+// uploadTimeout bounds a write that carries n bytes: the per-request bound
+// plus one second per MiB (a slow link still gets 1 MiB/s), at most the
+// bound of long commands. A small file gets the per-request bound.
+func (c *Conn) uploadTimeout(n int) time.Duration {
+	b := c.Bounds()
+	d := b.Request + time.Duration(n>>20)*time.Second
+	if d > b.Long {
+		d = b.Long
+	}
+	return d
 }
