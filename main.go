@@ -71,9 +71,10 @@ func newApp() *cli.App {
 		Name:  "envoys",
 		Usage: "list the hosts the stockpile assigns, or push their desired state",
 		Subcommands: []*cli.Command{
-			envoysListCommand(),  // cmd_offline.go
-			envoysPushCommand(),  // cmd_push.go
-			envoysCheckCommand(), // cmd_check.go
+			envoysListCommand(),     // cmd_offline.go
+			envoysPushCommand(),     // cmd_push.go
+			envoysCheckCommand(),    // cmd_check.go
+			envoysRollbackCommand(), // cmd_rollback.go
 		},
 	}
 	app.Commands = append(app.Commands, validateCommand(), renderCommand(), envoys)
