@@ -147,7 +147,7 @@ func (cv *converging) rollbackJob(o rollbackOptions) push.Job {
 				return push.Outcome{}, fmt.Errorf("container %s: %w", hist.Container, err)
 			}
 			back = append(back, rr)
-			o.hints.add(host, res, d, rr.Fields["image"] != d.Image)
+			o.hints.add(host, res, d, rr.Fields["image"] != d.Image, res.Fields["image"] == d.Image)
 		}
 		if len(back) == 0 {
 			if o.onlyRun != "" {
@@ -214,10 +214,11 @@ type rollbackHint struct {
 	res   desired.Resource
 	d     executors.Deployment
 	byID  bool // the reference names another image now: pinned by ID
+	stock bool // the stockpile (with this run's --var) says d.Image already
 	hosts []string
 }
 
-func (hs *rollbackHints) add(host string, r desired.Resource, d executors.Deployment, byID bool) {
+func (hs *rollbackHints) add(host string, r desired.Resource, d executors.Deployment, byID, stock bool) {
 	if hs == nil {
 		return
 	}
@@ -228,6 +229,7 @@ func (hs *rollbackHints) add(host string, r desired.Resource, d executors.Deploy
 	}
 	k := r.ID() + " " + d.ImageID
 	h := hs.seen[k]
+	h.stock = stock && (len(h.hosts) == 0 || h.stock)
 	h.res, h.d, h.byID = r, d, h.byID || byID
 	h.hosts = append(h.hosts, host)
 	hs.seen[k] = h
@@ -259,6 +261,8 @@ func (hs *rollbackHints) write(w io.Writer, sp *stockpile.Stockpile, dryRun bool
 		fmt.Fprintf(w, "%s %s to %s (%s) on %s.\n", verb, h.res.ID(), h.d.Image, shortImageID(h.d.ImageID), strings.Join(h.hosts, ", "))
 		_, tag, _ := strings.Cut(lastSegment(h.d.Image), ":")
 		switch v, where := imageVar(sp, h.res, h.hosts); {
+		case h.stock && !h.byID:
+			fmt.Fprintf(w, "  the stockpile already says %s: a push without --var overrides keeps it.\n", h.d.Image)
 		case h.byID:
 			fmt.Fprintf(w, "  %s now names another image: to keep this one, pin the image by digest in %s.\n", h.d.Image, posText(sp, h.res.Pos))
 		case v != "" && tag != "":
