@@ -221,11 +221,16 @@ func RollbackResource(ctx context.Context, h Host, r desired.Resource, d Deploym
 		}
 		image = d.ImageID
 	}
+	return WithImage(r, image), nil
+}
+
+// WithImage is a copy of a docker_container resource with another image.
+func WithImage(r desired.Resource, image string) desired.Resource {
 	out := r
 	out.Fields = make(map[string]any, len(r.Fields))
 	for k, v := range r.Fields {
 		out.Fields[k] = v
 	}
 	out.Fields["image"] = image
-	return out, nil
+	return out
 }

@@ -2,6 +2,8 @@ package executors
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +139,56 @@ func TestPick(t *testing.T) {
 	}
 	if _, err := (History{Container: "x"}).Pick(""); err == nil {
 		t.Error("Pick on an empty history succeeded")
+	}
+}
+
+// The plan of a rollback: the recorded host (webapp at v2.1.0) after a
+// push of v2.2.0 recorded v2.1.0 in the history; the rollback resource
+// is the stockpile's (at v2.2.0) with the history's image.
+func TestGoldenRollbackPlan(t *testing.T) {
+	st := recorded(t)
+	v21, v22 := st.Images[web21], st.Images[web22]
+	c := st.Containers["webapp"]
+	was := deploymentOf(c)
+	c.Image, c.Config.Image = v22.ID, web22
+	c.Config.Env = append([]string(nil), c.Config.Env...)
+	for i, e := range c.Config.Env {
+		if strings.HasPrefix(e, "APP_VERSION=") {
+			c.Config.Env[i] = "APP_VERSION=2.2.0"
+		}
+	}
+	c.Config.Labels = map[string]string{LabelManaged: "true", LabelSpecHash: "b6ce6881c54a", LabelResource: "app-container",
+		LabelHistory: EncodeHistory([]Deployment{was})}
+	if was.ImageID != v21.ID {
+		t.Fatalf("fixture: webapp runs %s, want v2.1.0's %s", was.ImageID, v21.ID)
+	}
+	r := desired.Resource{Name: "app-container", Type: "docker_container", Module: "golden", Fields: webFields("v2.2.0")}
+	hist := History{Resource: r, Container: "webapp", Current: &Deployment{ImageID: v22.ID}}
+	var err error
+	if hist.Earlier, err = DecodeHistory(c.Config.Labels[LabelHistory]); err != nil {
+		t.Fatal(err)
+	}
+	d, err := hist.Pick("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := Decode(WithImage(r, d.Image), Env{Secrets: goldenSecrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Plan(sp, st).String()
+	path := filepath.Join("testdata", "golden", "rollback-to-v2.1.0.txt")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("plan differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
 	}
 }
