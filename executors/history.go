@@ -129,15 +129,13 @@ type History struct {
 }
 
 // ContainerName is the container a docker_container resource declares
-// (its container field, else its name), and false for other types.
+// (its container field), and false for other types.
 func ContainerName(r desired.Resource) (string, bool) {
 	if r.Type != "docker_container" {
 		return "", false
 	}
-	if n, ok := r.Fields["container"].(string); ok && n != "" {
-		return n, true
-	}
-	return r.Name, true
+	n, _ := r.Fields["container"].(string)
+	return n, n != ""
 }
 
 // ReadHistory inspects the container of a docker_container resource and
