@@ -144,7 +144,7 @@ type converging struct {
 	job    push.Job
 	masker *secrets.Masker
 	// For a rollback (cmd_rollback.go): each host's desired state, its
-	// resolved secrets (after job.Prepare) and the run's ID.
+	// resolved secrets (resolved before any login) and the run's ID.
 	byName  map[string]desired.Host
 	secrets func(host string) map[string]string
 	run     string
