@@ -69,7 +69,7 @@ func newApp() *cli.App {
 	app.Before, app.After = prof.before, prof.after
 	envoys := &cli.Command{
 		Name:  "envoys",
-		Usage: "list the hosts the stockpile assigns, or push their desired state",
+		Usage: "list the hosts the stockpile assigns, push their desired state, check drift or roll back",
 		Subcommands: []*cli.Command{
 			envoysListCommand(),     // cmd_offline.go
 			envoysPushCommand(),     // cmd_push.go
