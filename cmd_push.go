@@ -77,6 +77,7 @@ func envoysPushCommand() *cli.Command {
 	flags = append(flags, sourceOutsideFlag())
 	flags = append(flags, boundsFlags(defaultHostTimeout)...)
 	flags = append(flags, &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "plan every host and show what would change; changes nothing, takes no lock, runs no health check"})
+	flags = append(flags, &cli.BoolFlag{Name: "rollback-on-failure", Usage: "a host whose health check fails after this push recreated containers gets back the containers it ran before (their recorded image, the current stockpile's spec and secrets), is checked again and ends rolled_back (exit 2)"})
 	flags = append(flags, &cli.BoolFlag{Name: "detailed-exitcode", Usage: "with --dry-run, exit as envoys check does: 0 no drift, 2 some host drifted, 3 some host unreachable, 1 some host could not be planned"})
 	return &cli.Command{
 		Name:      "push",
@@ -88,9 +89,12 @@ func envoysPushCommand() *cli.Command {
 			"rollout after its batch (--max-fail to tolerate some, --fail-fast sooner).\n" +
 			"A host still busy after --host-timeout fails alone; every Docker API request\n" +
 			"and remote command has its own limit (--request-timeout).\n" +
-			"Exit codes: 0 all converged, 2 some host failed, 3 some host unreachable\n" +
-			"(none failed or refused), 4 invalid stockpile, inventory or arguments, 5 some\n" +
-			"host's key refused (changed, or unknown: none failed), 130 interrupted.",
+			"With --rollback-on-failure, a host whose health check fails goes back to\n" +
+			"the containers it ran before (see envoys rollback) and ends rolled_back.\n" +
+			"Exit codes: 0 all converged, 2 some host failed or was rolled back, 3 some\n" +
+			"host unreachable (none failed or refused), 4 invalid stockpile, inventory or\n" +
+			"arguments, 5 some host's key refused (changed, or unknown: none failed), 130\n" +
+			"interrupted.",
 		Flags:  flags,
 		Action: runPush,
 	}
@@ -118,6 +122,13 @@ func runPush(c *cli.Context) error {
 	}
 	opts.DryRun = dryRun
 	opts.Command = "push"
+	if c.Bool("rollback-on-failure") {
+		if dryRun {
+			return withCode(exitInvalid, errors.New("--rollback-on-failure has nothing to do with --dry-run (no health check runs)"))
+		}
+		opts.RollbackOnFailure = true
+		cv.job.Rollback = cv.rollbackJob(rollbackOptions{onlyRun: cv.run}).Run
+	}
 	if err := applyPolicy(c, cv.sp, cv.hosts, &opts, format); err != nil {
 		return err
 	}
@@ -132,6 +143,11 @@ type converging struct {
 	hosts  []string
 	job    push.Job
 	masker *secrets.Masker
+	// For a rollback (cmd_rollback.go): each host's desired state, its
+	// resolved secrets (resolved before any login) and the run's ID.
+	byName  map[string]desired.Host
+	secrets func(host string) map[string]string
+	run     string
 }
 
 // prepareConverge loads the fleet, selects hosts with the push selection
@@ -178,6 +194,7 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 		s, _ := v.Value(path)
 		return s, nil
 	}, masker.Add)
+	run := newRunID()
 	job := push.Job{
 		Prepare: fleet.Prepare,
 		// Gated: the lock is taken while converge reads; converge waits
@@ -189,12 +206,13 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 			}
 			res, err := converge.Run(ctx, h, byName[host], converge.Options{
 				DryRun: dryRun, Secrets: fleet.Values(host),
-				StockpileDir: f.sp.Dir, SourceOutside: sourceOutside(c), Sink: sink, Batch: batch, Gate: gate,
+				StockpileDir: f.sp.Dir, SourceOutside: sourceOutside(c), Sink: sink, Batch: batch, Gate: gate, Run: run,
 			})
 			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped, Phases: res.Phases}, err
 		},
 	}
-	return &converging{inv: f.inv, sp: f.sp, hosts: hosts, job: job, masker: masker}, nil
+	return &converging{inv: f.inv, sp: f.sp, hosts: hosts, job: job, masker: masker,
+		byName: byName, secrets: fleet.Values, run: run}, nil
 }
 
 // selectionFlags choose hosts, the same way wherever hosts are chosen
@@ -375,7 +393,7 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 		code = checkExitCode(checked, ctx.Err() != nil)
 	case ctx.Err() != nil:
 		code = exitInterrupted
-	case res.Count(event.StatusFailed) > 0:
+	case res.Count(event.StatusFailed) > 0, res.Count(event.StatusRolledBack) > 0:
 		code = exitHostFailed
 	case res.Count(event.StatusRefused) > 0:
 		code = exitHostKey
@@ -431,7 +449,7 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 
 func summaryError(res push.Result, code int) error {
 	var parts []string
-	for _, s := range []string{event.StatusFailed, event.StatusUnreachable, event.StatusRefused, event.StatusSkipped} {
+	for _, s := range []string{event.StatusFailed, event.StatusRolledBack, event.StatusUnreachable, event.StatusRefused, event.StatusSkipped} {
 		if n := res.Count(s); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}

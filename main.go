@@ -69,11 +69,12 @@ func newApp() *cli.App {
 	app.Before, app.After = prof.before, prof.after
 	envoys := &cli.Command{
 		Name:  "envoys",
-		Usage: "list the hosts the stockpile assigns, or push their desired state",
+		Usage: "list the hosts the stockpile assigns, push their desired state, check drift or roll back",
 		Subcommands: []*cli.Command{
-			envoysListCommand(),  // cmd_offline.go
-			envoysPushCommand(),  // cmd_push.go
-			envoysCheckCommand(), // cmd_check.go
+			envoysListCommand(),     // cmd_offline.go
+			envoysPushCommand(),     // cmd_push.go
+			envoysCheckCommand(),    // cmd_check.go
+			envoysRollbackCommand(), // cmd_rollback.go
 		},
 	}
 	app.Commands = append(app.Commands, validateCommand(), renderCommand(), envoys)

@@ -51,6 +51,9 @@ type Options struct {
 	// is observed and planned again under the lock. An error stops the
 	// host before any change and before any resource event.
 	Gate func(ctx context.Context, observed time.Time) (replan bool, err error)
+	// Run is the run's ID, recorded on the containers it creates, so that
+	// push --rollback-on-failure can tell them (executors.LabelRun).
+	Run string
 }
 
 // Result sums up one host's run.
@@ -160,7 +163,7 @@ func (r *runner) observe(ctx context.Context, needs executors.Needs, res *Result
 // prepare checks secrets, decodes every resource and links listeners. On
 // error it returns the index of the resource at fault.
 func (r *runner) prepare() (int, error) {
-	env := executors.Env{StockpileDir: r.opts.StockpileDir, SourceOutside: r.opts.SourceOutside, Secrets: r.opts.Secrets}
+	env := executors.Env{StockpileDir: r.opts.StockpileDir, SourceOutside: r.opts.SourceOutside, Secrets: r.opts.Secrets, Run: r.opts.Run}
 	for i, res := range r.dh.Resources {
 		// A reference in a field that is not substituted is refused first
 		// (clearer than "not set" for a value that would never be used).

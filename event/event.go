@@ -33,6 +33,7 @@ const (
 	LockReleased    Kind = "lock_released"
 	LockBroken      Kind = "lock_broken" // a stale lock was removed; Reason says why
 	Warning         Kind = "warning"
+	RollbackStarted Kind = "rollback_started" // push --rollback-on-failure: the host goes back; Reason says why
 )
 
 // Host statuses carried by HostFinished (and implied by HostUnreachable
@@ -45,6 +46,7 @@ const (
 	StatusRefused     = "refused"     // its host key was refused: changed, or unknown (HostFinished's Error says which, and the fix)
 	StatusSkipped     = "skipped"     // not started
 	StatusRan         = "ran"         // a task command ran; whether it changed anything is unknown (see task run --changed-when)
+	StatusRolledBack  = "rolled_back" // push --rollback-on-failure: the health check failed and the host went back to what it ran before
 )
 
 // Event is one thing that happened. Fields that do not apply are empty.

@@ -55,10 +55,11 @@ type containerSpec struct {
 
 	secretVals map[string]string // env key -> resolved value (never printed)
 	hash       string
+	run        string // the run's ID, recorded in LabelRun
 }
 
 func decodeContainer(f fields, env Env) (Spec, error) {
-	s := &containerSpec{res: f.r}
+	s := &containerSpec{res: f.r, run: env.Run}
 	var err error
 	if s.Name, err = f.str("container"); err != nil {
 		return nil, err
@@ -844,8 +845,10 @@ func short(h string) string {
 
 // createBody is the exact configuration the container is created with.
 // Secret values go in the request body over the Docker API stream (an
-// SSH channel): never on a command line, never in a file.
-func (s *containerSpec) createBody() createBody {
+// SSH channel): never on a command line, never in a file. history is
+// what ran before (see nextHistory); it and the run's ID and time go in
+// labels.
+func (s *containerSpec) createBody(history []Deployment, now time.Time) createBody {
 	env := make([]string, 0, len(s.Env))
 	for _, k := range sortedKeys(s.Env) {
 		v := s.Env[k]
@@ -854,7 +857,14 @@ func (s *containerSpec) createBody() createBody {
 		}
 		env = append(env, k+"="+v)
 	}
-	labels := ownLabels(s.res.Name, s.Labels, LabelSpecHash, s.hash)
+	extra := []string{LabelSpecHash, s.hash, LabelDeployed, now.UTC().Format(time.RFC3339)}
+	if s.run != "" {
+		extra = append(extra, LabelRun, s.run)
+	}
+	if h := EncodeHistory(history); h != "" {
+		extra = append(extra, LabelHistory, h)
+	}
+	labels := ownLabels(s.res.Name, s.Labels, extra...)
 	b := createBody{ContainerConfig: ContainerConfig{
 		Image:       s.Image,
 		Env:         env,
@@ -939,10 +949,15 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 	case ActionStop:
 		return Outcome{Changed: true}, stopContainer(ctx, api, c.ID)
 	case ActionCreate, ActionRecreate:
-		if o.Images[s.Image] == nil {
-			if _, err := pullImage(ctx, h, s.Image); err != nil {
+		var imageID string
+		if img := o.Images[s.Image]; img != nil {
+			imageID = img.ID
+		} else {
+			id, err := pullImage(ctx, h, s.Image)
+			if err != nil {
 				return Outcome{}, err
 			}
+			imageID = id
 		}
 		if err := ensureNetworks(ctx, api, s.Networks); err != nil {
 			return Outcome{}, err
@@ -954,7 +969,8 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 		var created struct {
 			ID string `json:"Id"`
 		}
-		if err := api.do(ctx, "POST", "/containers/create", url.Values{"name": {name}}, s.createBody(), &created); err != nil {
+		if err := api.do(ctx, "POST", "/containers/create", url.Values{"name": {name}},
+			s.createBody(nextHistory(c, Deployment{ImageID: imageID, Spec: s.hash}), time.Now()), &created); err != nil {
 			if c != nil {
 				return Outcome{}, fmt.Errorf("create container %s: %w (the old container %s is untouched)", name, err, shortID(c.ID))
 			}

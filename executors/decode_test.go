@@ -188,12 +188,12 @@ func TestDecodeNetworksAndVolumes(t *testing.T) {
 		!reflect.DeepEqual(c.Volumes, []string{"/srv:/srv", "appdata:/data:ro"}) {
 		t.Fatalf("decoded networks %q aliases %q volumes %q", c.Networks, c.Aliases, c.Volumes)
 	}
-	b := c.createBody()
+	b := c.createBody(nil, time.Time{})
 	if b.HostConfig.NetworkMode != "bridge" || b.NetworkingConfig != nil {
 		t.Fatalf("bridge first: mode %q networking %+v", b.HostConfig.NetworkMode, b.NetworkingConfig)
 	}
 	sp, _ = decodeT("docker_container", map[string]any{"container": "web", "image": "i", "networks": []any{map[string]any{"name": "backend", "aliases": []any{"web"}}}}, nil)
-	b = sp.(*containerSpec).createBody()
+	b = sp.(*containerSpec).createBody(nil, time.Time{})
 	if b.HostConfig.NetworkMode != "backend" || b.NetworkingConfig == nil || !reflect.DeepEqual(b.NetworkingConfig.EndpointsConfig["backend"].Aliases, []string{"web"}) {
 		t.Fatalf("aliases of the first network not in the create body: %+v", b.NetworkingConfig)
 	}

@@ -117,6 +117,9 @@ type Env struct {
 	// Offline decodes without secrets (validate, and push before it
 	// connects): a secret reference stands for a value that is set.
 	Offline bool
+	// Run is the run's ID, recorded on the containers it creates (see
+	// LabelRun); empty: none recorded.
+	Run string
 }
 
 // Spec is one decoded resource: it says what it needs observed, plans

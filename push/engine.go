@@ -73,6 +73,12 @@ type Job struct {
 	// the engine takes the host's lock while the job reads. Without a
 	// lock (dry run, no Locker) gate returns at once.
 	Gated func(ctx context.Context, host string, batch int, r Remote, sink event.Sink, gate Gate) (Outcome, error)
+	// Rollback, when set and Options.RollbackOnFailure asks, runs on a
+	// host whose health check failed after its job changed it, still
+	// under the host's lock: it puts back what the host ran before (push:
+	// the containers this run recreated). Changed 0 means there was
+	// nothing to put back.
+	Rollback func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error)
 }
 
 // Health is the check run on each host after its job succeeded.
@@ -100,11 +106,16 @@ type Options struct {
 	HostHealth map[string]Health
 	// DryRun: the job only plans; no lock is taken, no health check runs,
 	// and failures never halt the rollout, so every host is planned.
-	DryRun  bool
-	Lock    *lock.Locker // nil: no lock
-	Connect Connector
-	Command string // what the run does, for events
-	Sink    event.Sink
+	DryRun bool
+	// RollbackOnFailure: a host whose health check fails after its job
+	// changed something runs Job.Rollback, is checked again and ends
+	// rolled_back (which counts as a failure: the rollout halts as for a
+	// failed host).
+	RollbackOnFailure bool
+	Lock              *lock.Locker // nil: no lock
+	Connect           Connector
+	Command           string // what the run does, for events
+	Sink              event.Sink
 
 	// HostTimeout bounds everything done for one host: connect, lock,
 	// job, health check (0: no limit). A host past it fails alone; the
@@ -209,7 +220,7 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 				hr := runHost(ctx, h, b, job, opts, sink, &releases)
 				mu.Lock()
 				results[h] = &hr
-				if hr.Status == event.StatusFailed || hr.Status == event.StatusUnreachable || hr.Status == event.StatusRefused {
+				if hr.Status == event.StatusFailed || hr.Status == event.StatusUnreachable || hr.Status == event.StatusRefused || hr.Status == event.StatusRolledBack {
 					failures++
 					bad[hr.Status] = append(bad[hr.Status], h)
 					if opts.FailFast && !opts.DryRun {
@@ -414,6 +425,16 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		t := time.Now()
 		err := healthCheck(ctx, r, health, hs)
 		phases["health"] = time.Since(t)
+		if err != nil && opts.RollbackOnFailure && job.Rollback != nil && out.Changed > 0 && ctx.Err() == nil {
+			t := time.Now()
+			rerr := rollBack(ctx, host, batch, job, r, health, hs)
+			phases["rollback"] = time.Since(t)
+			if rerr != nil {
+				return fail(fmt.Errorf("%w; %w", err, rerr))
+			}
+			hr.Status, hr.Err = event.StatusRolledBack, fmt.Errorf("%s: %w; rolled back to what ran before", host, err)
+			return hr
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -427,6 +448,27 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		hr.Status = event.StatusOK
 	}
 	return hr
+}
+
+// rollBack runs the job's rollback after a failed health check and checks
+// the host again: nil means the host is back on what it ran before and
+// healthy there.
+func rollBack(ctx context.Context, host string, batch int, job Job, r Remote, health Health, hs event.Sink) error {
+	hs.Emit(event.Event{Kind: event.RollbackStarted, Reason: "health check failed"})
+	out, err := job.Rollback(ctx, host, batch, r, hs)
+	if err == nil && out.Failed > 0 {
+		err = fmt.Errorf("%d resource(s) failed", out.Failed)
+	}
+	if err != nil {
+		return fmt.Errorf("rollback failed: %w", err)
+	}
+	if out.Changed == 0 {
+		return errors.New("nothing to roll back to (no earlier deployment recorded)")
+	}
+	if err := healthCheck(ctx, r, health, hs); err != nil {
+		return fmt.Errorf("rolled back, and the %w", err)
+	}
+	return nil
 }
 
 // hostLock is the lock of one host, taken in the background while the

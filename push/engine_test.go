@@ -509,3 +509,80 @@ func TestDryRunGateNeverWaits(t *testing.T) {
 		t.Fatalf("dry run with a held lock: %v", res.Err)
 	}
 }
+
+// With RollbackOnFailure, a host whose health check fails after a change
+// runs the job's rollback, is checked again and ends rolled_back, which
+// halts the rollout as a failure does. A host whose rollback leaves it
+// unhealthy, or that has nothing to go back to, fails.
+func TestRollbackOnFailure(t *testing.T) {
+	rec := &recorder{}
+	var mu sync.Mutex
+	version := map[string]string{} // what each host runs
+	rolled := map[string]int{}
+	fleet := &fakeFleet{health: func(host, cmd string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if version[host] == "v2" && host != "h1" { // v2 is broken except on h1
+			return 1
+		}
+		if host == "h3" { // h3 is broken on every version
+			return 1
+		}
+		return 0
+	}}
+	job := Job{
+		Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			version[host] = "v2"
+			return Outcome{Changed: 1}, nil
+		},
+		Rollback: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			rolled[host]++
+			if host == "h4" {
+				return Outcome{}, nil // no history
+			}
+			version[host] = "v1"
+			return Outcome{Changed: 1}, nil
+		},
+	}
+	run := func(hosts []string, on bool) Result {
+		bs, _ := ParseSize("1")
+		mf, _ := ParseSize("10")
+		return Run(context.Background(), hosts, job, Options{BatchSize: bs, MaxFail: mf, Connect: fleet, Sink: event.Serial(rec),
+			RollbackOnFailure: on, Health: Health{Cmd: "check", Interval: time.Millisecond}})
+	}
+	res := run([]string{"h1", "h2", "h3", "h4"}, true)
+	want := map[string]string{"h1": "changed", "h2": "rolled_back", "h3": "failed", "h4": "failed"}
+	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses %v, want %v (errors: %v)", got, want, res.Err)
+	}
+	if version["h2"] != "v1" || rolled["h1"] != 0 || rolled["h2"] != 1 {
+		t.Errorf("versions %v, rollbacks %v; want h2 back on v1, h1 never rolled back", version, rolled)
+	}
+	if _, ok := rec.find(event.RollbackStarted, "h2"); !ok {
+		t.Error("no rollback_started event for h2")
+	}
+	for _, h := range res.Hosts {
+		if h.Host == "h2" && !strings.Contains(fmt.Sprint(h.Err), "rolled back") {
+			t.Errorf("h2 error %v does not say it was rolled back", h.Err)
+		}
+		if h.Host == "h4" && !strings.Contains(fmt.Sprint(h.Err), "nothing to roll back") {
+			t.Errorf("h4 error %v does not say there was nothing to roll back to", h.Err)
+		}
+	}
+	// A rolled back host counts against --max-fail.
+	bs, _ := ParseSize("1")
+	res = Run(context.Background(), []string{"h5", "h6"}, job, Options{BatchSize: bs, Connect: fleet, Sink: event.Discard,
+		RollbackOnFailure: true, Health: Health{Cmd: "check"}})
+	if got := statusOf(t, res); got["h5"] != event.StatusRolledBack || got["h6"] != event.StatusSkipped {
+		t.Errorf("statuses %v, want h5 rolled_back and h6 skipped", got)
+	}
+	// Without the option, nothing is rolled back.
+	res = run([]string{"h7"}, false)
+	if got := statusOf(t, res); got["h7"] != event.StatusFailed || rolled["h7"] != 0 {
+		t.Errorf("without RollbackOnFailure: %v, %d rollbacks; want failed and none", got, rolled["h7"])
+	}
+}

@@ -23,6 +23,9 @@ type Counts struct {
 	// Ran: task commands that ran without a way to tell whether they
 	// changed anything (task run --changed-when gives one).
 	Ran int `json:"ran"`
+	// RolledBack: hosts that failed their health check and went back to
+	// what they ran before (push --rollback-on-failure).
+	RolledBack int `json:"rolled_back"`
 }
 
 func (c *Counts) add(o Counts) {
@@ -33,6 +36,7 @@ func (c *Counts) add(o Counts) {
 	c.Refused += o.Refused
 	c.Skipped += o.Skipped
 	c.Ran += o.Ran
+	c.RolledBack += o.RolledBack
 }
 
 // Resource is one resource (or one task command) on one host.
@@ -147,6 +151,8 @@ func (r *Run) Summary() (steps Counts, hosts Counts) {
 			hosts.Skipped++
 		case event.StatusRan:
 			hosts.Ran++
+		case event.StatusRolledBack:
+			hosts.RolledBack++
 		}
 	}
 	return steps, hosts

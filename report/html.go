@@ -111,7 +111,7 @@ func newHTMLView(run *Run, exitCode int) htmlView {
 		v.Started = run.Started.UTC().Format(time.RFC3339)
 	}
 	for _, c := range []htmlCount{{event.StatusOK, byStatus.OK}, {event.StatusChanged, byStatus.Changed}, {event.StatusRan, byStatus.Ran},
-		{event.StatusFailed, byStatus.Failed}, {event.StatusUnreachable, byStatus.Unreachable}, {event.StatusRefused, byStatus.Refused}, {event.StatusSkipped, byStatus.Skipped}} {
+		{event.StatusFailed, byStatus.Failed}, {event.StatusRolledBack, byStatus.RolledBack}, {event.StatusUnreachable, byStatus.Unreachable}, {event.StatusRefused, byStatus.Refused}, {event.StatusSkipped, byStatus.Skipped}} {
 		if c.N > 0 {
 			v.ByStatus = append(v.ByStatus, c)
 		}

@@ -65,7 +65,7 @@ func toneOf(status string) Tone {
 		return ToneOK
 	case event.StatusChanged, event.StatusRan:
 		return ToneChanged
-	case event.StatusFailed, event.StatusRefused:
+	case event.StatusFailed, event.StatusRefused, event.StatusRolledBack:
 		return ToneFailed
 	case event.StatusUnreachable:
 		return ToneUnreachable
@@ -199,6 +199,8 @@ func lines(e event.Event) []Line {
 			return one(ToneOK, fmt.Sprintf("health check passed (attempt %d)", e.Attempt))
 		}
 		return one(ToneFailed, fmt.Sprintf("health check failed (attempt %d): %s", e.Attempt, bare(e.Error, h)))
+	case event.RollbackStarted:
+		return one(ToneFailed, withReason("rolling back", e.Reason))
 	case event.LockWaiting:
 		return one(ToneNone, "waiting for lock: "+e.Reason)
 	case event.LockBroken:

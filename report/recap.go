@@ -45,7 +45,11 @@ func WriteRecap(w io.Writer, run *Run, colour bool) {
 		}
 		line := fmt.Sprintf("%-*s : ok=%-3d changed=%-3d %sfailed=%-3d unreachable=%-3d %sskipped=%-3d %s",
 			width, Clean(h.Name), c.OK, c.Changed, ran, c.Failed, c.Unreachable, refused, c.Skipped, hostTime(h))
-		fmt.Fprintln(w, paint(toneOf(h.Status), strings.TrimRight(line, " ")))
+		line = strings.TrimRight(line, " ")
+		if h.Status == event.StatusRolledBack {
+			line += "  rolled back"
+		}
+		fmt.Fprintln(w, paint(toneOf(h.Status), line))
 	}
 	// A refused host key needs the operator: say which and how to fix it
 	// (the error carries both fingerprints and the command).
@@ -58,7 +62,7 @@ func WriteRecap(w io.Writer, run *Run, colour bool) {
 	for _, p := range []struct {
 		n    int
 		name string
-	}{{hosts.OK, "ok"}, {hosts.Changed, "changed"}, {hosts.Ran, "ran"}, {hosts.Failed, "failed"}, {hosts.Unreachable, "unreachable"}, {hosts.Refused, "refused"}, {hosts.Skipped, "skipped"}} {
+	}{{hosts.OK, "ok"}, {hosts.Changed, "changed"}, {hosts.Ran, "ran"}, {hosts.Failed, "failed"}, {hosts.RolledBack, "rolled back"}, {hosts.Unreachable, "unreachable"}, {hosts.Refused, "refused"}, {hosts.Skipped, "skipped"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.name))
 		}

@@ -99,14 +99,14 @@ func (t *TTY) paint(tone Tone, s string) string {
 func scrolls(e event.Event) bool {
 	switch e.Kind {
 	case event.RunStarted, event.BatchStarted, event.HostUnreachable, event.HostSkipped,
-		event.ResourceChanged, event.ResourceFailed, event.CommandOutput, event.LockWaiting, event.LockBroken, event.Warning:
+		event.ResourceChanged, event.ResourceFailed, event.CommandOutput, event.LockWaiting, event.LockBroken, event.Warning, event.RollbackStarted:
 		return true
 	case event.ResourcePlanned:
 		return e.Action != "" && e.Action != "none"
 	case event.HealthCheck:
 		return e.OK == nil || !*e.OK
 	case event.HostFinished:
-		return e.Status == event.StatusFailed || e.Status == event.StatusRefused
+		return e.Status == event.StatusFailed || e.Status == event.StatusRefused || e.Status == event.StatusRolledBack
 	}
 	return false
 }
@@ -135,13 +135,15 @@ func (t *TTY) update(e event.Event) {
 		st.text = "running"
 	case event.HealthCheck:
 		st.text = fmt.Sprintf("health check (attempt %d)", e.Attempt)
+	case event.RollbackStarted:
+		st.text, st.tone = "rolling back", ToneFailed
 	case event.HostFinished, event.HostUnreachable:
 		status := e.Status
 		if e.Kind == event.HostUnreachable {
 			status = event.StatusUnreachable
 		}
 		st.tone = toneOf(status)
-		st.mark = map[string]string{event.StatusOK: "✓", event.StatusChanged: "✓", event.StatusRan: "✓", event.StatusFailed: "✗", event.StatusUnreachable: "!", event.StatusRefused: "!"}[status]
+		st.mark = map[string]string{event.StatusOK: "✓", event.StatusChanged: "✓", event.StatusRan: "✓", event.StatusFailed: "✗", event.StatusRolledBack: "↶", event.StatusUnreachable: "!", event.StatusRefused: "!"}[status]
 		st.text = status + " in " + Dur(e.Duration)
 	case event.HostSkipped:
 		st = hostState{tone: ToneSkipped, mark: "-", text: withReason("skipped", e.Reason)}
