@@ -15,7 +15,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 step "setup: packages and the compose plugin"
-lab/setup
+# Beside the lab's packages, what the tests use when present (and skip,
+# saying why, without): Graphviz renders `vigocli graph`, Chromium opens the
+# HTML report, zsh and fish run the completion scripts.
+SETUP_EXTRA_PKGS="graphviz chromium zsh fish" lab/setup
 
 step "build and vet"
 go build -o vigocli .
