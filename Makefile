@@ -1,9 +1,10 @@
 # vigo — the two commands of the README are `make demo` and `make test`.
 GO      ?= go
 HOSTS   ?= 3
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test unit vet fuzz demo lab-setup lab-up lab-down lab-status bench bench-scale clean
+.PHONY: build test unit lint vet fuzz demo lab-setup lab-up lab-down lab-status bench bench-scale clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o vigocli .
@@ -13,9 +14,13 @@ test:
 	scripts/test.sh
 
 ## unit: the tests that need no lab (lab tests skip with a reason)
-unit:
-	$(GO) vet ./...
+unit: lint
 	$(GO) test ./...
+
+## lint: go vet and staticcheck (pinned; fetched from the Go module proxy, includes the U1000 dead-code check)
+lint:
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 vet:
 	$(GO) vet ./...

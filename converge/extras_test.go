@@ -31,7 +31,7 @@ func TestLabExecutorExtras(t *testing.T) {
 		"target_path": "/etc/vigo-e2e/app.conf", "content": "level = debug\n", "mode": "0600", "owner": "root", "group": "root"}}
 	dh := desired.Host{Name: web3, Resources: []desired.Resource{conf, extras}}
 
-	r, s := l.push(t, dh, false)
+	r, _ := l.push(t, dh, false)
 	if r.Changed != 2 {
 		t.Fatalf("first push: %s", r.Plan)
 	}
@@ -44,7 +44,8 @@ func TestLabExecutorExtras(t *testing.T) {
 	if got := l.run(t, web3, "stat", "-c", "%a %U", "/etc/vigo-e2e/app.conf"); got != "600 root" {
 		t.Fatalf("file mode: %s", got)
 	}
-	if r, s = l.push(t, dh, false); kinds(s)[event.ResourceChanged] != 0 {
+	r, s := l.push(t, dh, false)
+	if kinds(s)[event.ResourceChanged] != 0 {
 		t.Fatalf("second push not a no-op: %+v\n%s", s.summary(), r.Plan)
 	}
 
@@ -84,7 +85,7 @@ func TestLabExecutorExtras(t *testing.T) {
 	bad := copyHost(dh)
 	bad.Resources = append([]desired.Resource{{Name: "bad-image", Type: "docker_image", Module: "e2e",
 		Fields: map[string]any{"image": "myregistry.example.com/webapp", "tag": "v9.9.9"}}}, bad.Resources...)
-	r, s, err := l.pushErr(bad, false)
+	r, _, err := l.pushErr(bad, false)
 	if err == nil || !strings.Contains(err.Error(), "not found in the registry") || r.Skipped != 2 {
 		t.Fatalf("missing image: %v (skipped %d)", err, r.Skipped)
 	}

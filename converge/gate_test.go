@@ -11,7 +11,7 @@ import (
 )
 
 // gateRun converges with a gate that records its calls.
-func gateRun(t *testing.T, tag string, dry bool, gate func(context.Context, time.Time) (bool, error)) (*sink, converge.Result, error, int) {
+func gateRun(t *testing.T, tag string, dry bool, gate func(context.Context, time.Time) (bool, error)) (*sink, converge.Result, int, error) {
 	t.Helper()
 	h := fakeHost()
 	if _, err := converge.Run(context.Background(), h, docStack("v2.1.0"), converge.Options{Secrets: secretsMap}); err != nil {
@@ -20,12 +20,12 @@ func gateRun(t *testing.T, tag string, dry bool, gate func(context.Context, time
 	h.Reset()
 	s := &sink{}
 	r, err := converge.Run(context.Background(), h, docStack(tag), converge.Options{DryRun: dry, Secrets: secretsMap, Sink: s, Gate: gate})
-	return s, r, err, len(h.Mutating())
+	return s, r, len(h.Mutating()), err
 }
 
 func TestGateErrorStopsBeforeAnyChangeOrEvent(t *testing.T) {
 	locked := errors.New("locked by someone")
-	s, r, err, mutated := gateRun(t, "v2.2.0", false, func(context.Context, time.Time) (bool, error) { return false, locked })
+	s, r, mutated, err := gateRun(t, "v2.2.0", false, func(context.Context, time.Time) (bool, error) { return false, locked })
 	if !errors.Is(err, locked) || !errors.Is(r.Err, locked) {
 		t.Fatalf("err %v", err)
 	}
@@ -39,7 +39,7 @@ func TestGateWaitedForOnNoopAndBeforeChanges(t *testing.T) {
 		calls := 0
 		var observed time.Time
 		before := time.Now()
-		s, r, err, _ := gateRun(t, tag, false, func(_ context.Context, at time.Time) (bool, error) {
+		s, r, _, err := gateRun(t, tag, false, func(_ context.Context, at time.Time) (bool, error) {
 			calls++
 			observed = at
 			return false, nil
@@ -85,7 +85,7 @@ func TestGateReplanObservesAgain(t *testing.T) {
 }
 
 func TestDryRunNeverCallsGate(t *testing.T) {
-	s, _, err, mutated := gateRun(t, "v2.2.0", true, func(context.Context, time.Time) (bool, error) {
+	s, _, mutated, err := gateRun(t, "v2.2.0", true, func(context.Context, time.Time) (bool, error) {
 		t.Error("gate called in a dry run")
 		return false, nil
 	})

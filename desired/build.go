@@ -247,8 +247,7 @@ func hostData(h inventory.Host) map[string]any {
 func moduleOrder(sp *stockpile.Stockpile, roles []*stockpile.Role) []*stockpile.Module {
 	var list []*stockpile.Module
 	in := map[string]bool{}
-	var add func(name string)
-	add = func(name string) {
+	add := func(name string) {
 		if in[name] {
 			return
 		}

@@ -62,16 +62,6 @@ func (r *recorder) all() []event.Event {
 	return append([]event.Event(nil), r.events...)
 }
 
-func (r *recorder) kinds(host string) []event.Kind {
-	var out []event.Kind
-	for _, e := range r.all() {
-		if e.Host == host {
-			out = append(out, e.Kind)
-		}
-	}
-	return out
-}
-
 func (r *recorder) find(kind event.Kind, host string) (event.Event, bool) {
 	for _, e := range r.all() {
 		if e.Kind == kind && e.Host == host {

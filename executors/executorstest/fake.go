@@ -83,7 +83,6 @@ type Host struct {
 	Dials atomic.Int64
 	Execs atomic.Int64
 	next  int
-	srv   *http.Server
 }
 
 // New returns an empty fake host.

@@ -116,8 +116,7 @@ func find(names []string) (*Lab, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "hosts.json"), err)
 	}
 	for _, h := range hs {
-		l.Hosts = append(l.Hosts, Host{Name: h.Name, Address: h.Address, Port: h.Port, Netns: h.Netns,
-			Kind: h.Kind, Docker: h.Docker, ProxyJump: h.ProxyJump})
+		l.Hosts = append(l.Hosts, Host(h))
 	}
 	for _, n := range names {
 		h, ok := l.lookup(n)
