@@ -1,7 +1,7 @@
 // Package event is the vocabulary the core uses to say what happens during
 // a push or a task. The core emits events; renderers in report/ print them.
 // An event never carries a secret value: secrets appear only as references,
-// and every string is masked (see Mask) before a renderer sees it.
+// and every string is masked (secrets.Masker.Sink) before a renderer sees it.
 package event
 
 import (
@@ -109,40 +109,6 @@ func Serial(s Sink) Sink {
 	return SinkFunc(func(e Event) {
 		mu.Lock()
 		defer mu.Unlock()
-		s.Emit(e)
-	})
-}
-
-// Mask returns a sink that passes every string of each event through
-// mask before handing it on: the one place where the secrets masker sits
-// in front of every renderer. A nil mask returns s.
-func Mask(s Sink, mask func(string) string) Sink {
-	if mask == nil {
-		return s
-	}
-	return SinkFunc(func(e Event) {
-		e.Host = mask(e.Host)
-		e.Resource = mask(e.Resource)
-		e.Type = mask(e.Type)
-		e.Action = mask(e.Action)
-		e.Reason = mask(e.Reason)
-		e.Error = mask(e.Error)
-		e.Output = mask(e.Output)
-		e.Command = mask(e.Command)
-		if e.Diff != nil {
-			d := make([]string, len(e.Diff))
-			for i, l := range e.Diff {
-				d[i] = mask(l)
-			}
-			e.Diff = d
-		}
-		if e.Hosts != nil {
-			h := make([]string, len(e.Hosts))
-			for i, l := range e.Hosts {
-				h[i] = mask(l)
-			}
-			e.Hosts = h
-		}
 		s.Emit(e)
 	})
 }

@@ -2,7 +2,7 @@
 // and CI systems read: live terminal progress, plain lines, a JSON
 // document, a JUnit XML report and an Ansible-like recap. It only reads
 // events; it never changes state, and it only ever sees masked strings
-// (the caller puts event.Mask in front of it).
+// (the caller puts secrets.Masker.Sink in front of it).
 package report
 
 import (

@@ -15,6 +15,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/secrets"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -57,10 +58,10 @@ func sampleRun() []event.Event {
 	}
 }
 
-func maskCanary(s string) string { return strings.ReplaceAll(s, canary, "***") }
-
 func feed(sinks ...event.Sink) {
-	s := event.Mask(event.Tee(sinks...), maskCanary)
+	m := secrets.NewMasker()
+	m.Add(canary)
+	s := m.Sink(event.Tee(sinks...))
 	for _, e := range sampleRun() {
 		s.Emit(e)
 	}
