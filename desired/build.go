@@ -120,7 +120,7 @@ func (c *Collector) Err() error {
 func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options, tr *template.Renderer) (Host, stockpile.Errors) {
 	var errs stockpile.Errors
 	ih := a.Host
-	h := Host{Name: ih.Name, Inventory: ih}
+	h := Host{Name: ih.Name}
 
 	// Environment: the envoys that name one must agree.
 	var envFrom *stockpile.Envoy

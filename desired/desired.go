@@ -7,7 +7,6 @@
 package desired
 
 import (
-	"github.com/vigo-sh/vigocli/inventory"
 	"github.com/vigo-sh/vigocli/stockpile"
 )
 
@@ -58,7 +57,4 @@ type Host struct {
 	Modules     []string       `json:"modules"` // apply order
 	Vars        map[string]any `json:"vars"`
 	Resources   []Resource     `json:"resources"` // apply order
-	// Inventory is the host's inventory entry (how to reach it), with
-	// Environment filled in from its envoys.
-	Inventory inventory.Host `json:"-"`
 }

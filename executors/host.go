@@ -17,11 +17,11 @@ type Host interface {
 	// WriteFile writes data atomically (temp file + rename) and sets mode
 	// and owner; changed is false when the remote sha256 already matched.
 	WriteFile(ctx context.Context, path string, data []byte, opts transport.FileOptions) (changed bool, err error)
-	// FileSHA256 returns the hex sha256 of each path that exists (missing
-	// paths are absent from the map).
-	FileSHA256(ctx context.Context, paths []string) (map[string]string, error)
 	RemoveFile(ctx context.Context, path string) error
 	// DialDocker opens a stream to the host's Docker engine API socket
 	// over the same connection.
 	DialDocker(ctx context.Context) (net.Conn, error)
 }
+
+// The transport's connection is what executors consume, checked at compile time.
+var _ Host = (*transport.Conn)(nil)

@@ -189,19 +189,6 @@ func (h *Host) WriteFile(ctx context.Context, path string, data []byte, opts tra
 	return true, nil
 }
 
-func (h *Host) FileSHA256(ctx context.Context, paths []string) (map[string]string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := map[string]string{}
-	for _, p := range paths {
-		if f := h.Files[p]; f != nil {
-			sum := sha256.Sum256(f.Data)
-			out[p] = hex.EncodeToString(sum[:])
-		}
-	}
-	return out, nil
-}
-
 func (h *Host) RemoveFile(ctx context.Context, path string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
