@@ -18,6 +18,7 @@ package converge
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -332,7 +333,7 @@ func (r *runner) dryRun() {
 func (r *runner) trigger(i int) {
 	name := r.dh.Resources[i].Name
 	for _, j := range r.listeners[i] {
-		if !contains(r.triggered[j], name) {
+		if !slices.Contains(r.triggered[j], name) {
 			r.triggered[j] = append(r.triggered[j], name)
 		}
 		if j < i {
@@ -556,13 +557,4 @@ func (r *runner) emitRaw(e event.Event) {
 	e.Batch = r.opts.Batch
 	e.DryRun = r.opts.DryRun
 	r.opts.Sink.Emit(e)
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

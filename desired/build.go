@@ -53,8 +53,8 @@ func BuildHost(sp *stockpile.Stockpile, inv *inventory.Inventory, name string, o
 	h, ok := inv.Host(name)
 	if !ok {
 		msg := fmt.Sprintf("host %q is not in the inventory %s", name, inv.File)
-		if s := didyoumean.Suggest(name, inv.Names()); s != "" {
-			msg += fmt.Sprintf(" (hint: did you mean %q?)", s)
+		if h := didyoumean.Hint(name, inv.Names()); h != "" {
+			msg += " (hint: " + h + ")"
 		}
 		return Host{}, nil, fmt.Errorf("%s", msg)
 	}

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -109,7 +110,7 @@ func Parse(file string, data []byte, baseDir, home string) (*Inventory, error) {
 	inv := &Inventory{File: file}
 	for _, e := range root.Entries {
 		if e.Key != "defaults" && e.Key != "hosts" {
-			p.errs.Addf(e.KeyPos, suggest(e.Key, []string{"defaults", "hosts"}), "unknown field %q in inventory", e.Key)
+			p.errs.Addf(e.KeyPos, didyoumean.Hint(e.Key, []string{"defaults", "hosts"}), "unknown field %q in inventory", e.Key)
 		}
 	}
 	var defaults Host
@@ -185,19 +186,6 @@ type parser struct {
 	errs          stockpile.Errors
 }
 
-func suggest(name string, known []string) string {
-	for _, k := range known {
-		if k == name {
-			return ""
-		}
-	}
-	// Reuse the stockpile's hint wording.
-	if s := didyoumean.Suggest(name, known); s != "" {
-		return fmt.Sprintf("did you mean %q?", s)
-	}
-	return ""
-}
-
 // host fills h from a host (or defaults) map; false when the host cannot
 // be used (no valid name).
 func (p *parser) host(m *stockpile.Value, h *Host, known []string, what string) bool {
@@ -220,8 +208,8 @@ func (p *parser) host(m *stockpile.Value, h *Host, known []string, what string) 
 		what = fmt.Sprintf("host %q", h.Name)
 	}
 	for _, e := range m.Entries {
-		if !contains(known, e.Key) {
-			hint := suggest(e.Key, known)
+		if !slices.Contains(known, e.Key) {
+			hint := didyoumean.Hint(e.Key, known)
 			if e.Key == "address" || e.Key == "name" {
 				hint = "set it on each host"
 			}
@@ -278,7 +266,7 @@ func (p *parser) host(m *stockpile.Value, h *Host, known []string, what string) 
 		case "connection":
 			if s, good := scalar(); good {
 				if s != "ssh" && s != "local" {
-					p.errs.Addf(v.Pos, suggest(s, []string{"ssh", "local"}), "connection of %s must be ssh or local, not %q", what, s)
+					p.errs.Addf(v.Pos, didyoumean.Hint(s, []string{"ssh", "local"}), "connection of %s must be ssh or local, not %q", what, s)
 					ok = false
 				} else {
 					h.Connection = s
@@ -349,13 +337,4 @@ func (p *parser) path(s string) string {
 		return s
 	}
 	return filepath.Join(p.baseDir, s)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

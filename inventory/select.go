@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vigo-sh/vigocli/stockpile"
+	"github.com/vigo-sh/vigocli/stockpile/didyoumean"
 )
 
 // Assignment is a host with the envoys whose match glob selects it, in
@@ -81,7 +82,7 @@ func Select(hosts []Host, targets []string, environment string, all bool) ([]Hos
 		}
 		if n == 0 {
 			msg := fmt.Sprintf("--target %q selects no host", t)
-			if s := suggest(t, names); s != "" {
+			if s := didyoumean.Hint(t, names); s != "" {
 				msg += " (hint: " + s + ")"
 			}
 			return nil, fmt.Errorf("%s", msg)

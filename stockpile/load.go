@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -250,8 +251,8 @@ func (l *loader) fields(c *converter, m *yaml.Node, what string, known []string)
 			l.errs.Addf(c.pos(k), "", "duplicate field %q in %s (first at line %d)", key, what, prev.keyPos.Line)
 			continue
 		}
-		if known != nil && !contains(known, key) {
-			l.errs.Addf(c.pos(k), suggest(key, known), "unknown field %q in %s", key, what)
+		if known != nil && !slices.Contains(known, key) {
+			l.errs.Addf(c.pos(k), didyoumean.Hint(key, known), "unknown field %q in %s", key, what)
 			continue
 		}
 		out[key] = field{key: k, val: v, keyPos: c.pos(k)}
@@ -260,27 +261,11 @@ func (l *loader) fields(c *converter, m *yaml.Node, what string, known []string)
 	return out, order
 }
 
-func suggest(name string, known []string) string {
-	if s := didyoumean.Suggest(name, known); s != "" {
-		return fmt.Sprintf("did you mean %q?", s)
-	}
-	return ""
-}
-
 func suggestOr(name string, known []string, fallback string) string {
-	if s := suggest(name, known); s != "" {
+	if s := didyoumean.Hint(name, known); s != "" {
 		return s
 	}
 	return fallback
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // scalar returns a scalar field's text; ok is false (after an error) when
@@ -494,7 +479,7 @@ func (l *loader) resource(c *converter, n *yaml.Node, module string) *Resource {
 		}
 		sf, ok := schemaField(schema, key)
 		if !ok {
-			l.errs.Addf(f.keyPos, suggest(key, known), "unknown field %q in %s (%s)", key, what, schema.Type)
+			l.errs.Addf(f.keyPos, didyoumean.Hint(key, known), "unknown field %q in %s (%s)", key, what, schema.Type)
 			continue
 		}
 		v := c.value(f.val, false, mk(key, what))
@@ -669,7 +654,7 @@ func CheckValue(f Field, s string) (norm, problem, hint string) {
 			return s, fmt.Sprintf("must be a duration, not %q", s), "a number with a unit: 30s, 2m, 1h30m"
 		}
 	}
-	if len(f.Enum) > 0 && !contains(f.Enum, s) {
+	if len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
 		return s, fmt.Sprintf("must be one of %s, not %q", strings.Join(f.Enum, ", "), s), suggestOr(s, f.Enum, "")
 	}
 	return norm, "", ""

@@ -3,6 +3,8 @@ package stockpile
 import (
 	"fmt"
 	"strings"
+
+	"github.com/vigo-sh/vigocli/stockpile/didyoumean"
 )
 
 // checkDuplicates reports modules and roles defined twice, and resources
@@ -58,7 +60,7 @@ func (l *loader) resolve() {
 		seen := map[string]bool{}
 		for _, d := range m.DependsOn {
 			if l.sp.Module(d.Name) == nil {
-				l.errs.Addf(d.Pos, suggest(d.Name, modNames), "module %q depends on unknown module %q", m.Name, d.Name)
+				l.errs.Addf(d.Pos, didyoumean.Hint(d.Name, modNames), "module %q depends on unknown module %q", m.Name, d.Name)
 			} else if seen[d.Name] {
 				l.errs.Addf(d.Pos, "", "module %q lists %q twice in depends_on", m.Name, d.Name)
 			}
@@ -74,7 +76,7 @@ func (l *loader) resolve() {
 		seen := map[string]bool{}
 		for _, m := range r.Modules {
 			if l.sp.Module(m.Name) == nil {
-				l.errs.Addf(m.Pos, suggest(m.Name, modNames), "role %q uses unknown module %q", r.Name, m.Name)
+				l.errs.Addf(m.Pos, didyoumean.Hint(m.Name, modNames), "role %q uses unknown module %q", r.Name, m.Name)
 			} else if seen[m.Name] {
 				l.errs.Addf(m.Pos, "", "role %q lists module %q twice", r.Name, m.Name)
 			}
@@ -88,7 +90,7 @@ func (l *loader) resolve() {
 	for _, e := range l.sp.Envoys {
 		for _, r := range e.Roles {
 			if l.sp.Role(r.Name) == nil {
-				l.errs.Addf(r.Pos, suggest(r.Name, roleNames), "envoy %q uses unknown role %q", e.Match, r.Name)
+				l.errs.Addf(r.Pos, didyoumean.Hint(r.Name, roleNames), "envoy %q uses unknown role %q", e.Match, r.Name)
 			}
 		}
 	}
@@ -121,7 +123,7 @@ func (l *loader) resolveRef(r *Resource, ref Ref, verb string) (Ref, bool) {
 	if mod, name, ok := strings.Cut(ref.Name, "/"); ok {
 		m := l.sp.Module(mod)
 		if m == nil {
-			l.errs.Addf(ref.Pos, suggest(mod, l.moduleNames()), "resource %q %s %q: there is no module %q", r.Name, verb, ref.Name, mod)
+			l.errs.Addf(ref.Pos, didyoumean.Hint(mod, l.moduleNames()), "resource %q %s %q: there is no module %q", r.Name, verb, ref.Name, mod)
 			return ref, false
 		}
 		for _, x := range m.Resources {
@@ -129,7 +131,7 @@ func (l *loader) resolveRef(r *Resource, ref Ref, verb string) (Ref, bool) {
 				return Ref{Module: mod, Name: name, Pos: ref.Pos}, true
 			}
 		}
-		l.errs.Addf(ref.Pos, suggest(name, resourceNames(m)), "resource %q %s %q: module %q has no resource %q", r.Name, verb, ref.Name, mod, name)
+		l.errs.Addf(ref.Pos, didyoumean.Hint(name, resourceNames(m)), "resource %q %s %q: module %q has no resource %q", r.Name, verb, ref.Name, mod, name)
 		return ref, false
 	}
 	own := l.sp.Module(r.Module)
@@ -154,7 +156,7 @@ func (l *loader) resolveRef(r *Resource, ref Ref, verb string) (Ref, bool) {
 	case 1:
 		return Ref{Module: found[0], Name: ref.Name, Pos: ref.Pos}, true
 	case 0:
-		l.errs.Addf(ref.Pos, suggest(ref.Name, all), "resource %q %s unknown resource %q", r.Name, verb, ref.Name)
+		l.errs.Addf(ref.Pos, didyoumean.Hint(ref.Name, all), "resource %q %s unknown resource %q", r.Name, verb, ref.Name)
 	default:
 		quals := make([]string, len(found))
 		for i, m := range found {

@@ -204,9 +204,7 @@ func execError(err error, data Data) error {
 	if m := missingKey.FindStringSubmatch(msg); m != nil {
 		e := &MissingError{Expr: m[1], Name: m[2]}
 		if strings.HasPrefix(m[1], ".Vars.") {
-			if s := didyoumean.Suggest(m[2], keys(data.Vars)); s != "" {
-				e.Hint = fmt.Sprintf("did you mean %q?", s)
-			}
+			e.Hint = didyoumean.Hint(m[2], keys(data.Vars))
 		} else if strings.HasPrefix(m[1], ".Host.") {
 			e.Hint = "host fields: " + strings.Join(keys(data.Host), ", ")
 		}

@@ -2,7 +2,11 @@
 // for hints like `did you mean "restart_policy"?`.
 package didyoumean
 
-import "strings"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Suggest returns the candidate closest to name by edit distance, or ""
 // when none is close enough (1 edit for names under 4 characters, else 2
@@ -53,4 +57,16 @@ func distance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// Hint is the wording every error uses for Suggest: `did you mean "x"?`,
+// or "" when name is itself one of the candidates or none is close enough.
+func Hint(name string, candidates []string) string {
+	if slices.Contains(candidates, name) {
+		return ""
+	}
+	if s := Suggest(name, candidates); s != "" {
+		return fmt.Sprintf("did you mean %q?", s)
+	}
+	return ""
 }

@@ -37,3 +37,19 @@ func TestDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestHint(t *testing.T) {
+	known := []string{"defaults", "hosts"}
+	for in, want := range map[string]string{
+		"hots":     `did you mean "hosts"?`,
+		"hosts":    "", // a known name needs no hint, even with a close neighbour
+		"zzzzzzzz": "",
+	} {
+		if got := Hint(in, known); got != want {
+			t.Errorf("Hint(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := Hint("host", []string{"host", "hosts"}); got != "" {
+		t.Errorf("Hint of a known name = %q, want none", got)
+	}
+}
