@@ -183,13 +183,6 @@ func (h *loggedHost) WriteFile(ctx context.Context, path string, data []byte, op
 	return changed, err
 }
 
-func (h *loggedHost) FileSHA256(ctx context.Context, paths []string) (map[string]string, error) {
-	t := time.Now()
-	sums, err := h.Host.FileSHA256(ctx, paths)
-	h.log.Debug("hash files", "paths", len(paths), "took", time.Since(t).Round(time.Millisecond), errAttr(err))
-	return sums, err
-}
-
 func (h *loggedHost) RemoveFile(ctx context.Context, path string) error {
 	err := h.Host.RemoveFile(ctx, path)
 	h.log.Debug("remove file", "path", path, errAttr(err))
