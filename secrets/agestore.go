@@ -38,7 +38,7 @@ const payloadVersion = 1
 // hostile commit) is never encrypted to.
 type payload struct {
 	Version    int               `json:"version"`
-	Salt       []byte            `json:"salt"` // fingerprint key; never leaves the encryption
+	Salt       []byte            `json:"salt"` // random, inside the encryption; kept in the format, read by nothing
 	Recipients []Recipient       `json:"recipients"`
 	Secrets    map[string]string `json:"secrets"`
 }
@@ -434,17 +434,4 @@ func (s *AgeStore) RemoveRecipient(key string) error {
 	}
 	p.Recipients = slices.Delete(p.Recipients, i, i+1)
 	return s.save(p)
-}
-
-// FingerprintKey returns the store's random salt, which keys value
-// fingerprints (see Fingerprint).
-func (s *AgeStore) FingerprintKey(context.Context) ([]byte, error) {
-	p, err := s.loadCached()
-	if err != nil {
-		return nil, err
-	}
-	if len(p.Salt) == 0 {
-		return nil, errors.New("store has no salt")
-	}
-	return p.Salt, nil
 }

@@ -13,9 +13,6 @@ import (
 // that cannot be decrypted is an error, not a miss).
 type Chain struct {
 	Backends []Backend
-	// HashKey, when set (VIGO_SECRETS_HASH_KEY), keys fingerprints
-	// instead of the age store's salt.
-	HashKey []byte
 }
 
 // Get implements Backend.
@@ -48,48 +45,6 @@ func (c *Chain) String() string {
 	return strings.Join(names, ",")
 }
 
-// FingerprintKey returns the key for fingerprints (and for any hash of a
-// secret value that leaves the operator's machine, such as the spec-hash
-// label of a container), in this order: VIGO_SECRETS_HASH_KEY; the age
-// store's random salt (when the store exists and the identity decrypts
-// it); a key derived from the VIGO_SECRET_* variables (env backend). It
-// fails only when none of these exists.
-func (c *Chain) FingerprintKey(ctx context.Context) ([]byte, error) {
-	if len(c.HashKey) > 0 {
-		return c.HashKey, nil
-	}
-	var errs []error
-	ordered := make([]Backend, 0, len(c.Backends))
-	for _, b := range c.Backends { // stable keys first
-		if _, ok := b.(*AgeStore); ok {
-			ordered = append(ordered, b)
-		}
-	}
-	for _, b := range c.Backends {
-		if _, ok := b.(*AgeStore); !ok {
-			ordered = append(ordered, b)
-		}
-	}
-	for _, b := range ordered {
-		if k, ok := b.(keyer); ok {
-			key, err := k.FingerprintKey(ctx)
-			if err == nil {
-				return key, nil
-			}
-			errs = append(errs, fmt.Errorf("%v: %w", b, err))
-		}
-	}
-	if len(errs) == 0 {
-		errs = append(errs, errors.New("no backend holds a fingerprint key"))
-	}
-	return nil, fmt.Errorf("no fingerprint key (set %s): %w", HashKeyEnv, errors.Join(errs...))
-}
-
-// keyer is a backend that holds a fingerprint key.
-type keyer interface {
-	FingerprintKey(context.Context) ([]byte, error)
-}
-
 // DefaultBackends is the chain used when VIGO_SECRETS_BACKEND is unset:
 // the environment first (CI sets VIGO_SECRET_* variables and needs no
 // key), then the stockpile's age store (opened only for paths the
@@ -105,9 +60,6 @@ func NewBackend(stockpile string, env Env) (*Chain, error) {
 		spec = DefaultBackends
 	}
 	c := &Chain{}
-	if k := env.get(HashKeyEnv); k != "" {
-		c.HashKey = []byte(k)
-	}
 	seen := map[string]bool{}
 	for _, name := range strings.Split(spec, ",") {
 		name = strings.TrimSpace(name)
@@ -117,7 +69,7 @@ func NewBackend(stockpile string, env Env) (*Chain, error) {
 		seen[name] = true
 		switch name {
 		case "env":
-			c.Backends = append(c.Backends, EnvBackend{LookupEnv: env.LookupEnv, Environ: env.Environ})
+			c.Backends = append(c.Backends, EnvBackend{LookupEnv: env.LookupEnv})
 		case "age":
 			c.Backends = append(c.Backends, NewAgeStore(stockpile, env.LoadIdentity))
 		case "vault":

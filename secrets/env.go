@@ -2,12 +2,8 @@ package secrets
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
-
-	"golang.org/x/crypto/scrypt"
 )
 
 // EnvPrefix starts the name of every environment variable the
@@ -42,8 +38,6 @@ func EnvName(path string) string {
 type EnvBackend struct {
 	// LookupEnv is os.LookupEnv or a test's map.
 	LookupEnv func(string) (string, bool)
-	// Environ is os.Environ; it is only needed by FingerprintKey.
-	Environ func() []string
 }
 
 // Get implements Backend.
@@ -63,25 +57,3 @@ func (e EnvBackend) Where(path string) string {
 }
 
 func (EnvBackend) String() string { return "env" }
-
-// FingerprintKey derives a key from every non-empty VIGO_SECRET_*
-// variable (scrypt over the sorted name=value pairs). It is the last
-// resort when neither VIGO_SECRETS_HASH_KEY nor a readable age store
-// provides a key: stable while the variables do not change, so changing
-// any of them once recreates every container that uses a secret.
-func (e EnvBackend) FingerprintKey(context.Context) ([]byte, error) {
-	if e.Environ == nil {
-		return nil, errors.New("environment not listable")
-	}
-	var pairs []string
-	for _, kv := range e.Environ() {
-		if name, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(name, EnvPrefix) && v != "" {
-			pairs = append(pairs, kv)
-		}
-	}
-	if len(pairs) == 0 {
-		return nil, errors.New("no " + EnvPrefix + "* variable set")
-	}
-	sort.Strings(pairs)
-	return scrypt.Key([]byte(strings.Join(pairs, "\x00")), []byte("vigo env fingerprint key v1"), 1<<15, 8, 1, 32)
-}

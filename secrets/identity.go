@@ -20,20 +20,17 @@ const (
 	KeyFileEnv = "VIGO_AGE_KEY_FILE"
 	// BackendEnv selects and orders the backends (see NewBackend).
 	BackendEnv = "VIGO_SECRETS_BACKEND"
-	// HashKeyEnv, when set, keys value fingerprints (see Fingerprint).
-	HashKeyEnv = "VIGO_SECRETS_HASH_KEY"
 )
 
 // Env is the process environment the package reads; tests pass their own.
 type Env struct {
 	LookupEnv     func(string) (string, bool) // os.LookupEnv
-	Environ       func() []string             // os.Environ
 	UserConfigDir func() (string, error)      // os.UserConfigDir
 }
 
 // OSEnv returns the real environment.
 func OSEnv() Env {
-	return Env{LookupEnv: os.LookupEnv, Environ: os.Environ, UserConfigDir: os.UserConfigDir}
+	return Env{LookupEnv: os.LookupEnv, UserConfigDir: os.UserConfigDir}
 }
 
 func (e Env) get(name string) string {

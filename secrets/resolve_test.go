@@ -92,14 +92,11 @@ func TestResolverChain(t *testing.T) {
 	if v, _ := vals.Value("both"); v != "from-environment" {
 		t.Errorf("env should win: %q", v)
 	}
-	if v, _ := vals.Expand("secret:vigo/webapp/database_url"); v != "postgres://from-age-store" {
-		t.Errorf("Expand = %q", v)
+	if v, _ := vals.Value("vigo/webapp/database_url"); v != "postgres://from-age-store" {
+		t.Errorf("age store value = %q", v)
 	}
-	if v, _ := vals.Expand("plain"); v != "plain" {
-		t.Errorf("Expand(plain) = %q", v)
-	}
-	if _, err := vals.Expand("secret:not/resolved"); err == nil {
-		t.Error("Expand of an unresolved reference succeeded")
+	if _, ok := vals.Value("not/resolved"); ok {
+		t.Error("Value of an unresolved path succeeded")
 	}
 	// Values are registered with the masker.
 	if got := m.String("url=postgres://from-age-store env=from-environment"); got != "url=*** env=***" {
@@ -110,14 +107,6 @@ func TestResolverChain(t *testing.T) {
 		if s := fmt.Sprintf(verb, vals); strings.Contains(s, "from-") || strings.Contains(s, "66726f6d") {
 			t.Errorf("%s prints values: %s", verb, s)
 		}
-	}
-	// Fingerprints: keyed by the store's salt, stable, value-dependent.
-	fp, _ := vals.Fingerprint("both")
-	if !strings.HasPrefix(fp, "hmac-sha256:") {
-		t.Errorf("fingerprint %q not keyed by the store", fp)
-	}
-	if h := vals.HashForm("secret:both"); h != "secret:both@"+fp {
-		t.Errorf("HashForm = %q", h)
 	}
 	// Unknown, invalid and too-short paths: every one named, no value shown.
 	_, err = r.Resolve(ctx, []string{"vigo/webapp/database_url", "missing/one", "bad path!", "short/env"})
@@ -158,53 +147,5 @@ func TestResolverWrongKey(t *testing.T) {
 	_, err = NewResolver(chain, NewMasker()).Resolve(context.Background(), []string{"app/token"})
 	if !errors.Is(err, ErrNoIdentity) || !strings.Contains(err.Error(), "VIGO_AGE_KEY") {
 		t.Errorf("missing key: %v", err)
-	}
-}
-
-func TestFingerprint(t *testing.T) {
-	k1, k2 := []byte("key-one"), []byte("key-two")
-	a, _ := Fingerprint(k1, "p", "value-1")
-	b, _ := Fingerprint(k1, "p", "value-1")
-	c, _ := Fingerprint(k1, "p", "value-2")
-	d, _ := Fingerprint(k2, "p", "value-1")
-	e, _ := Fingerprint(k1, "q", "value-1")
-	if a != b || a == c || a == d || a == e {
-		t.Errorf("keyed fingerprints: %s %s %s %s %s", a, b, c, d, e)
-	}
-	u1, _ := Fingerprint(nil, "p", "value-1")
-	u2, _ := Fingerprint(nil, "p", "value-2")
-	if !strings.HasPrefix(u1, "scrypt:") || u1 == u2 {
-		t.Errorf("unkeyed fingerprints: %s %s", u1, u2)
-	}
-	for _, f := range []string{a, u1} {
-		if strings.Contains(f, "value") {
-			t.Errorf("fingerprint shows the value: %s", f)
-		}
-	}
-}
-
-func TestResolverEnvOnlyFingerprint(t *testing.T) {
-	env := Env{LookupEnv: mapEnv(map[string]string{BackendEnv: "env", "VIGO_SECRET_A": "value-a-long"})}
-	chain, _ := NewBackend(t.TempDir(), env)
-	vals, err := NewResolver(chain, NewMasker()).Resolve(context.Background(), []string{"a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fp, _ := vals.Fingerprint("a"); !strings.HasPrefix(fp, "scrypt:") {
-		t.Errorf("env-only fingerprint %q", fp)
-	}
-	// With the environment listable, the key derives from VIGO_SECRET_*.
-	env.Environ = func() []string { return []string{"VIGO_SECRET_A=value-a-long", "PATH=/bin"} }
-	chain, _ = NewBackend(t.TempDir(), env)
-	vals, _ = NewResolver(chain, NewMasker()).Resolve(context.Background(), []string{"a"})
-	fp1, _ := vals.Fingerprint("a")
-	if !strings.HasPrefix(fp1, "hmac-sha256:") {
-		t.Errorf("env-derived fingerprint %q", fp1)
-	}
-	env.LookupEnv = mapEnv(map[string]string{BackendEnv: "env", "VIGO_SECRET_A": "value-a-long", HashKeyEnv: "k"})
-	chain, _ = NewBackend(t.TempDir(), env)
-	vals, _ = NewResolver(chain, NewMasker()).Resolve(context.Background(), []string{"a"})
-	if fp, _ := vals.Fingerprint("a"); !strings.HasPrefix(fp, "hmac-sha256:") || fp == fp1 {
-		t.Errorf("hash-key fingerprint %q (env-derived %q)", fp, fp1)
 	}
 }
