@@ -27,7 +27,7 @@ func probe(ctx context.Context, args []string) error {
 	}
 	hosts := fs.Args()
 	if *identity == "" || *known == "" || len(hosts) == 0 {
-		return errors.New("usage: simfleet probe -i KEY -known-hosts FILE HOST:PORT...")
+		return errors.New("usage: simfleet probe -i KEY -known-hosts FILE HOST:PORT (one or more)")
 	}
 	pem, err := os.ReadFile(*identity)
 	if err != nil {
