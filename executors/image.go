@@ -187,21 +187,13 @@ func pullReason(stderr string) string {
 	low := strings.ToLower(s)
 	switch {
 	case strings.Contains(low, "manifest unknown"), strings.Contains(low, "not found"):
-		return "image or tag not found in the registry (" + lastLine(s) + ")"
+		return "image or tag not found in the registry (" + transport.LastLine(s) + ")"
 	case strings.Contains(low, "unauthorized"), strings.Contains(low, "denied"):
-		return "access denied by the registry: log in on the host (" + lastLine(s) + ")"
+		return "access denied by the registry: log in on the host (" + transport.LastLine(s) + ")"
 	case s == "":
 		return "docker pull exited non-zero"
 	}
-	return lastLine(s)
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
+	return transport.LastLine(s)
 }
 
 func asExit(err error, target **transport.ExitError) bool {

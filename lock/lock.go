@@ -304,7 +304,7 @@ func run(ctx context.Context, r Runner, argv []string, allowed ...int) (string, 
 }
 
 func result(res transport.ExecResult, err error, allowed ...int) (string, int, error) {
-	code, stderr := res.ExitCode, lastLine(res.Stderr)
+	code, stderr := res.ExitCode, transport.LastLine(string(res.Stderr))
 	var ee *transport.ExitError
 	if errors.As(err, &ee) {
 		code, err = ee.ExitCode, nil
@@ -324,14 +324,6 @@ func result(res transport.ExecResult, err error, allowed ...int) (string, int, e
 		return "", code, fmt.Errorf("exit status %d: %s", code, stderr)
 	}
 	return "", code, fmt.Errorf("exit status %d", code)
-}
-
-func lastLine(b []byte) string {
-	s := strings.TrimRight(string(b), "\n")
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	return s
 }
 
 // parseState reads a probe: "free DIR", or "held DIR AGE" then the owner

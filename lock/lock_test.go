@@ -44,7 +44,7 @@ func (localRunner) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecR
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		res.ExitCode = ee.ExitCode()
-		return res, &transport.ExitError{Host: "local", Cmd: transport.QuoteArgv(cmd.Argv), ExitCode: res.ExitCode, Stderr: lastLine(res.Stderr)}
+		return res, &transport.ExitError{Host: "local", Cmd: transport.QuoteArgv(cmd.Argv), ExitCode: res.ExitCode, Stderr: transport.LastLine(string(res.Stderr))}
 	}
 	return res, err
 }

@@ -39,7 +39,7 @@ func (l localRunner) Exec(ctx context.Context, cmd transport.Cmd) (transport.Exe
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		res.ExitCode = ee.ExitCode()
-		return res, &transport.ExitError{Host: l.name, Cmd: strings.Join(c.Args, " "), ExitCode: res.ExitCode, Stderr: lastLine(res.Stderr)}
+		return res, &transport.ExitError{Host: l.name, Cmd: strings.Join(c.Args, " "), ExitCode: res.ExitCode, Stderr: transport.LastLine(string(res.Stderr))}
 	}
 	return res, err
 }

@@ -69,18 +69,12 @@ func runShell(ctx context.Context, r Remote, shell string, timeout time.Duration
 		stderr.Flush()
 	}
 	if err == nil && res.ExitCode != 0 {
-		err = &transport.ExitError{Cmd: shell, ExitCode: res.ExitCode, Stderr: lastLine(res.Stderr)}
+		err = &transport.ExitError{Cmd: shell, ExitCode: res.ExitCode, Stderr: transport.LastLine(string(res.Stderr))}
 	}
 	if err != nil && ctx.Err() == context.DeadlineExceeded && timeout > 0 {
 		return fmt.Errorf("timed out after %s: %w", timeout, err)
 	}
 	return err
-}
-
-// lastLine is the last line of stderr for an error message, whole or
-// not at all (a part of a line could be part of a secret).
-func lastLine(b []byte) string {
-	return strings.TrimPrefix(transport.TailLines(strings.TrimSpace(string(b)), 1, 2048), "...\n")
 }
 
 // maxLine is the longest output line kept. A longer one (a host printing

@@ -141,3 +141,17 @@ func TestTailBufferShowsWholeLinesOnly(t *testing.T) {
 		t.Errorf("tail = %q", got)
 	}
 }
+
+func TestLastLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                        "",
+		"one\n  two  \n\n":        "two",
+		"only":                    "only",
+		strings.Repeat("z", 3000): "... (a line of 3000 bytes not shown)",
+		"ok\n" + strings.Repeat("y", 2049) + "\n": "... (a line of 2049 bytes not shown)",
+	} {
+		if got := LastLine(in); got != want {
+			t.Errorf("LastLine(%.20q) = %q, want %q", in, got, want)
+		}
+	}
+}

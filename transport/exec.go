@@ -296,6 +296,14 @@ func stderrTail(b []byte) string {
 	return TailLines(string(b), tailMaxLines, tailMaxBytes)
 }
 
+// LastLine returns the last line of s with surrounding white space
+// trimmed, for an error that quotes a command's stderr: whole or not at
+// all (part of a line could be part of a secret), a last line longer than
+// 2048 bytes is named by its size (see TailLines).
+func LastLine(s string) string {
+	return strings.TrimPrefix(TailLines(strings.TrimSpace(s), 1, 2048), "...\n")
+}
+
 // TailLines returns the last lines of s, at most n lines and max bytes,
 // cut only between lines: a line is shown whole or not at all, because
 // part of a line may be part of a secret that the masker knows only
