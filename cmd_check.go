@@ -96,14 +96,14 @@ func checkSummary(what string, hosts []report.CheckHost, code int) error {
 	}
 	var parts []string
 	if k := n[report.CheckDrifted]; k > 0 {
-		parts = append(parts, fmt.Sprintf("%d drifted (%s)", k, plural(drifted, "resource")))
+		parts = append(parts, fmt.Sprintf("%d drifted (%s)", k, report.Plural(drifted, "resource")))
 	}
 	for _, s := range []string{event.StatusFailed, event.StatusUnreachable, event.StatusRefused, event.StatusSkipped, report.CheckInSync} {
 		if k := n[s]; k > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", k, strings.ReplaceAll(s, "_", " ")))
 		}
 	}
-	msg := what + ": " + plural(len(hosts), "host") + ": " + strings.Join(parts, ", ")
+	msg := what + ": " + report.Plural(len(hosts), "host") + ": " + strings.Join(parts, ", ")
 	if code == exitInterrupted {
 		msg = "interrupted; " + msg
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/inventory"
 	"github.com/vigo-sh/vigocli/push"
+	"github.com/vigo-sh/vigocli/report"
 	"github.com/vigo-sh/vigocli/stockpile"
 )
 
@@ -216,13 +217,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
-
 func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "validate",
@@ -261,16 +255,16 @@ func validateCommand() *cli.Command {
 				nwarn++
 			}
 			w := c.App.Writer
-			fmt.Fprintf(w, "stockpile %s: %s, %s, %s\n", f.sp.Dir, plural(len(f.sp.Modules), "module"), plural(len(f.sp.Roles), "role"), plural(len(f.sp.Envoys), "envoy"))
+			fmt.Fprintf(w, "stockpile %s: %s, %s, %s\n", f.sp.Dir, report.Plural(len(f.sp.Modules), "module"), report.Plural(len(f.sp.Roles), "role"), report.Plural(len(f.sp.Envoys), "envoy"))
 			if f.inv != nil {
 				n := 0
 				for _, h := range f.hosts {
 					n += len(h.Resources)
 				}
-				fmt.Fprintf(w, "inventory %s: %s (%d matched by envoys), %s\n", f.invPath, plural(len(f.inv.Hosts), "host"), len(f.hosts), plural(n, "resource"))
+				fmt.Fprintf(w, "inventory %s: %s (%d matched by envoys), %s\n", f.invPath, report.Plural(len(f.inv.Hosts), "host"), len(f.hosts), report.Plural(n, "resource"))
 			}
 			if nwarn > 0 {
-				fmt.Fprintf(w, "valid, with %s (on stderr)\n", plural(nwarn, "warning"))
+				fmt.Fprintf(w, "valid, with %s (on stderr)\n", report.Plural(nwarn, "warning"))
 				return nil
 			}
 			fmt.Fprintln(w, "valid")

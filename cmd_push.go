@@ -423,7 +423,7 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 	case check:
 		keep(report.WriteCheckText(mw, checked))
 		if code == exitOK {
-			fmt.Fprintf(mw, "%s in sync\n", plural(len(checked), "host"))
+			fmt.Fprintf(mw, "%s in sync\n", report.Plural(len(checked), "host"))
 		}
 	case format == "json":
 		keep(report.WriteJSON(mw, run, code))
@@ -454,7 +454,7 @@ func summaryError(res push.Result, code int) error {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
-	msg := plural(len(res.Hosts), "host") + ": " + strings.Join(parts, ", ")
+	msg := report.Plural(len(res.Hosts), "host") + ": " + strings.Join(parts, ", ")
 	if code == exitInterrupted {
 		msg = "interrupted; " + msg
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/inventory"
 	"github.com/vigo-sh/vigocli/push"
+	"github.com/vigo-sh/vigocli/report"
 	"github.com/vigo-sh/vigocli/stockpile"
 )
 
@@ -141,7 +142,7 @@ func (p *policy) apply(c *cli.Context, o *push.Options) (string, error) {
 		for host, h := range p.health {
 			o.HostHealth[host] = healthOf(c, o.Health, h)
 		}
-		took = append(took, fmt.Sprintf("health_check on %s (%s)", plural(len(p.health), "host"), p.healthPos))
+		took = append(took, fmt.Sprintf("health_check on %s (%s)", report.Plural(len(p.health), "host"), p.healthPos))
 	}
 	return strings.Join(took, ", "), nil
 }
@@ -258,7 +259,7 @@ func writePolicyBatches(w io.Writer, sp *stockpile.Stockpile, hosts []string) {
 	if len(batches) == 1 {
 		nb = "1 batch"
 	}
-	fmt.Fprintf(w, "push: %s in %s (%s)\n", plural(len(hosts), "host"), nb, from)
+	fmt.Fprintf(w, "push: %s in %s (%s)\n", report.Plural(len(hosts), "host"), nb, from)
 	for i, b := range batches {
 		fmt.Fprintf(w, "  batch %d/%d: %s\n", i+1, len(batches), strings.Join(b, ", "))
 	}

@@ -87,7 +87,9 @@ func Dur(d time.Duration) string {
 	}
 }
 
-func plural(n int, word string) string {
+// Plural is "1 host", "2 hosts", "2 batches": a count and its noun, for
+// every summary line (the CLI's too).
+func Plural(n int, word string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, word)
 	}
@@ -138,7 +140,7 @@ func lines(e event.Event) []Line {
 		if e.DryRun {
 			what += " (dry run: nothing will change)"
 		}
-		return one(ToneHeader, fmt.Sprintf("%s: %s in %s", what, plural(len(e.Hosts), "host"), plural(e.Batches, "batch")))
+		return one(ToneHeader, fmt.Sprintf("%s: %s in %s", what, Plural(len(e.Hosts), "host"), Plural(e.Batches, "batch")))
 	case event.BatchStarted:
 		return one(ToneHeader, fmt.Sprintf("batch %d/%d: %s", e.Batch, e.Batches, strings.Join(e.Hosts, ", ")))
 	case event.BatchFinished:

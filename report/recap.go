@@ -74,7 +74,7 @@ func WriteRecap(w io.Writer, run *Run, colour bool) {
 	case !run.DryRun && len(run.Hosts) > 0 && hosts.OK == len(run.Hosts):
 		summary += "; nothing changed"
 	}
-	fmt.Fprintf(w, "%s: %s; wall time %s\n", plural(len(run.Hosts), "host"), summary, Dur(run.Duration))
+	fmt.Fprintf(w, "%s: %s; wall time %s\n", Plural(len(run.Hosts), "host"), summary, Dur(run.Duration))
 	if run.Halted != "" {
 		fmt.Fprintln(w, paint(ToneFailed, "rollout stopped: "+Clean(run.Halted)))
 	}
