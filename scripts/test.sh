@@ -20,9 +20,9 @@ step "setup: packages and the compose plugin"
 # HTML report, zsh and fish run the completion scripts.
 SETUP_EXTRA_PKGS="graphviz chromium zsh fish" lab/setup
 
-step "build and vet"
+step "build, vet and staticcheck"
 go build -o vigocli .
-go vet ./...
+make lint   # go vet and staticcheck
 
 step "lab up"
 # The end-to-end tests share out the lab's hosts by package; see lab/README.md.
