@@ -101,38 +101,49 @@ func envoysPushCommand() *cli.Command {
 }
 
 func runPush(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return withCode(exitInvalid, fmt.Errorf("push takes no arguments (got %q): select hosts with --all or --target", c.Args().First()))
-	}
-	format, err := outputFormat(c)
-	if err != nil {
-		return err
-	}
 	dryRun := c.Bool("dry-run")
 	if c.Bool("detailed-exitcode") && !dryRun {
 		return withCode(exitInvalid, errors.New("--detailed-exitcode needs --dry-run (or use vigocli envoys check)"))
 	}
-	cv, err := prepareConverge(c, dryRun)
+	if c.Bool("rollback-on-failure") && dryRun {
+		return withCode(exitInvalid, errors.New("--rollback-on-failure has nothing to do with --dry-run (no health check runs)"))
+	}
+	cv, opts, err := startRollout(c, "push", dryRun)
 	if err != nil {
 		return err
 	}
-	opts, err := rolloutOptions(c)
-	if err != nil {
-		return err
-	}
-	opts.DryRun = dryRun
-	opts.Command = "push"
 	if c.Bool("rollback-on-failure") {
-		if dryRun {
-			return withCode(exitInvalid, errors.New("--rollback-on-failure has nothing to do with --dry-run (no health check runs)"))
-		}
 		opts.RollbackOnFailure = true
 		cv.job.Rollback = cv.rollbackJob(rollbackOptions{onlyRun: cv.run}).Run
 	}
-	if err := applyPolicy(c, cv.sp, cv.hosts, &opts, format); err != nil {
-		return err
-	}
 	return runRollout(c, cv.inv, cv.hosts, cv.job, opts, cv.masker)
+}
+
+// startRollout is what push and rollback do before their jobs differ: no
+// arguments, the fleet loaded and checked, hosts selected, the rollout
+// options from the flags and the envoys' rollout policy.
+func startRollout(c *cli.Context, verb string, dryRun bool) (*converging, push.Options, error) {
+	if c.NArg() > 0 {
+		return nil, push.Options{}, withCode(exitInvalid, fmt.Errorf("%s takes no arguments (got %q): select hosts with --all or --target", verb, c.Args().First()))
+	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return nil, push.Options{}, err
+	}
+	cv, err := prepareConverge(c, dryRun)
+	if err != nil {
+		return nil, push.Options{}, err
+	}
+	opts, err := rolloutOptions(c)
+	if err != nil {
+		return nil, push.Options{}, err
+	}
+	opts.DryRun = dryRun
+	opts.Command = verb
+	if err := applyPolicy(c, cv.sp, cv.hosts, &opts, format); err != nil {
+		return nil, push.Options{}, err
+	}
+	return cv, opts, nil
 }
 
 // converging is what push and check share: the selected hosts, and the

@@ -60,25 +60,13 @@ func envoysRollbackCommand() *cli.Command {
 }
 
 func runRollback(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return withCode(exitInvalid, fmt.Errorf("rollback takes no arguments (got %q): select hosts with --all or --target", c.Args().First()))
+	dryRun := c.Bool("dry-run")
+	cv, opts, err := startRollout(c, "rollback", dryRun)
+	if err != nil {
+		return err
 	}
 	format, err := outputFormat(c)
 	if err != nil {
-		return err
-	}
-	dryRun := c.Bool("dry-run")
-	cv, err := prepareConverge(c, dryRun)
-	if err != nil {
-		return err
-	}
-	opts, err := rolloutOptions(c)
-	if err != nil {
-		return err
-	}
-	opts.DryRun = dryRun
-	opts.Command = "rollback"
-	if err := applyPolicy(c, cv.sp, cv.hosts, &opts, format); err != nil {
 		return err
 	}
 	hints := &rollbackHints{}
