@@ -195,7 +195,7 @@ EOF
   [ -n "$seen" ] && return 0
   [ "$c" = create ] || return 1
   err=$(mkdir -m 700 -- "$d" 2>&1) || [ -d "$d" ] || die "cannot create lock directory $d (${err##*: }): use become (root's lock), or --lock-dir naming a directory this user owns"
-  verify
+  verify || die "lock directory $d changed while it was made"
 }
 holder() {
   otok= ojson= opid= ostart= oboot= oend= alive= age=0
@@ -220,7 +220,7 @@ probe() { echo "held $d $age"; printf '%s\n' "$ojson"; }
 // waited for here. Between a holder's flock and its record (or its end)
 // the record is not alive: that hand-over is waited out, briefly.
 const holdScript = lib + `command -v flock >/dev/null || die "flock(1) is missing on this host (util-linux)"
-verify create
+verify create || die "lock directory $d could not be checked"
 exec 9>>"$d/lock" || die "cannot open $d/lock"
 waited=0 i=0
 while ! flock -n 9; do
