@@ -250,6 +250,7 @@ type writePlan struct {
 	target   Node   // lstat of res.Dir/base (missing when res.Missing is set)
 	sha      string // its sha256 when it is a regular file
 	uid, gid int64
+	self     uint32 // the user the write runs as
 }
 
 // planWrite resolves p's directory safely (see ResolveDir) and looks at
@@ -271,7 +272,7 @@ func (c *Conn) planWrite(ctx context.Context, p string, opts FileOptions) (write
 	if err != nil {
 		return writePlan{}, err
 	}
-	wp := writePlan{res: res, base: path.Base(p), uid: in.uid, gid: in.gid}
+	wp := writePlan{res: res, base: path.Base(p), uid: in.uid, gid: in.gid, self: in.self}
 	if len(res.Missing) > 0 {
 		return wp, nil
 	}
@@ -317,8 +318,15 @@ func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts FileOp
 	}
 	switch wp.target.Kind {
 	case NodeRegular:
-		if wp.sha == want && wp.target.Mode == mode &&
-			(wp.uid < 0 || uint32(wp.uid) == wp.target.UID) && (wp.gid < 0 || uint32(wp.gid) == wp.target.GID) {
+		// With no owner asked for, the file must be the writer's own: a
+		// file another user planted with the right content stays theirs
+		// (to rewrite later) unless it is replaced.
+		owner := wp.self
+		if wp.uid >= 0 {
+			owner = uint32(wp.uid)
+		}
+		if wp.sha == want && wp.target.Mode == mode && wp.target.UID == owner &&
+			(wp.gid < 0 || uint32(wp.gid) == wp.target.GID) {
 			c.count(func(k *counters) { k.uploadsSkipped.Add(1) })
 			return false, nil
 		}

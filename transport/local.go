@@ -220,7 +220,11 @@ func (c *Conn) writeLocal(ctx context.Context, p string, data []byte, opts FileO
 	case err != nil:
 		return fail(err)
 	case st.Mode&unix.S_IFMT == unix.S_IFREG:
-		if st.Mode&0o7777 == mode && (uid < 0 || int(st.Uid) == uid) && (gid < 0 || int(st.Gid) == gid) && sameContent(dfd, base, data) {
+		owner := uid // none asked for: the file must be our own, not one another user planted
+		if owner < 0 {
+			owner = os.Geteuid()
+		}
+		if st.Mode&0o7777 == mode && int(st.Uid) == owner && (gid < 0 || int(st.Gid) == gid) && sameContent(dfd, base, data) {
 			c.count(func(k *counters) { k.uploadsSkipped.Add(1) })
 			return false, nil
 		}

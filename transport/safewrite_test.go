@@ -452,3 +452,34 @@ func TestNumericOwnerConverges(t *testing.T) {
 		})
 	}
 }
+
+// A file another user planted at the target, in a sticky directory where
+// they may create entries, with exactly the content and mode asked for,
+// is not "already up to date": with no owner asked for, the file must be
+// the writer's own, else the planter keeps a file root services read and
+// can rewrite it after the push.
+func TestFilePlantedWithRightContentIsReplaced(t *testing.T) {
+	conns := safeConns(t)
+	for name, c := range conns {
+		t.Run(name, func(t *testing.T) {
+			h := newHostile(t)
+			spool := filepath.Join(h.root, "spool")
+			if err := os.Mkdir(spool, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(spool, 0o777|os.ModeSticky); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(spool, "app.conf")
+			h.as(t, "sh", "-c", `umask 022 && printf config > "$1"`, "x", p)
+			ch, err := c.WriteFile(context.Background(), p, []byte("config"), FileOptions{Mode: 0o644})
+			if err != nil || !ch {
+				t.Fatalf("write over the planted file: changed %v, err %v (want changed)", ch, err)
+			}
+			st, err := os.Lstat(p)
+			if err != nil || st.Sys().(*syscall.Stat_t).Uid != 0 || st.Mode().Perm() != 0o644 {
+				t.Fatalf("%s now: %v uid %d %v", p, st.Mode(), st.Sys().(*syscall.Stat_t).Uid, err)
+			}
+		})
+	}
+}
