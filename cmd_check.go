@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,6 +21,10 @@ import (
 // is converging a host may see that host half-converged and report the
 // drift it sees at that moment; the next check sees the result.
 
+// defaultCheckHostTimeout is check's --host-timeout: a check only reads,
+// and one run every minute from cron must not pile up behind a stuck host.
+const defaultCheckHostTimeout = 2 * time.Minute
+
 func envoysCheckCommand() *cli.Command {
 	flags := append(sharedFlags(), selectFlags()...)
 	flags = append(flags,
@@ -28,6 +33,7 @@ func envoysCheckCommand() *cli.Command {
 		&cli.StringFlag{Name: "report-html", Usage: "write a self-contained HTML report of the plans to `FILE`"},
 		sourceOutsideFlag(),
 	)
+	flags = append(flags, boundsFlags(defaultCheckHostTimeout)...)
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "report the selected hosts that drifted from their desired state (changes nothing)",
@@ -42,7 +48,8 @@ func envoysCheckCommand() *cli.Command {
 			"drifted resource with the plan's action, reason and differing fields.\n" +
 			"Exit codes: 0 every host in sync, 2 some host drifted, 1 some host could not\n" +
 			"be planned (a secret, Docker), 3 some host unreachable (none drifted or\n" +
-			"failed), 4 invalid stockpile, inventory or arguments, 130 interrupted.",
+			"failed), 4 invalid stockpile, inventory or arguments, 5 some host's key\n" +
+			"refused (none drifted or failed), 130 interrupted.",
 		Flags:  flags,
 		Action: runCheck,
 	}
@@ -62,6 +69,9 @@ func runCheck(c *cli.Context) error {
 	opts := push.Options{DryRun: true, Command: "check", Parallel: c.Int("parallel")}
 	if opts.Parallel < 0 {
 		return withCode(exitInvalid, fmt.Errorf("--parallel %d: want 1 or more", opts.Parallel))
+	}
+	if opts.HostTimeout, err = timeLimits(c); err != nil {
+		return err
 	}
 	return rollout(c, cv.inv, cv.hosts, cv.job, opts, cv.masker, true)
 }

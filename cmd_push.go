@@ -40,7 +40,7 @@ func rolloutFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "hosts per batch: `N`, or N% of the selected hosts (rounded up, at least 1); 0: all", DefaultText: "all hosts in one batch"},
 		&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Usage: "at most `N` hosts at once inside a batch", DefaultText: "the whole batch"},
-		&cli.StringFlag{Name: "max-fail", Value: "0", Usage: "failed or unreachable hosts tolerated over the run: `N`, or N% (rounded down); one more stops the rollout after the current batch"},
+		&cli.StringFlag{Name: "max-fail", Value: "0", Usage: "failed, unreachable or refused hosts tolerated over the run: `N`, or N% (rounded down); one more stops the rollout after the current batch"},
 		&cli.BoolFlag{Name: "fail-fast", Usage: "stop starting hosts at the first failure, even inside the batch (running hosts finish)"},
 		&cli.StringFlag{Name: "health-check", Usage: "shell `CMD` (sh -c) run on each host after its push or command succeeded; fails the host when every attempt exits non-zero"},
 		&cli.IntFlag{Name: "health-retries", Value: 2, Usage: "`N` more health check attempts after a failed one"},
@@ -78,7 +78,7 @@ func envoysPushCommand() *cli.Command {
 	flags = append(flags, boundsFlags(defaultHostTimeout)...)
 	flags = append(flags, &cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "plan every host and show what would change; changes nothing, takes no lock, runs no health check"})
 	flags = append(flags, &cli.BoolFlag{Name: "rollback-on-failure", Usage: "a host whose health check fails after this push recreated containers gets back the containers it ran before (their recorded image, the current stockpile's spec and secrets), is checked again and ends rolled_back (exit 2)"})
-	flags = append(flags, &cli.BoolFlag{Name: "detailed-exitcode", Usage: "with --dry-run, exit as envoys check does: 0 no drift, 2 some host drifted, 3 some host unreachable, 1 some host could not be planned"})
+	flags = append(flags, &cli.BoolFlag{Name: "detailed-exitcode", Usage: "with --dry-run, exit as envoys check does: 0 no drift, 2 some host drifted, 1 some host could not be planned, 5 some host's key refused, 3 some host unreachable"})
 	return &cli.Command{
 		Name:      "push",
 		Usage:     "converge the selected hosts to their desired state, in batches",
@@ -306,13 +306,20 @@ func rolloutOptions(c *cli.Context) (push.Options, error) {
 		return o, withCode(exitInvalid, fmt.Errorf("--lock-dir: %w", err))
 	}
 	o.Lock = &lock.Locker{Wait: c.Duration("lock-wait"), Dir: c.String("lock-dir")}
-	if o.HostTimeout = c.Duration("host-timeout"); o.HostTimeout < 0 {
-		return o, withCode(exitInvalid, fmt.Errorf("--host-timeout %s: want 0 (no limit) or more", o.HostTimeout))
+	o.HostTimeout, err = timeLimits(c)
+	return o, err
+}
+
+// timeLimits checks the boundsFlags and returns --host-timeout.
+func timeLimits(c *cli.Context) (time.Duration, error) {
+	host := c.Duration("host-timeout")
+	if host < 0 {
+		return 0, withCode(exitInvalid, fmt.Errorf("--host-timeout %s: want 0 (no limit) or more", host))
 	}
 	if d := c.Duration("request-timeout"); d < 0 || c.IsSet("request-timeout") && d == 0 {
-		return o, withCode(exitInvalid, fmt.Errorf("--request-timeout %s: want a positive duration", d))
+		return 0, withCode(exitInvalid, fmt.Errorf("--request-timeout %s: want a positive duration", d))
 	}
-	return o, nil
+	return host, nil
 }
 
 // connector reaches inventory hosts through one transport pool.

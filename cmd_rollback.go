@@ -36,6 +36,7 @@ import (
 func envoysRollbackCommand() *cli.Command {
 	flags := append(sharedFlags(), selectFlags()...)
 	flags = append(flags, rolloutFlags()...)
+	flags = append(flags, boundsFlags(defaultHostTimeout)...)
 	flags = append(flags,
 		&cli.StringFlag{Name: "to", Usage: "the earlier deployment: `N` (1 the one before the current, up to " + fmt.Sprint(executors.HistoryLimit) + "), or an image reference, tag or image ID", DefaultText: "1"},
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "plan the rollback of every host and show it; changes nothing, takes no lock, runs no health check"},

@@ -56,7 +56,7 @@ func newApp() *cli.App {
 			"unique prefix or its short name (web1). Usage mistakes exit 4 with one line.\n" +
 			"Exit codes: 0 ok, 1 unexpected error, 2 some host failed, 3 some host\n" +
 			"unreachable, 4 invalid arguments, stockpile or inventory, 5 some host's key\n" +
-			"refused, 130 interrupted. Shell completion: vigocli completion bash|zsh|fish.",
+			"refused (lock status/release: 3), 130 interrupted. Shell completion: vigocli completion bash|zsh|fish.",
 		Flags:          append(globalFlags(), profileFlags()...),
 		Writer:         os.Stdout,
 		ErrWriter:      os.Stderr,
