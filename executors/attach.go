@@ -17,8 +17,8 @@ import (
 // decodeAttachments reads a container's networks: each entry is a network
 // name, or a map {name: NAME, aliases: [ALIAS...]}.
 func decodeAttachments(f fields) ([]string, map[string][]string, error) {
-	v, ok := f.r.Fields["networks"]
-	if !ok || v == nil {
+	v := f.get("networks")
+	if v == nil {
 		return nil, nil, nil
 	}
 	items, isList := v.([]any)

@@ -17,8 +17,30 @@ import (
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/secrets"
 	"github.com/vigo-sh/vigocli/shellquote"
+	"github.com/vigo-sh/vigocli/stockpile"
 	"github.com/vigo-sh/vigocli/transport"
 )
+
+// dockerComposeType: a compose project brought up (all its services
+// running) or down, with docker compose on the host.
+var dockerComposeType = Type{
+	Schema: stockpile.TypeSchema{
+		Type: "docker_compose",
+		Doc:  "a docker compose project up (all services running) or down",
+		Fields: []stockpile.Field{
+			{Name: "compose_file", Kind: stockpile.KindString, Required: true, Doc: "absolute path of the compose file on the host"},
+			{Name: "project_name", Kind: stockpile.KindString, Doc: "project name (default: compose's own, the file's directory name)"},
+			{Name: "state", Kind: stockpile.KindString, Enum: []string{"up", "down"}, Default: "up", Doc: "up: every service running; down: the stack removed"},
+			{Name: "pull", Kind: stockpile.KindString, Enum: []string{"always", "missing", "never"}, Default: "missing", Doc: "pull policy of the up vigo runs"},
+			{Name: "remove_orphans", Kind: stockpile.KindBool, Default: "false", Doc: "remove containers of services no longer in the file"},
+			{Name: "services", Kind: stockpile.KindList, Doc: "only these services (default all)"},
+			{Name: "wait", Kind: stockpile.KindBool, Default: "false", Doc: "wait until services are running/healthy"},
+			{Name: "wait_timeout", Kind: stockpile.KindDuration, Default: "120s", Doc: "how long wait waits"},
+			{Name: "env", Kind: stockpile.KindMap, Secret: true, Doc: "variables for compose's interpolation, passed through its environment (never a command line; the project's .env stays in effect)"},
+		},
+	},
+	Decode: decodeCompose,
+}
 
 // composeSpec is a decoded docker_compose resource.
 type composeSpec struct {
@@ -51,13 +73,13 @@ func decodeCompose(f fields, env Env) (Spec, error) {
 	if s.Project != "" && !projectNameRE.MatchString(s.Project) {
 		return nil, f.errorf("project_name", "%q is not a compose project name ([a-z0-9][a-z0-9_-]*)", s.Project)
 	}
-	if s.State, err = f.enum("state", "up", "up", "down"); err != nil {
+	if s.State, err = f.enum("state"); err != nil {
 		return nil, err
 	}
-	if s.Pull, err = f.enum("pull", "missing", "always", "missing", "never"); err != nil {
+	if s.Pull, err = f.enum("pull"); err != nil {
 		return nil, err
 	}
-	if s.RemoveOrphans, err = f.boolean("remove_orphans", false); err != nil {
+	if s.RemoveOrphans, err = f.boolean("remove_orphans"); err != nil {
 		return nil, err
 	}
 	if s.Services, err = f.list("services"); err != nil {
@@ -69,10 +91,10 @@ func decodeCompose(f fields, env Env) (Spec, error) {
 		}
 	}
 	sort.Strings(s.Services)
-	if s.Wait, err = f.boolean("wait", false); err != nil {
+	if s.Wait, err = f.boolean("wait"); err != nil {
 		return nil, err
 	}
-	if s.WaitTimeout, err = f.duration("wait_timeout", 120*time.Second); err != nil {
+	if s.WaitTimeout, err = f.duration("wait_timeout"); err != nil {
 		return nil, err
 	}
 	if s.Env, err = f.strMap("env"); err != nil {

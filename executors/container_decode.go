@@ -8,11 +8,41 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/secrets"
+	"github.com/vigo-sh/vigocli/stockpile"
 )
+
+// dockerContainerType: a container created, started, stopped, recreated
+// or removed through the engine API.
+var dockerContainerType = Type{
+	Schema: stockpile.TypeSchema{
+		Type: "docker_container",
+		Doc:  "a container created, running, stopped or absent, recreated when its configuration differs",
+		Fields: []stockpile.Field{
+			{Name: "container", Kind: stockpile.KindString, Required: true, Doc: "container name"},
+			{Name: "image", Kind: stockpile.KindString, Doc: "image reference (required unless state is absent); pulled when missing"},
+			{Name: "state", Kind: stockpile.KindString, Enum: []string{"running", "stopped", "absent"}, Default: "running", Doc: "running, stopped (created, not started) or absent (removed)"},
+			{Name: "ports", Kind: stockpile.KindList, Doc: "published ports: [IP:]HOST:CONTAINER[/PROTO] (an explicit IP is kept as written)"},
+			{Name: "command", Kind: stockpile.KindAny, Doc: "command: a string (split like a shell would, without expansion) or a list"},
+			{Name: "entrypoint", Kind: stockpile.KindAny, Doc: "entrypoint: a string or a list ([] means none)"},
+			{Name: "environment", Kind: stockpile.KindMap, Secret: true, Doc: "environment variables"},
+			{Name: "restart_policy", Kind: stockpile.KindString, Default: "no", Doc: "no, always, unless-stopped, on-failure[:N]"},
+			{Name: "volumes", Kind: stockpile.KindList, Doc: "mounts: SOURCE:TARGET[:ro] (volume name, applied after its docker_volume, or absolute host path)"},
+			{Name: "networks", Kind: stockpile.KindAny, Doc: "networks to attach: NAME or {name: NAME, aliases: [ALIAS...]}; the first is the network mode, the others are connected before start (applied after their docker_network; an undeclared one is created if missing)"},
+			{Name: "labels", Kind: stockpile.KindMap, Doc: "container labels (no secret references)"},
+			{Name: "user", Kind: stockpile.KindString, Doc: "user[:group] to run as"},
+			{Name: "working_dir", Kind: stockpile.KindString, Doc: "working directory"},
+			{Name: "hostname", Kind: stockpile.KindString, Doc: "container hostname"},
+			{Name: "healthcheck", Kind: stockpile.KindAny, Doc: "map: test, interval, timeout, retries, start_period"},
+			{Name: "wait_healthy", Kind: stockpile.KindBool, Default: "false", Doc: "after start, wait until the healthcheck passes (without one, until the container runs)"},
+			{Name: "wait_timeout", Kind: stockpile.KindDuration, Default: "60s", Doc: "how long wait_healthy waits"},
+		},
+		Uses: containerUses,
+	},
+	Decode: decodeContainer,
+}
 
 func decodeContainer(f fields, env Env) (Spec, error) {
 	s := &containerSpec{res: f.r, run: env.Run}
@@ -26,7 +56,7 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 	if why := checkContainerName(s.Name); why != "" {
 		return nil, f.errorf("container", "%s", why)
 	}
-	if s.State, err = f.enum("state", "running", "running", "stopped", "absent"); err != nil {
+	if s.State, err = f.enum("state"); err != nil {
 		return nil, err
 	}
 	img, err := f.str("image")
@@ -89,7 +119,7 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 		}
 		s.secretVals[k] = val
 	}
-	rp, err := f.str("restart_policy")
+	rp, err := f.text("restart_policy")
 	if err != nil {
 		return nil, err
 	}
@@ -129,10 +159,10 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 	if s.Healthcheck, err = decodeHealthcheck(f); err != nil {
 		return nil, err
 	}
-	if s.WaitHealthy, err = f.boolean("wait_healthy", false); err != nil {
+	if s.WaitHealthy, err = f.boolean("wait_healthy"); err != nil {
 		return nil, err
 	}
-	if s.WaitTimeout, err = f.duration("wait_timeout", 60*time.Second); err != nil {
+	if s.WaitTimeout, err = f.duration("wait_timeout"); err != nil {
 		return nil, err
 	}
 	s.hash = s.specHash()
@@ -154,8 +184,8 @@ func (s *containerSpec) specHash() string {
 }
 
 func decodeHealthcheck(f fields) (*Healthcheck, error) {
-	v, ok := f.r.Fields["healthcheck"]
-	if !ok || v == nil {
+	v := f.get("healthcheck")
+	if v == nil {
 		return nil, nil
 	}
 	m, ok := v.(map[string]any)
@@ -191,13 +221,13 @@ func decodeHealthcheck(f fields) (*Healthcheck, error) {
 		hc.Test = append([]string{"CMD"}, hc.Test...)
 	}
 	var err error
-	if hc.Interval, err = sub.duration("interval", 0); err != nil {
+	if hc.Interval, err = sub.durationOr("interval", ""); err != nil {
 		return nil, err
 	}
-	if hc.Timeout, err = sub.duration("timeout", 0); err != nil {
+	if hc.Timeout, err = sub.durationOr("timeout", ""); err != nil {
 		return nil, err
 	}
-	if hc.StartPeriod, err = sub.duration("start_period", 0); err != nil {
+	if hc.StartPeriod, err = sub.durationOr("start_period", ""); err != nil {
 		return nil, err
 	}
 	if r, err := sub.str("retries"); err != nil {

@@ -2,18 +2,26 @@ package executors
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/stockpile"
 )
 
-// fields reads the rendered fields of one resource. Every error names the
-// resource and its position so that a user can find the line to fix.
+// fields reads the rendered fields of one resource, with its type's
+// schema: defaults and enums come from there, so a decoder never
+// restates them. Every error names the resource and its position so that
+// a user can find the line to fix.
 type fields struct {
-	r desired.Resource
+	r      desired.Resource
+	schema *stockpile.TypeSchema // nil for a nested map (a healthcheck)
+	// seen, when not nil, records every field read (tests check that a
+	// decoder reads exactly its schema's fields).
+	seen map[string]bool
 }
 
 // errorf returns a *FieldError; format works like fmt.Errorf's (a %w
@@ -32,53 +40,69 @@ func topField(field string) string {
 	return field
 }
 
+// get returns a field's value (nil when absent or null).
+func (f fields) get(name string) any {
+	if f.seen != nil {
+		f.seen[name] = true
+	}
+	return f.r.Fields[name]
+}
+
+// def is the schema's default of a field ("" when none).
+func (f fields) def(name string) string {
+	sf, _ := schemaField(f.schema, name)
+	return sf.Default
+}
+
 func (f fields) has(name string) bool {
-	v, ok := f.r.Fields[name]
-	return ok && v != nil
+	return f.get(name) != nil
 }
 
 // str returns a scalar field as text ("" when absent).
 func (f fields) str(name string) (string, error) {
-	v, ok := f.r.Fields[name]
-	if !ok || v == nil {
+	v := f.get(name)
+	if v == nil {
 		return "", nil
 	}
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case int:
-		return strconv.Itoa(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	if s, ok := scalarText(v); ok {
+		return s, nil
 	}
 	return "", f.errorf(name, "want a scalar, got %T", v)
 }
 
-// enum returns a scalar field that must be one of allowed (def when absent).
-func (f fields) enum(name, def string, allowed ...string) (string, error) {
+// text returns a scalar field as text, or its default when absent or
+// empty.
+func (f fields) text(name string) (string, error) {
+	s, err := f.str(name)
+	if s == "" && err == nil {
+		s = f.def(name)
+	}
+	return s, err
+}
+
+// enum returns a scalar field that must be one of the schema's values
+// (its default when absent).
+func (f fields) enum(name string) (string, error) {
 	s, err := f.str(name)
 	if err != nil {
 		return "", err
 	}
+	sf, _ := schemaField(f.schema, name)
 	if s == "" {
-		return def, nil
+		return sf.Default, nil
 	}
-	for _, a := range allowed {
-		if s == a {
-			return s, nil
-		}
+	if slices.Contains(sf.Enum, s) {
+		return s, nil
 	}
-	return "", f.errorf(name, "%q is not one of %s", s, strings.Join(allowed, ", "))
+	return "", f.errorf(name, "%q is not one of %s", s, strings.Join(sf.Enum, ", "))
 }
 
-// boolean accepts true/false in the spellings YAML users write.
-func (f fields) boolean(name string, def bool) (bool, error) {
-	v, ok := f.r.Fields[name]
-	if !ok || v == nil {
+// boolean accepts true/false in the spellings YAML users write; absent,
+// it is the schema's default (false when none).
+func (f fields) boolean(name string) (bool, error) {
+	def, _ := strconv.ParseBool(f.def(name))
+	v := f.get(name)
+	if v == nil {
 		return def, nil
 	}
 	if b, ok := v.(bool); ok {
@@ -99,28 +123,35 @@ func (f fields) boolean(name string, def bool) (bool, error) {
 	return false, f.errorf(name, "%q is not a boolean (true or false)", s)
 }
 
-func (f fields) duration(name string, def time.Duration) (time.Duration, error) {
+// duration returns a duration field (a bare number is seconds), or the
+// schema's default when absent.
+func (f fields) duration(name string) (time.Duration, error) {
+	return f.durationOr(name, f.def(name))
+}
+
+// durationOr is duration with the default given, for nested maps.
+func (f fields) durationOr(name, def string) (time.Duration, error) {
 	s, err := f.str(name)
 	if err != nil {
 		return 0, err
 	}
 	if s == "" {
-		return def, nil
+		s = def
 	}
-	if n, err := strconv.Atoi(s); err == nil {
-		return time.Duration(n) * time.Second, nil
+	if s == "" {
+		return 0, nil
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, f.errorf(name, "%q is not a duration (e.g. 30s, 2m)", s)
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, f.errorf(name, "%v", err)
 	}
 	return d, nil
 }
 
 // list returns a list of scalars; a single scalar is a list of one.
 func (f fields) list(name string) ([]string, error) {
-	v, ok := f.r.Fields[name]
-	if !ok || v == nil {
+	v := f.get(name)
+	if v == nil {
 		return nil, nil
 	}
 	switch x := v.(type) {
@@ -145,8 +176,8 @@ func (f fields) list(name string) ([]string, error) {
 
 // strMap returns a map of scalar values.
 func (f fields) strMap(name string) (map[string]string, error) {
-	v, ok := f.r.Fields[name]
-	if !ok || v == nil {
+	v := f.get(name)
+	if v == nil {
 		return nil, nil
 	}
 	out := map[string]string{}
@@ -187,8 +218,8 @@ func (f fields) strMap(name string) (map[string]string, error) {
 // split like a shell splits words (quotes and backslashes), with no
 // expansion of any kind.
 func (f fields) argv(name string) ([]string, bool, error) {
-	v, ok := f.r.Fields[name]
-	if !ok || v == nil {
+	v := f.get(name)
+	if v == nil {
 		return nil, false, nil
 	}
 	if _, isList := v.([]any); isList {

@@ -13,8 +13,28 @@ import (
 
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/secrets"
+	"github.com/vigo-sh/vigocli/stockpile"
 	"github.com/vigo-sh/vigocli/transport"
 )
+
+// fileType: a file written atomically, compared by sha256, with its mode
+// and owner.
+var fileType = Type{
+	Schema: stockpile.TypeSchema{
+		Type: "file",
+		Doc:  "a file on the host, written atomically and compared by sha256",
+		Fields: []stockpile.Field{
+			{Name: "target_path", Kind: stockpile.KindString, Required: true, Doc: "absolute path on the host"},
+			{Name: "content", Kind: stockpile.KindString, Secret: true, Doc: "file content (templated unless tagged !raw; exactly secret:PATH writes a secret's value)"},
+			{Name: "source", Kind: stockpile.KindString, Doc: "a file in the stockpile (relative to the stockpile directory; must stay inside it after symlinks), sent as is"},
+			{Name: "mode", Kind: stockpile.KindString, Default: "0644", Doc: "octal mode as a string, e.g. \"0640\" (setuid, setgid and sticky bits allowed)"},
+			{Name: "owner", Kind: stockpile.KindString, Doc: "owner user name"},
+			{Name: "group", Kind: stockpile.KindString, Doc: "group name"},
+			{Name: "state", Kind: stockpile.KindString, Enum: []string{"present", "absent"}, Default: "present", Doc: "absent removes the file"},
+		},
+	},
+	Decode: decodeFile,
+}
 
 // fileSpec is a decoded file resource.
 type fileSpec struct {
@@ -39,7 +59,7 @@ func decodeFile(f fields, env Env) (Spec, error) {
 	if s.Path == "" || !path.IsAbs(s.Path) || path.Clean(s.Path) != s.Path {
 		return nil, f.errorf("target_path", "want a clean absolute path, got %q", s.Path)
 	}
-	if s.State, err = f.enum("state", "present", "present", "absent"); err != nil {
+	if s.State, err = f.enum("state"); err != nil {
 		return nil, err
 	}
 	content, err := f.str("content")
@@ -76,18 +96,15 @@ func decodeFile(f fields, env Env) (Spec, error) {
 	}
 	sum := sha256.Sum256(s.Content)
 	s.SHA256 = hex.EncodeToString(sum[:])
-	mode, err := f.str("mode")
+	mode, err := f.text("mode")
 	if err != nil {
 		return nil, err
 	}
-	s.Mode = 0o644
-	if mode != "" {
-		m, err := strconv.ParseUint(mode, 8, 32)
-		if err != nil || m > 0o7777 {
-			return nil, f.errorf("mode", "%q is not an octal mode like \"0644\"", mode)
-		}
-		s.Mode = transport.FileMode(uint32(m))
+	m, err := strconv.ParseUint(mode, 8, 32)
+	if err != nil || m > 0o7777 {
+		return nil, f.errorf("mode", "%q is not an octal mode like \"0644\"", mode)
 	}
+	s.Mode = transport.FileMode(uint32(m))
 	if s.Owner, err = f.str("owner"); err != nil {
 		return nil, err
 	}

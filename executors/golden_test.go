@@ -391,7 +391,7 @@ func fileFields(content string) map[string]any {
 
 func fileState(content, mode string) func(t *testing.T, st *State) {
 	return func(t *testing.T, st *State) {
-		s, _ := decodeFile(fields{r: desired.Resource{Fields: map[string]any{"target_path": "/x", "content": content}}}, Env{})
+		s, _ := decodeFile(fields{r: desired.Resource{Fields: map[string]any{"target_path": "/x", "content": content}}, schema: &fileType.Schema}, Env{})
 		st.Files["/opt/myapp/app.conf"] = &FileInfo{SHA256: s.(*fileSpec).SHA256, Mode: mode, Owner: "root", Group: "root"}
 	}
 }

@@ -7,8 +7,25 @@ import (
 	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/stockpile"
 	"github.com/vigo-sh/vigocli/transport"
 )
+
+// dockerImageType: an image pulled when missing (or on every push), or
+// removed.
+var dockerImageType = Type{
+	Schema: stockpile.TypeSchema{
+		Type: "docker_image",
+		Doc:  "an image present (pulled) or absent on the host",
+		Fields: []stockpile.Field{
+			{Name: "image", Kind: stockpile.KindString, Required: true, Doc: "repository, e.g. redis or myregistry.example.com/webapp; may carry a tag or digest when tag is empty"},
+			{Name: "tag", Kind: stockpile.KindString, Default: "latest", Doc: "tag (none added when image carries a tag or digest)"},
+			{Name: "state", Kind: stockpile.KindString, Enum: []string{"present", "absent"}, Default: "present", Doc: "absent removes the image (refused while a container uses it)"},
+			{Name: "pull", Kind: stockpile.KindString, Enum: []string{"missing", "always"}, Default: "missing", Doc: "missing: pull only when absent; always: pull every push, changed only when the image ID changes"},
+		},
+	},
+	Decode: decodeImage,
+}
 
 // imageSpec is a decoded docker_image resource.
 type imageSpec struct {
@@ -43,12 +60,12 @@ func decodeImage(f fields, _ Env) (Spec, error) {
 	case strings.Contains(image, "@") || hasTag(image):
 		s.Ref = image
 	default:
-		s.Ref = image + ":latest"
+		s.Ref = image + ":" + f.def("tag")
 	}
-	if s.State, err = f.enum("state", "present", "present", "absent"); err != nil {
+	if s.State, err = f.enum("state"); err != nil {
 		return nil, err
 	}
-	if s.Pull, err = f.enum("pull", "missing", "missing", "always"); err != nil {
+	if s.Pull, err = f.enum("pull"); err != nil {
 		return nil, err
 	}
 	return s, nil

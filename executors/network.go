@@ -19,22 +19,25 @@ import (
 // replaces or removes a network it did not create unless the resource
 // says take_over: true.
 
-var dockerNetworkSchema = stockpile.TypeSchema{
-	Type: "docker_network",
-	Doc:  "a user-defined network present or absent; containers name it in their networks",
-	Key:  "network",
-	Fields: []stockpile.Field{
-		{Name: "network", Kind: stockpile.KindString, Required: true, Doc: "network name on the host"},
-		{Name: "driver", Kind: stockpile.KindString, Doc: "network driver (default bridge)"},
-		{Name: "options", Kind: stockpile.KindMap, Doc: "driver options, e.g. com.docker.network.bridge.name"},
-		{Name: "labels", Kind: stockpile.KindMap, Doc: "network labels (no secret references)"},
-		{Name: "internal", Kind: stockpile.KindBool, Doc: "no route to the outside (default false)"},
-		{Name: "attachable", Kind: stockpile.KindBool, Doc: "standalone containers may attach (swarm overlay networks; default false)"},
-		{Name: "subnet", Kind: stockpile.KindString, Doc: "address pool in CIDR notation (default: the engine picks one)"},
-		{Name: "gateway", Kind: stockpile.KindString, Doc: "gateway address in the subnet (default: the engine picks one)"},
-		{Name: "state", Kind: stockpile.KindString, Enum: []string{"present", "absent"}, Doc: "present (default) or absent"},
-		{Name: "take_over", Kind: stockpile.KindBool, Doc: "let vigo recreate or remove a network of this name that it did not create (default false)"},
+var dockerNetworkType = Type{
+	Schema: stockpile.TypeSchema{
+		Type: "docker_network",
+		Doc:  "a user-defined network present or absent; containers name it in their networks",
+		Key:  "network",
+		Fields: []stockpile.Field{
+			{Name: "network", Kind: stockpile.KindString, Required: true, Doc: "network name on the host"},
+			{Name: "driver", Kind: stockpile.KindString, Default: "bridge", Doc: "network driver"},
+			{Name: "options", Kind: stockpile.KindMap, Doc: "driver options, e.g. com.docker.network.bridge.name"},
+			{Name: "labels", Kind: stockpile.KindMap, Doc: "network labels (no secret references)"},
+			{Name: "internal", Kind: stockpile.KindBool, Default: "false", Doc: "no route to the outside"},
+			{Name: "attachable", Kind: stockpile.KindBool, Default: "false", Doc: "standalone containers may attach (swarm overlay networks)"},
+			{Name: "subnet", Kind: stockpile.KindString, Doc: "address pool in CIDR notation, IPv4 or IPv6 (default: the engine picks one, and that choice is not compared)"},
+			{Name: "gateway", Kind: stockpile.KindString, Doc: "gateway address in the subnet (default: the engine picks one)"},
+			{Name: "state", Kind: stockpile.KindString, Enum: []string{"present", "absent"}, Default: "present", Doc: "absent removes the network, if safe"},
+			{Name: "take_over", Kind: stockpile.KindBool, Default: "false", Doc: "let vigo recreate or remove a network of this name that it did not create"},
+		},
 	},
+	Decode: decodeNetwork,
 }
 
 // driverRE: a driver name, or a plugin's REPOSITORY[:TAG].
@@ -73,7 +76,7 @@ func decodeNetwork(f fields, _ Env) (Spec, error) {
 	if s.Driver, err = f.str("driver"); err != nil {
 		return nil, err
 	}
-	s.Driver = orDefault(s.Driver, "bridge")
+	s.Driver = orDefault(s.Driver, f.def("driver"))
 	if !driverRE.MatchString(s.Driver) {
 		return nil, f.errorf("driver", "%q is not a driver name", s.Driver)
 	}
@@ -83,10 +86,10 @@ func decodeNetwork(f fields, _ Env) (Spec, error) {
 	if s.Labels, err = userLabels(f, "labels"); err != nil {
 		return nil, err
 	}
-	if s.Internal, err = f.boolean("internal", false); err != nil {
+	if s.Internal, err = f.boolean("internal"); err != nil {
 		return nil, err
 	}
-	if s.Attachable, err = f.boolean("attachable", false); err != nil {
+	if s.Attachable, err = f.boolean("attachable"); err != nil {
 		return nil, err
 	}
 	if s.Subnet, err = f.str("subnet"); err != nil {
@@ -114,10 +117,10 @@ func decodeNetwork(f fields, _ Env) (Spec, error) {
 			return nil, f.errorf("gateway", "%s is not in subnet %s", s.Gateway, s.Subnet)
 		}
 	}
-	if s.State, err = f.enum("state", "present", "present", "absent"); err != nil {
+	if s.State, err = f.enum("state"); err != nil {
 		return nil, err
 	}
-	if s.TakeOver, err = f.boolean("take_over", false); err != nil {
+	if s.TakeOver, err = f.boolean("take_over"); err != nil {
 		return nil, err
 	}
 	return s, nil

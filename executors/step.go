@@ -144,29 +144,6 @@ type Spec interface {
 	RefreshAction() Action
 }
 
-// Decode turns a rendered resource into its typed spec.
-func Decode(r desired.Resource, env Env) (Spec, error) {
-	f := fields{r: r}
-	if err := CheckSecretRefs(r); err != nil {
-		return nil, err
-	}
-	switch r.Type {
-	case "docker_image":
-		return decodeImage(f, env)
-	case "docker_container":
-		return decodeContainer(f, env)
-	case "docker_compose":
-		return decodeCompose(f, env)
-	case "file":
-		return decodeFile(f, env)
-	case "docker_network":
-		return decodeNetwork(f, env)
-	case "docker_volume":
-		return decodeVolume(f, env)
-	}
-	return nil, fmt.Errorf("%s: resource %q: unknown type %q", r.Pos, r.Name, r.Type)
-}
-
 // Plan plans a spec against the state and keeps what Apply needs.
 func Plan(sp Spec, o *State) Step {
 	st := sp.Plan(o)

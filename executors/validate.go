@@ -95,19 +95,12 @@ func apiRef(ref string) string {
 	return strings.Join(parts, "/")
 }
 
-// secretFields are the fields in which a secret reference is substituted,
-// by resource type; a reference anywhere else would be sent literally.
-var secretFields = map[string]string{
-	"docker_container": "environment",
-	"docker_compose":   "env",
-	"file":             "content",
-}
-
 // SecretRefAllowed says whether a "secret:PATH" value in the given
 // top-level field of a resource of type typ is substituted by the
-// executors (push resolves only those).
+// executors (push resolves only those): the fields the type's schema
+// marks Secret. A reference anywhere else would be sent literally.
 func SecretRefAllowed(typ, field string) bool {
-	return secretFields[typ] == field
+	return builtin.secretField(typ, field)
 }
 
 // CheckSecretRefs fails when a field that executors do not substitute

@@ -18,19 +18,22 @@ import (
 // removed; one vigo did not create is replaced or removed only with
 // take_over: true.
 
-var dockerVolumeSchema = stockpile.TypeSchema{
-	Type: "docker_volume",
-	Doc:  "a named volume present or absent; containers mount it as NAME:/path",
-	Key:  "volume",
-	Fields: []stockpile.Field{
-		{Name: "volume", Kind: stockpile.KindString, Required: true, Doc: "volume name on the host"},
-		{Name: "driver", Kind: stockpile.KindString, Doc: "volume driver (default local)"},
-		{Name: "driver_opts", Kind: stockpile.KindMap, Doc: "driver options, e.g. type, device, o for local"},
-		{Name: "labels", Kind: stockpile.KindMap, Doc: "volume labels (no secret references)"},
-		{Name: "state", Kind: stockpile.KindString, Enum: []string{"present", "absent"}, Doc: "present (default) or absent (the volume and its data are deleted)"},
-		{Name: "recreate", Kind: stockpile.KindBool, Doc: "when driver, driver_opts or labels differ, delete the volume and its data and create it anew (default false: refused)"},
-		{Name: "take_over", Kind: stockpile.KindBool, Doc: "let vigo recreate or remove a volume of this name that it did not create (default false)"},
+var dockerVolumeType = Type{
+	Schema: stockpile.TypeSchema{
+		Type: "docker_volume",
+		Doc:  "a named volume present or absent; containers mount it as NAME:/path",
+		Key:  "volume",
+		Fields: []stockpile.Field{
+			{Name: "volume", Kind: stockpile.KindString, Required: true, Doc: "volume name on the host"},
+			{Name: "driver", Kind: stockpile.KindString, Default: "local", Doc: "volume driver"},
+			{Name: "driver_opts", Kind: stockpile.KindMap, Doc: "driver options, e.g. type, device, o for local"},
+			{Name: "labels", Kind: stockpile.KindMap, Doc: "volume labels (no secret references)"},
+			{Name: "state", Kind: stockpile.KindString, Enum: []string{"present", "absent"}, Default: "present", Doc: "absent removes the volume and its data"},
+			{Name: "recreate", Kind: stockpile.KindBool, Default: "false", Doc: "when driver, driver_opts or labels differ, delete the volume and its data and create it anew (false: refused)"},
+			{Name: "take_over", Kind: stockpile.KindBool, Default: "false", Doc: "let vigo recreate or remove a volume of this name that it did not create"},
+		},
 	},
+	Decode: decodeVolume,
 }
 
 // volumeSpec is a decoded docker_volume resource.
@@ -60,7 +63,7 @@ func decodeVolume(f fields, _ Env) (Spec, error) {
 	if s.Driver, err = f.str("driver"); err != nil {
 		return nil, err
 	}
-	s.Driver = orDefault(s.Driver, "local")
+	s.Driver = orDefault(s.Driver, f.def("driver"))
 	if !driverRE.MatchString(s.Driver) {
 		return nil, f.errorf("driver", "%q is not a driver name", s.Driver)
 	}
@@ -70,13 +73,13 @@ func decodeVolume(f fields, _ Env) (Spec, error) {
 	if s.Labels, err = userLabels(f, "labels"); err != nil {
 		return nil, err
 	}
-	if s.State, err = f.enum("state", "present", "present", "absent"); err != nil {
+	if s.State, err = f.enum("state"); err != nil {
 		return nil, err
 	}
-	if s.Recreate, err = f.boolean("recreate", false); err != nil {
+	if s.Recreate, err = f.boolean("recreate"); err != nil {
 		return nil, err
 	}
-	if s.TakeOver, err = f.boolean("take_over", false); err != nil {
+	if s.TakeOver, err = f.boolean("take_over"); err != nil {
 		return nil, err
 	}
 	return s, nil

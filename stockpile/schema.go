@@ -17,18 +17,29 @@ const (
 	KindAny                  // any YAML (nested maps/lists), e.g. healthcheck
 )
 
-// Field describes one field of a resource type.
+// Field describes one field of a resource type. It is declared once, in
+// the executors' type registry: the loader checks literal values against
+// it, the executor that owns the type decodes with its default and enum,
+// and the docs' field tables are generated from it.
 type Field struct {
 	Name     string
 	Kind     Kind
 	Required bool
 	Enum     []string // allowed literal values, if restricted
-	Doc      string   // one line for the README reference and --help
+	// Default is the value an absent field takes, as a user would write
+	// it ("" when there is none, or when it depends on other fields: Doc
+	// says how).
+	Default string
+	// Secret says the executor substitutes a secret:PATH value given in
+	// this field (in a map field, in its values); a reference in any other
+	// field would reach the host literally and is refused.
+	Secret bool
+	Doc    string // one line for the docs' field tables
 }
 
-// TypeSchema describes a resource type. Executors provide one per type;
-// the loader checks resources against it. Common fields (name, type,
-// depends_on, notify, subscribes) are not listed here.
+// TypeSchema describes a resource type. The executors' registry declares
+// one per type; the loader checks resources against it. Common fields
+// (name, type, depends_on, notify, subscribes) are not listed here.
 type TypeSchema struct {
 	Type   string
 	Doc    string
