@@ -13,7 +13,6 @@ import (
 	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/inventory"
 	"github.com/vigo-sh/vigocli/stockpile"
-	"github.com/vigo-sh/vigocli/stockpile/stockpiletest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/bad/*/want.txt")
@@ -38,7 +37,7 @@ func check(dir string) string {
 		}
 		all = append(all, es...)
 	}
-	sp, err := stockpile.LoadFS(os.DirFS(dir), "", stockpiletest.Types())
+	sp, err := stockpile.LoadFS(os.DirFS(dir), "", executors.BuiltinSchemas())
 	collect(err)
 	if sp != nil {
 		data, rerr := os.ReadFile(filepath.Join(dir, "inventory.vgo"))

@@ -8,9 +8,9 @@ import (
 	"testing/fstest"
 
 	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/inventory"
 	"github.com/vigo-sh/vigocli/stockpile"
-	"github.com/vigo-sh/vigocli/stockpile/stockpiletest"
 )
 
 func setup(t *testing.T, files map[string]string, inv string) (*stockpile.Stockpile, *inventory.Inventory) {
@@ -19,7 +19,7 @@ func setup(t *testing.T, files map[string]string, inv string) (*stockpile.Stockp
 	for name, data := range files {
 		fsys[name] = &fstest.MapFile{Data: []byte(data)}
 	}
-	sp, err := stockpile.LoadFS(fsys, "", stockpiletest.Types())
+	sp, err := stockpile.LoadFS(fsys, "", executors.BuiltinSchemas())
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}

@@ -7,8 +7,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/stockpile"
-	"github.com/vigo-sh/vigocli/stockpile/stockpiletest"
 )
 
 func load(t *testing.T, files map[string]string) (*stockpile.Stockpile, error) {
@@ -17,7 +17,7 @@ func load(t *testing.T, files map[string]string) (*stockpile.Stockpile, error) {
 	for name, data := range files {
 		fsys[name] = &fstest.MapFile{Data: []byte(data)}
 	}
-	return stockpile.LoadFS(fsys, "sp", stockpiletest.Types())
+	return stockpile.LoadFS(fsys, "sp", executors.BuiltinSchemas())
 }
 
 func mustLoad(t *testing.T, files map[string]string) *stockpile.Stockpile {
@@ -30,7 +30,7 @@ func mustLoad(t *testing.T, files map[string]string) *stockpile.Stockpile {
 }
 
 func TestLoadExample(t *testing.T) {
-	sp, err := stockpile.Load("../examples/docker-stack", stockpiletest.Types())
+	sp, err := stockpile.Load("../examples/docker-stack", executors.BuiltinSchemas())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ resources:
       A: 1
       B: true
       C: "{{ .Vars.x }}"
-    stop_timeout: "10"
+    user: "1000"
     wait_healthy: True
   - name: compose
     type: docker_compose
@@ -134,7 +134,7 @@ func TestScalars(t *testing.T) {
 	}{
 		{"ports", []any{"6379:6379", "8080"}},
 		{"environment", map[string]any{"A": "1", "B": "true", "C": "{{ .Vars.x }}"}},
-		{"stop_timeout", "10"},
+		{"user", "1000"},
 		{"wait_healthy", "true"},
 	} {
 		if got := rc.Field(tc.field).Plain(); !reflect.DeepEqual(got, tc.want) {
@@ -272,7 +272,7 @@ func FuzzLoad(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			sp, err = stockpile.LoadFS(fsys, "", stockpiletest.Types())
+			sp, err = stockpile.LoadFS(fsys, "", executors.BuiltinSchemas())
 		}()
 		select {
 		case <-done:
@@ -314,6 +314,30 @@ func TestSelfAlias(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%q: parse takes more than 10s", tc.data)
+		}
+	}
+}
+
+// TestCheckValueKinds covers each scalar kind's check, including KindInt,
+// which no built-in field uses today (testdata/bad covers the others end
+// to end).
+func TestCheckValueKinds(t *testing.T) {
+	for _, tc := range []struct {
+		f             stockpile.Field
+		in, norm, bad string
+	}{
+		{f: stockpile.Field{Name: "n", Kind: stockpile.KindInt}, in: "10", norm: "10"},
+		{f: stockpile.Field{Name: "n", Kind: stockpile.KindInt}, in: "ten", bad: `must be a whole number, not "ten"`},
+		{f: stockpile.Field{Name: "b", Kind: stockpile.KindBool}, in: "True", norm: "true"},
+		{f: stockpile.Field{Name: "b", Kind: stockpile.KindBool}, in: "maybe", bad: `must be true or false, not "maybe"`},
+		{f: stockpile.Field{Name: "d", Kind: stockpile.KindDuration}, in: "2m", norm: "2m"},
+		{f: stockpile.Field{Name: "d", Kind: stockpile.KindDuration}, in: "10 parsecs", bad: `must be a duration, not "10 parsecs"`},
+		{f: stockpile.Field{Name: "e", Enum: []string{"up", "down"}}, in: "up", norm: "up"},
+		{f: stockpile.Field{Name: "e", Enum: []string{"up", "down"}}, in: "sideways", bad: `must be one of up, down, not "sideways"`},
+	} {
+		norm, problem, _ := stockpile.CheckValue(tc.f, tc.in)
+		if problem != tc.bad || tc.bad == "" && norm != tc.norm {
+			t.Errorf("CheckValue(%s %q) = %q, %q; want %q, %q", tc.f.Name, tc.in, norm, problem, tc.norm, tc.bad)
 		}
 	}
 }
