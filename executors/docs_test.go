@@ -89,19 +89,19 @@ func rewriteFieldTables(doc string, reg *Registry) (string, []string, error) {
 }
 
 func TestDocsTables(t *testing.T) {
-	for _, name := range []string{"executors.md", "stockpile.md"} {
-		path := filepath.Join("..", "docs", name)
+	for _, name := range []string{"README.md", "docs/executors.md", "docs/stockpile.md"} {
+		path := filepath.Join("..", filepath.FromSlash(name))
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, missing, err := rewriteFieldTables(string(data), BuiltinSchemas())
 		if err != nil {
-			t.Errorf("docs/%s: %v", name, err)
+			t.Errorf("%s: %v", name, err)
 			continue
 		}
 		for _, typ := range missing {
-			t.Errorf("docs/%s has no field table of %s: add the markers <!-- fields %s: --> and <!-- end fields %s --> and run with -update", name, typ, typ, typ)
+			t.Errorf("%s has no field table of %s: add the markers <!-- fields %s: --> and <!-- end fields %s --> and run with -update", name, typ, typ, typ)
 		}
 		if got == string(data) {
 			continue
@@ -112,7 +112,7 @@ func TestDocsTables(t *testing.T) {
 			}
 			continue
 		}
-		t.Errorf("docs/%s: a field table differs from the registry; run go test ./executors -run TestDocsTables -update and review the diff", name)
+		t.Errorf("%s: a field table differs from the registry; run go test ./executors -run TestDocsTables -update and review the diff", name)
 	}
 }
 
