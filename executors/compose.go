@@ -141,7 +141,7 @@ func (s *composeSpec) Plan(o *State) Step {
 		}
 		st := Step{Action: ActionDown, Reason: fmt.Sprintf("project %s has %d container(s)", cs.Project, len(live))}
 		for _, c := range live {
-			st.Diff = append(st.Diff, fmt.Sprintf("container %s: %s -> removed", c.Name(), c.State))
+			st.Diff = append(st.Diff, Change{Field: "container " + c.Name(), From: c.State, To: "removed"})
 		}
 		return st
 	}
@@ -156,7 +156,7 @@ func (s *composeSpec) Plan(o *State) Step {
 		}
 		return Step{Action: ActionUp, Reason: reason}
 	}
-	var diff []string
+	var diff []Change
 	running := 0
 	for _, svc := range services {
 		var cs []ContainerSummary
@@ -166,12 +166,12 @@ func (s *composeSpec) Plan(o *State) Step {
 			}
 		}
 		if len(cs) == 0 {
-			diff = append(diff, "service "+svc+": missing")
+			diff = append(diff, Change{Field: "service " + svc, To: "missing"})
 			continue
 		}
 		for _, c := range cs {
 			if c.State != "running" {
-				diff = append(diff, fmt.Sprintf("service %s: container %s %s", svc, c.Name(), c.State))
+				diff = append(diff, Change{Field: "service " + svc, Subject: "container " + c.Name(), To: c.State})
 			} else {
 				running++
 			}
@@ -184,7 +184,7 @@ func (s *composeSpec) Plan(o *State) Step {
 		}
 		for _, c := range live {
 			if svc := c.Labels["com.docker.compose.service"]; !known[svc] {
-				diff = append(diff, fmt.Sprintf("orphan: container %s (service %s)", c.Name(), svc))
+				diff = append(diff, Change{Field: "orphan", Subject: "container " + c.Name(), Note: "service " + svc})
 			}
 		}
 	}

@@ -102,15 +102,15 @@ func (s *volumeSpec) Plan(o *State) Step {
 		if v == nil {
 			return Step{Action: ActionNone, Reason: "absent"}
 		}
-		st := Step{Action: ActionRemove, Reason: "present, absent wanted", Diff: []string{"volume: " + s.Name + " present -> absent (its data is deleted)"}}
+		st := Step{Action: ActionRemove, Reason: "present, absent wanted", Diff: []Change{{Field: "volume", Subject: s.Name, From: "present", To: "absent", Note: "its data is deleted"}}}
 		return s.guard(st, v, users, false)
 	}
 	if v == nil {
-		return Step{Action: ActionCreate, Reason: "missing", Diff: []string{"volume: " + s.Name + " absent -> present (driver " + s.Driver + ")"}}
+		return Step{Action: ActionCreate, Reason: "missing", Diff: []Change{{Field: "volume", Subject: s.Name, From: "absent", To: "present", Note: "driver " + s.Driver}}}
 	}
-	var d []string
+	var d []Change
 	if v.Driver != s.Driver {
-		d = append(d, fmt.Sprintf("driver: %s -> %s", v.Driver, s.Driver))
+		d = append(d, Change{Field: "driver", From: v.Driver, To: s.Driver})
 	}
 	d = append(d, mapDiff("driver_opts", s.Opts, v.Options, nil)...)
 	d = append(d, labelDiff("labels", s.Labels, v.Labels, nil)...)
@@ -135,7 +135,7 @@ func (s *volumeSpec) guard(st Step, v *Volume, users []string, recreate bool) St
 		why = append(why, "not created by vigo (take_over: true lets vigo replace or remove it)")
 	}
 	if len(users) > 0 {
-		st.Diff = append(st.Diff, "used by: "+strings.Join(users, ", "))
+		st.Diff = append(st.Diff, usedBy(users))
 		why = append(why, "in use by container(s) "+strings.Join(users, ", ")+" (remove them first)")
 	}
 	switch {
@@ -143,10 +143,10 @@ func (s *volumeSpec) guard(st Step, v *Volume, users []string, recreate bool) St
 		st.Reason = st.Reason + "; refused: " + strings.Join(why, "; ")
 		st.Action = ActionRefuse
 		if recreate {
-			st.Diff = append(st.Diff, "data: kept (refused)")
+			st.Diff = append(st.Diff, Change{Field: "data", To: "kept", Note: "refused"})
 		}
 	case recreate:
-		st.Diff = append(st.Diff, "data: deleted (recreate: true)")
+		st.Diff = append(st.Diff, Change{Field: "data", To: "deleted", Note: "recreate: true"})
 	}
 	return st
 }
