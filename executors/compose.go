@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -280,9 +279,7 @@ func (s *composeSpec) up(ctx context.Context, h Host) (Outcome, error) {
 // containers' compose labels (compose's default name is not always the
 // directory's: a name: key or COMPOSE_PROJECT_NAME may set it).
 func (s *composeSpec) projectFromLabels(ctx context.Context, api *dockerAPI) string {
-	var list []ContainerSummary
-	q := url.Values{"all": {"1"}, "filters": {`{"label":["com.docker.compose.project.config_files"]}`}}
-	if err := api.do(ctx, "GET", "/containers/json", q, nil, &list); err == nil {
+	if list, err := api.ListContainers(ctx, "com.docker.compose.project.config_files"); err == nil {
 		for _, c := range list {
 			for _, f := range strings.Split(c.Labels["com.docker.compose.project.config_files"], ",") {
 				if f == s.File {
@@ -302,9 +299,8 @@ func (s *composeSpec) projectFromLabels(ctx context.Context, api *dockerAPI) str
 // projectContainers is a fingerprint of the project's containers: sorted
 // "id state" lines.
 func projectContainers(ctx context.Context, api *dockerAPI, project string) (string, error) {
-	var list []ContainerSummary
-	q := url.Values{"all": {"1"}, "filters": {fmt.Sprintf(`{"label":["com.docker.compose.project=%s"]}`, project)}}
-	if err := api.do(ctx, "GET", "/containers/json", q, nil, &list); err != nil {
+	list, err := api.ListContainers(ctx, "com.docker.compose.project="+project)
+	if err != nil {
 		return "", fmt.Errorf("list containers of project %s: %w", project, err)
 	}
 	lines := make([]string, 0, len(list))

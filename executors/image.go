@@ -136,7 +136,7 @@ func (s *imageSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, error)
 	case ActionRemove:
 		api := newDockerAPI(h)
 		defer api.Close()
-		err := api.do(ctx, "DELETE", "/images/"+apiRef(s.Ref), nil, nil, nil)
+		err := api.RemoveImage(ctx, s.Ref)
 		if isStatus(err, 409) {
 			users := imageUsers(st.obs, st.obs.Images[s.Ref].ID)
 			if len(users) > 0 {
@@ -177,7 +177,7 @@ func pullImage(ctx context.Context, h Host, ref string) (string, error) {
 	}
 	api := newDockerAPI(h)
 	defer api.Close()
-	img, err := inspectImage(ctx, api, ref)
+	img, err := api.InspectImage(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("inspect image %s after pull: %w", ref, err)
 	}

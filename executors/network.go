@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -263,44 +262,22 @@ func (s *networkSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, erro
 }
 
 func (s *networkSpec) create(ctx context.Context, api *dockerAPI) (string, error) {
-	body := map[string]any{
-		"Name": s.Name, "Driver": s.Driver, "Internal": s.Internal, "Attachable": s.Attachable,
-		"Options": s.Options, "Labels": ownLabels(s.res.Name, s.Labels),
-	}
+	body := networkCreate{Name: s.Name, Driver: s.Driver, Internal: s.Internal, Attachable: s.Attachable,
+		Options: s.Options, Labels: ownLabels(s.res.Name, s.Labels)}
 	if s.Subnet != "" {
-		body["IPAM"] = map[string]any{"Driver": "default", "Config": []IPAMConfig{{Subnet: s.Subnet, Gateway: s.Gateway}}}
+		body.IPAM = &networkIPAM{Driver: "default", Config: []IPAMConfig{{Subnet: s.Subnet, Gateway: s.Gateway}}}
 	}
-	var created struct {
-		ID string `json:"Id"`
-	}
-	if err := api.do(ctx, "POST", "/networks/create", nil, body, &created); err != nil {
+	id, err := api.CreateNetwork(ctx, body)
+	if err != nil {
 		return "", fmt.Errorf("create network %s: %w", s.Name, err)
 	}
-	return created.ID, nil
+	return id, nil
 }
 
 // removeNetwork removes the network by ID (the one the plan saw).
 func removeNetwork(ctx context.Context, api *dockerAPI, nw *Network) error {
-	err := api.do(ctx, "DELETE", "/networks/"+url.PathEscape(nw.ID), nil, nil, nil)
-	if err != nil && !isStatus(err, 404) {
+	if err := api.RemoveNetwork(ctx, nw.ID); err != nil {
 		return fmt.Errorf("remove network %s: %w", nw.Name, err)
 	}
 	return nil
-}
-
-// inspectNetwork reads one network by exact name (nil: none). The engine
-// also resolves an ID prefix; such an answer is taken for "none".
-func inspectNetwork(ctx context.Context, api *dockerAPI, name string) (*Network, error) {
-	var nw Network
-	err := api.do(ctx, "GET", "/networks/"+url.PathEscape(name), nil, nil, &nw)
-	if isStatus(err, 404) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if nw.Name != name {
-		return nil, nil
-	}
-	return &nw, nil
 }

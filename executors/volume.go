@@ -3,7 +3,6 @@ package executors
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
@@ -191,30 +190,16 @@ func (s *volumeSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, error
 }
 
 func (s *volumeSpec) create(ctx context.Context, api *dockerAPI) error {
-	body := map[string]any{"Name": s.Name, "Driver": s.Driver, "DriverOpts": s.Opts, "Labels": ownLabels(s.res.Name, s.Labels)}
-	if err := api.do(ctx, "POST", "/volumes/create", nil, body, nil); err != nil {
+	body := volumeCreate{Name: s.Name, Driver: s.Driver, DriverOpts: s.Opts, Labels: ownLabels(s.res.Name, s.Labels)}
+	if err := api.CreateVolume(ctx, body); err != nil {
 		return fmt.Errorf("create volume %s: %w", s.Name, err)
 	}
 	return nil
 }
 
 func removeVolume(ctx context.Context, api *dockerAPI, name string) error {
-	err := api.do(ctx, "DELETE", "/volumes/"+url.PathEscape(name), nil, nil, nil)
-	if err != nil && !isStatus(err, 404) {
+	if err := api.RemoveVolume(ctx, name); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
 	return nil
-}
-
-// inspectVolume reads one volume by name (nil: none).
-func inspectVolume(ctx context.Context, api *dockerAPI, name string) (*Volume, error) {
-	var v Volume
-	err := api.do(ctx, "GET", "/volumes/"+url.PathEscape(name), nil, nil, &v)
-	if isStatus(err, 404) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &v, nil
 }
