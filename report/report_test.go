@@ -146,7 +146,7 @@ func TestJSONValidatesAgainstSchema(t *testing.T) {
 				Name, Action, Reason, Status string
 				Diff                         []event.Change
 			}
-			PhasesMS  map[string]float64 `json:"phases_ms"`
+			PhasesMS map[string]float64 `json:"phases_ms"`
 		}
 	}
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
