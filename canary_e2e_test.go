@@ -20,6 +20,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/vigo-sh/vigocli/event"
 	"github.com/vigo-sh/vigocli/lab/labtest"
 )
 
@@ -433,7 +434,7 @@ func jsonResourceChanged(t *testing.T, doc, resource, diff string) bool {
 		Hosts []struct {
 			Resources []struct {
 				Name, Status string
-				Diff         []string
+				Diff         []event.Change
 			}
 		}
 	}
@@ -443,8 +444,8 @@ func jsonResourceChanged(t *testing.T, doc, resource, diff string) bool {
 	for _, h := range d.Hosts {
 		for _, r := range h.Resources {
 			if r.Name == resource && r.Status == "changed" {
-				for _, l := range r.Diff {
-					if strings.Contains(l, diff) {
+				for _, c := range r.Diff {
+					if strings.Contains(c.String(), diff) {
 						return true
 					}
 				}

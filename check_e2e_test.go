@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigo-sh/vigocli/event"
 	"github.com/vigo-sh/vigocli/lab/labtest"
 )
 
@@ -155,7 +156,7 @@ func TestCheckE2E(t *testing.T) {
 			Status  string
 			Drifted []struct {
 				Resource, Type, Action, Reason string
-				Diff                           []string
+				Diff                           []event.Change
 			}
 		}
 	}

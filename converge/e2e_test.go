@@ -148,7 +148,7 @@ func TestLabDocStack(t *testing.T) {
 	if n := stop(); n < 2 {
 		t.Fatalf("process list sampled %d times during the push", n)
 	}
-	if e := eventFor(s, "app-container"); e.Kind != event.ResourceChanged || e.Action != "recreate" || !strings.Contains(strings.Join(e.Diff, "\n"), "image: myregistry.example.com/webapp v2.1.0 -> v2.2.0") {
+	if e := eventFor(s, "app-container"); e.Kind != event.ResourceChanged || e.Action != "recreate" || !strings.Contains(strings.Join(event.Lines(e.Diff), "\n"), "image: myregistry.example.com/webapp v2.1.0 -> v2.2.0") {
 		t.Fatalf("v2.2.0: app-container event %+v\n%s", e, r.Plan)
 	}
 	if got := l.inspect(t, web2, "{{.Id}}", "redis"); got != redisID {
@@ -192,7 +192,7 @@ func TestLabDocStack(t *testing.T) {
 		c.change(resourceByName(dh, c.resource).Fields)
 		r, s := l.push(t, dh, false)
 		e := eventFor(s, c.resource)
-		if e.Action != "recreate" || !strings.Contains(strings.Join(e.Diff, "\n"), c.want) {
+		if e.Action != "recreate" || !strings.Contains(strings.Join(event.Lines(e.Diff), "\n"), c.want) {
 			t.Fatalf("%s: event %+v, want recreate naming %q\n%s", c.name, e, c.want, r.Plan)
 		}
 		if _, s := l.push(t, dh, false); kinds(s)[event.ResourceChanged] != 0 {

@@ -52,7 +52,7 @@ func TestLabExecutorExtras(t *testing.T) {
 	// Mode drift is noticed and fixed without rewriting.
 	l.run(t, web3, "chmod", "0644", "/etc/vigo-e2e/app.conf")
 	_, s = l.push(t, dh, false)
-	if e := eventFor(s, "conf"); e.Action != "chattr" || !strings.Contains(strings.Join(e.Diff, " "), "mode: 0644 -> 0600") {
+	if e := eventFor(s, "conf"); e.Action != "chattr" || !strings.Contains(strings.Join(event.Lines(e.Diff), " "), "mode: 0644 -> 0600") {
 		t.Fatalf("mode drift: %+v", e)
 	}
 

@@ -5,6 +5,7 @@
 package event
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -61,7 +62,7 @@ type Event struct {
 	Type     string        `json:"type,omitempty"`
 	Action   string        `json:"action,omitempty"` // none, create, start, recreate, pull, ...
 	Reason   string        `json:"reason,omitempty"`
-	Diff     []string      `json:"diff,omitempty"` // one line per differing field
+	Diff     []Change      `json:"diff,omitempty"` // one per differing field
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	Output   string        `json:"output,omitempty"`
@@ -111,4 +112,59 @@ func Serial(s Sink) Sink {
 		defer mu.Unlock()
 		s.Emit(e)
 	})
+}
+
+// Change is one difference a plan found between what a resource declares
+// and what the host has: the field, and the values before and after as
+// the plan shows them. It is data: renderers format it (String is the
+// text form every text renderer uses), the JSON report ships it as an
+// object, and nothing parses a rendered change back. A value that may be
+// a secret is never put in From or To: a secret is shown as its
+// reference (secret:PATH), and an observed value that may have been one
+// is left out (Note says "changed").
+type Change struct {
+	Field string `json:"field"` // e.g. image, environment.DATABASE_URL, labels.tier
+	// Subject names what From and To are of, when the field alone does
+	// not (an image reference whose tag changes, a network's name).
+	Subject string `json:"subject,omitempty"`
+	From    string `json:"from,omitempty"` // the observed value ("": not shown)
+	To      string `json:"to,omitempty"`   // the declared value ("": none)
+	// Note qualifies the change: added, changed, removed, or why.
+	Note string `json:"note,omitempty"`
+}
+
+// Value is the change without its field: "SUBJECT FROM -> TO (NOTE)",
+// each part only when set.
+func (c Change) Value() string {
+	var parts []string
+	if c.Subject != "" {
+		parts = append(parts, c.Subject)
+	}
+	if c.From != "" {
+		parts = append(parts, c.From, "->")
+	}
+	if c.To != "" {
+		parts = append(parts, c.To)
+	}
+	if c.Note != "" {
+		parts = append(parts, "("+c.Note+")")
+	}
+	return strings.Join(parts, " ")
+}
+
+// String is the change's text form: "FIELD: VALUE".
+func (c Change) String() string {
+	if v := c.Value(); v != "" {
+		return c.Field + ": " + v
+	}
+	return c.Field + ":"
+}
+
+// Lines are the text forms of changes, one per change.
+func Lines(cs []Change) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.String())
+	}
+	return out
 }

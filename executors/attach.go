@@ -103,8 +103,8 @@ func isBuiltinNetwork(n string) bool {
 // aliasDiff compares the declared aliases of every network the container
 // is attached to. The engine also answers to the container's name and ID
 // on a user network; those are not declared aliases.
-func (s *containerSpec) aliasDiff(c *Container) []string {
-	var d []string
+func (s *containerSpec) aliasDiff(c *Container) []Change {
+	var d []Change
 	for _, n := range s.Networks {
 		ep := c.NetworkSettings.Networks[n]
 		var got []string
@@ -120,7 +120,7 @@ func (s *containerSpec) aliasDiff(c *Container) []string {
 		got = slices.Compact(got)
 		want := s.Aliases[n]
 		if !slices.Equal(got, want) {
-			d = append(d, fmt.Sprintf("networks.%s.aliases: [%s] -> [%s]", n, strings.Join(got, " "), strings.Join(want, " ")))
+			d = append(d, Change{Field: "networks." + n + ".aliases", From: bracketList(got), To: bracketList(want)})
 		}
 	}
 	return d

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -163,7 +162,7 @@ func (s *composeSpec) Plan(o *State) Step {
 		}
 		st := Step{Action: ActionDown, Reason: fmt.Sprintf("project %s has %d container(s)", cs.Project, len(live))}
 		for _, c := range live {
-			st.Diff = append(st.Diff, fmt.Sprintf("container %s: %s -> removed", c.Name(), c.State))
+			st.Diff = append(st.Diff, Change{Field: "container " + c.Name(), From: c.State, To: "removed"})
 		}
 		return st
 	}
@@ -178,7 +177,7 @@ func (s *composeSpec) Plan(o *State) Step {
 		}
 		return Step{Action: ActionUp, Reason: reason}
 	}
-	var diff []string
+	var diff []Change
 	running := 0
 	for _, svc := range services {
 		var cs []ContainerSummary
@@ -188,12 +187,12 @@ func (s *composeSpec) Plan(o *State) Step {
 			}
 		}
 		if len(cs) == 0 {
-			diff = append(diff, "service "+svc+": missing")
+			diff = append(diff, Change{Field: "service " + svc, To: "missing"})
 			continue
 		}
 		for _, c := range cs {
 			if c.State != "running" {
-				diff = append(diff, fmt.Sprintf("service %s: container %s %s", svc, c.Name(), c.State))
+				diff = append(diff, Change{Field: "service " + svc, Subject: "container " + c.Name(), To: c.State})
 			} else {
 				running++
 			}
@@ -206,7 +205,7 @@ func (s *composeSpec) Plan(o *State) Step {
 		}
 		for _, c := range live {
 			if svc := c.Labels["com.docker.compose.service"]; !known[svc] {
-				diff = append(diff, fmt.Sprintf("orphan: container %s (service %s)", c.Name(), svc))
+				diff = append(diff, Change{Field: "orphan", Subject: "container " + c.Name(), Note: "service " + svc})
 			}
 		}
 	}
@@ -302,9 +301,7 @@ func (s *composeSpec) up(ctx context.Context, h Host) (Outcome, error) {
 // containers' compose labels (compose's default name is not always the
 // directory's: a name: key or COMPOSE_PROJECT_NAME may set it).
 func (s *composeSpec) projectFromLabels(ctx context.Context, api *dockerAPI) string {
-	var list []ContainerSummary
-	q := url.Values{"all": {"1"}, "filters": {`{"label":["com.docker.compose.project.config_files"]}`}}
-	if err := api.do(ctx, "GET", "/containers/json", q, nil, &list); err == nil {
+	if list, err := api.ListContainers(ctx, "com.docker.compose.project.config_files"); err == nil {
 		for _, c := range list {
 			for _, f := range strings.Split(c.Labels["com.docker.compose.project.config_files"], ",") {
 				if f == s.File {
@@ -324,9 +321,8 @@ func (s *composeSpec) projectFromLabels(ctx context.Context, api *dockerAPI) str
 // projectContainers is a fingerprint of the project's containers: sorted
 // "id state" lines.
 func projectContainers(ctx context.Context, api *dockerAPI, project string) (string, error) {
-	var list []ContainerSummary
-	q := url.Values{"all": {"1"}, "filters": {fmt.Sprintf(`{"label":["com.docker.compose.project=%s"]}`, project)}}
-	if err := api.do(ctx, "GET", "/containers/json", q, nil, &list); err != nil {
+	list, err := api.ListContainers(ctx, "com.docker.compose.project="+project)
+	if err != nil {
 		return "", fmt.Errorf("list containers of project %s: %w", project, err)
 	}
 	lines := make([]string, 0, len(list))

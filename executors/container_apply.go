@@ -3,7 +3,6 @@ package executors
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -86,7 +85,7 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 	o := st.obs
 	c := o.Containers[s.Name]
 	if lo, loID := s.leftoverID(o); lo != "" {
-		if err := removeContainer(ctx, api, loID); err != nil {
+		if err := api.RemoveContainer(ctx, loID); err != nil {
 			return Outcome{}, fmt.Errorf("remove leftover %s: %w", lo, err)
 		}
 	}
@@ -101,10 +100,10 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 			return Outcome{}, fmt.Errorf("docker_container %s: remove planned but state is %s (refusing)", s.Name, s.State)
 		}
 		if c != nil {
-			if err := stopContainer(ctx, api, c.ID); err != nil {
+			if err := api.StopContainer(ctx, c.ID); err != nil {
 				return Outcome{}, err
 			}
-			if err := removeContainer(ctx, api, c.ID); err != nil {
+			if err := api.RemoveContainer(ctx, c.ID); err != nil {
 				return Outcome{}, err
 			}
 		}
@@ -112,7 +111,7 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 	case ActionStart:
 		return Outcome{Changed: true}, s.start(ctx, api, c.ID)
 	case ActionStop:
-		return Outcome{Changed: true}, stopContainer(ctx, api, c.ID)
+		return Outcome{Changed: true}, api.StopContainer(ctx, c.ID)
 	case ActionCreate, ActionRecreate:
 		var imageID string
 		if img := o.Images[s.Image]; img != nil {
@@ -131,36 +130,33 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 		if c != nil {
 			name = s.Name + tempSuffix
 		}
-		var created struct {
-			ID string `json:"Id"`
-		}
-		if err := api.do(ctx, "POST", "/containers/create", url.Values{"name": {name}},
-			s.createBody(nextHistory(c, Deployment{ImageID: imageID, Spec: s.hash}), time.Now()), &created); err != nil {
+		createdID, err := api.CreateContainer(ctx, name, s.createBody(nextHistory(c, Deployment{ImageID: imageID, Spec: s.hash}), time.Now()))
+		if err != nil {
 			if c != nil {
 				return Outcome{}, fmt.Errorf("create container %s: %w (the old container %s is untouched)", name, err, shortID(c.ID))
 			}
 			return Outcome{}, fmt.Errorf("create container %s: %w", s.Name, err)
 		}
 		if c == nil {
-			if err := s.connect(ctx, api, created.ID); err != nil {
+			if err := s.connect(ctx, api, createdID); err != nil {
 				return Outcome{}, fmt.Errorf("%w; container %s was created but not started; the next push repairs it", err, s.Name)
 			}
 			if s.State == "running" {
-				if err := s.start(ctx, api, created.ID); err != nil {
+				if err := s.start(ctx, api, createdID); err != nil {
 					return Outcome{}, err
 				}
 			}
-			return Outcome{Changed: true, Detail: "container " + shortID(created.ID)}, nil
+			return Outcome{Changed: true, Detail: "container " + shortID(createdID)}, nil
 		}
-		if err := s.swap(ctx, h, api, c.ID, created.ID); err != nil {
+		if err := s.swap(ctx, h, api, c.ID, createdID); err != nil {
 			return Outcome{}, err
 		}
 		if s.State == "running" && s.WaitHealthy {
-			if err := s.waitHealthy(ctx, api, created.ID); err != nil {
+			if err := s.waitHealthy(ctx, api, createdID); err != nil {
 				return Outcome{}, err
 			}
 		}
-		return Outcome{Changed: true, Detail: "container " + shortID(created.ID)}, nil
+		return Outcome{Changed: true, Detail: "container " + shortID(createdID)}, nil
 	}
 	return Outcome{}, fmt.Errorf("docker_container: unexpected action %s", st.Action)
 }
@@ -189,21 +185,21 @@ func (s *containerSpec) swap(ctx context.Context, h Host, api *dockerAPI, oldID,
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), swapTimeout)
 	defer cancel()
-	if err := stopContainer(sctx, api, oldID); err != nil {
+	if err := api.StopContainer(sctx, oldID); err != nil {
 		return left(err)
 	}
 	state = "stopped"
-	if err := removeContainer(sctx, api, oldID); err != nil {
+	if err := api.RemoveContainer(sctx, oldID); err != nil {
 		return left(err)
 	}
 	state = "removed"
-	if err := api.do(sctx, "POST", "/containers/"+url.PathEscape(newID)+"/rename", url.Values{"name": {s.Name}}, nil, nil); err != nil {
+	if err := api.RenameContainer(sctx, newID, s.Name); err != nil {
 		return left(fmt.Errorf("rename %s to %s: %w", temp, s.Name, err))
 	}
 	if s.State != "running" {
 		return nil
 	}
-	if err := api.do(sctx, "POST", "/containers/"+url.PathEscape(newID)+"/start", nil, nil, nil); err != nil && !isStatus(err, 304) {
+	if err := api.StartContainer(sctx, newID); err != nil {
 		return fmt.Errorf("%s: recreate of container %s interrupted: old container %s removed; new one renamed to %s but not started; the next push repairs it: start: %w",
 			h.Name(), s.Name, shortID(oldID), s.Name, err)
 	}
@@ -214,11 +210,7 @@ func (s *containerSpec) swap(ctx context.Context, h Host, api *dockerAPI, oldID,
 // first (which is its network mode).
 func (s *containerSpec) connect(ctx context.Context, api *dockerAPI, id string) error {
 	for _, n := range s.Networks[min(1, len(s.Networks)):] {
-		body := map[string]any{"Container": id}
-		if a := s.Aliases[n]; len(a) > 0 {
-			body["EndpointConfig"] = EndpointSettings{Aliases: a}
-		}
-		if err := api.do(ctx, "POST", "/networks/"+url.PathEscape(n)+"/connect", nil, body, nil); err != nil {
+		if err := api.ConnectNetwork(ctx, n, id, s.Aliases[n]); err != nil {
 			return fmt.Errorf("connect container %s to network %s: %w", s.Name, n, err)
 		}
 	}
@@ -226,7 +218,7 @@ func (s *containerSpec) connect(ctx context.Context, api *dockerAPI, id string) 
 }
 
 func (s *containerSpec) start(ctx context.Context, api *dockerAPI, id string) error {
-	if err := api.do(ctx, "POST", "/containers/"+url.PathEscape(id)+"/start", nil, nil, nil); err != nil && !isStatus(err, 304) {
+	if err := api.StartContainer(ctx, id); err != nil {
 		return fmt.Errorf("start container %s: %w", s.Name, err)
 	}
 	if s.WaitHealthy {
@@ -242,12 +234,15 @@ func (s *containerSpec) waitHealthy(ctx context.Context, api *dockerAPI, id stri
 	defer cancel()
 	last := "unknown"
 	for {
-		var c Container
-		if err := api.do(ctx, "GET", "/containers/"+url.PathEscape(id)+"/json", nil, nil, &c); err != nil {
+		c, err := api.InspectContainer(ctx, id)
+		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
 			return fmt.Errorf("wait for container %s: %w", s.Name, err)
+		}
+		if c == nil {
+			return fmt.Errorf("wait for container %s: it was removed", s.Name)
 		}
 		switch {
 		case !c.State.Running && c.State.Status != "created" && c.State.Status != "restarting":
@@ -278,7 +273,7 @@ func (s *containerSpec) Refresh(ctx context.Context, h Host, o *State) (Outcome,
 	}
 	api := newDockerAPI(h)
 	defer api.Close()
-	if err := api.do(ctx, "POST", "/containers/"+url.PathEscape(c.ID)+"/restart", nil, nil, nil); err != nil {
+	if err := api.RestartContainer(ctx, c.ID); err != nil {
 		return Outcome{}, fmt.Errorf("restart container %s: %w", s.Name, err)
 	}
 	if s.WaitHealthy {
@@ -287,24 +282,6 @@ func (s *containerSpec) Refresh(ctx context.Context, h Host, o *State) (Outcome,
 		}
 	}
 	return Outcome{Changed: true, Detail: "restarted"}, nil
-}
-
-// stopContainer stops a container gracefully (the engine's stop timeout:
-// SIGTERM, then SIGKILL after the container's StopTimeout, 10s by default).
-func stopContainer(ctx context.Context, api *dockerAPI, id string) error {
-	err := api.do(ctx, "POST", "/containers/"+url.PathEscape(id)+"/stop", nil, nil, nil)
-	if err != nil && !isStatus(err, 304) && !isStatus(err, 404) {
-		return fmt.Errorf("stop container %s: %w", shortID(id), err)
-	}
-	return nil
-}
-
-func removeContainer(ctx context.Context, api *dockerAPI, id string) error {
-	err := api.do(ctx, "DELETE", "/containers/"+url.PathEscape(id), url.Values{"force": {"1"}}, nil, nil)
-	if err != nil && !isStatus(err, 404) {
-		return fmt.Errorf("remove container %s: %w", id, err)
-	}
-	return nil
 }
 
 func ensureNetworks(ctx context.Context, api *dockerAPI, names []string) error {
@@ -316,15 +293,15 @@ func ensureNetworks(ctx context.Context, api *dockerAPI, names []string) error {
 		if strings.HasPrefix(n, "container:") {
 			continue
 		}
-		err := api.do(ctx, "GET", "/networks/"+url.PathEscape(n), nil, nil, nil)
-		if err == nil {
-			continue
-		}
-		if !isStatus(err, 404) {
+		nw, err := api.InspectNetwork(ctx, n)
+		if err != nil {
 			return fmt.Errorf("inspect network %s: %w", n, err)
 		}
-		body := map[string]any{"Name": n, "Labels": map[string]string{LabelManaged: "true"}}
-		if err := api.do(ctx, "POST", "/networks/create", nil, body, nil); err != nil && !isStatus(err, 409) {
+		if nw != nil {
+			continue
+		}
+		body := networkCreate{Name: n, Labels: map[string]string{LabelManaged: "true"}}
+		if _, err := api.CreateNetwork(ctx, body); err != nil && !isStatus(err, 409) {
 			return fmt.Errorf("create network %s: %w", n, err)
 		}
 	}

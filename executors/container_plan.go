@@ -19,11 +19,11 @@ func (s *containerSpec) Plan(o *State) Step {
 		if c == nil {
 			if leftover != "" {
 				return Step{Action: ActionCleanup, Reason: "absent; leftover " + leftover + " of an interrupted push",
-					Diff: []string{"leftover: " + leftover + " of an interrupted push (removed)"}}
+					Diff: []Change{leftoverChange(leftover)}}
 			}
 			return Step{Action: ActionNone, Reason: "absent"}
 		}
-		return Step{Action: ActionRemove, Reason: "exists, absent wanted", Diff: []string{"state: " + c.State.Status + " -> absent"}}
+		return Step{Action: ActionRemove, Reason: "exists, absent wanted", Diff: []Change{{Field: "state", From: c.State.Status, To: "absent"}}}
 	}
 	img := o.Images[s.Image]
 	if c == nil {
@@ -32,10 +32,10 @@ func (s *containerSpec) Plan(o *State) Step {
 			st.Reason = "missing (created, not started)"
 		}
 		if img == nil {
-			st.Diff = append(st.Diff, "image: "+s.Image+" (not present on the host: pulled first)")
+			st.Diff = append(st.Diff, Change{Field: "image", To: s.Image, Note: notPresent})
 		}
 		if leftover != "" {
-			st.Diff = append(st.Diff, "leftover: "+leftover+" of an interrupted push (removed)")
+			st.Diff = append(st.Diff, leftoverChange(leftover))
 		}
 		return st
 	}
@@ -43,19 +43,19 @@ func (s *containerSpec) Plan(o *State) Step {
 	if len(diff) > 0 {
 		st := Step{Action: ActionRecreate, Reason: diffReason(diff), Diff: diff}
 		if leftover != "" {
-			st.Diff = append(st.Diff, "leftover: "+leftover+" of an interrupted push (removed)")
+			st.Diff = append(st.Diff, leftoverChange(leftover))
 		}
 		return st
 	}
 	switch {
 	case s.State == "running" && !c.State.Running:
-		return Step{Action: ActionStart, Reason: c.State.Status, Diff: []string{"state: " + c.State.Status + " -> running"}}
+		return Step{Action: ActionStart, Reason: c.State.Status, Diff: []Change{{Field: "state", From: c.State.Status, To: "running"}}}
 	case s.State == "stopped" && c.State.Running:
-		return Step{Action: ActionStop, Reason: "running, stopped wanted", Diff: []string{"state: running -> stopped"}}
+		return Step{Action: ActionStop, Reason: "running, stopped wanted", Diff: []Change{{Field: "state", From: "running", To: "stopped"}}}
 	case leftover != "":
 		// The container itself is right: only the leftover goes.
 		return Step{Action: ActionCleanup, Reason: "matches " + shortID(c.ID) + "; leftover " + leftover + " of an interrupted push",
-			Diff: []string{"leftover: " + leftover + " of an interrupted push (removed)"}}
+			Diff: []Change{leftoverChange(leftover)}}
 	}
 	reason := "matches, " + c.State.Status + " " + shortID(c.ID)
 	if h := c.Config.Labels[LabelSpecHash]; h != s.hash {
@@ -64,6 +64,15 @@ func (s *containerSpec) Plan(o *State) Step {
 		reason += fmt.Sprintf("; spec written differently (%s %s -> %s), configuration equal", LabelSpecHash, short(h), short(s.hash))
 	}
 	return Step{Action: ActionNone, Reason: reason}
+}
+
+// notPresent notes an image the plan pulls before creating the container.
+const notPresent = "not present on the host: pulled first"
+
+// leftoverChange is the removal of the temporary container an
+// interrupted recreate left.
+func leftoverChange(name string) Change {
+	return Change{Field: "leftover", Subject: name + " of an interrupted push", Note: "removed"}
 }
 
 func (s *containerSpec) leftover(o *State) string {
@@ -86,8 +95,8 @@ func (s *containerSpec) leftoverID(o *State) (string, string) {
 // Undeclared fields are compared with the defaults of the image the
 // container was created from, so that what only the image sets is not a
 // difference, and a field removed from the spec is.
-func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
-	var d []string
+func (s *containerSpec) diff(c *Container, img *Image, o *State) []Change {
+	var d []Change
 	base := o.ImagesByID[c.Image] // the container's own image
 	if base == nil {
 		base = img
@@ -98,15 +107,17 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	// image, by ID
 	switch {
 	case img == nil && normalizeRef(c.Config.Image) != s.Image:
-		d = append(d, "image: "+imageChange(c.Config.Image, c.Image, s.Image, "")+" (not present on the host: pulled first)")
+		ch := imageChange(c.Config.Image, c.Image, s.Image, "")
+		ch.Note = notPresent
+		d = append(d, ch)
 	case img == nil:
-		d = append(d, fmt.Sprintf("image: %s (not present on the host: pulled first)", s.Image))
+		d = append(d, Change{Field: "image", To: s.Image, Note: notPresent})
 	case img.ID != c.Image:
-		d = append(d, "image: "+imageChange(c.Config.Image, c.Image, s.Image, img.ID))
+		d = append(d, imageChange(c.Config.Image, c.Image, s.Image, img.ID))
 	}
 	// ports
 	if got := observedPorts(c); !sameStrings(got, s.Ports) {
-		d = append(d, fmt.Sprintf("ports: %s -> %s", portList(got), portList(s.Ports)))
+		d = append(d, Change{Field: "ports", From: portList(got), To: portList(s.Ports)})
 	}
 	// command and entrypoint
 	wantEntry := base.Config.Entrypoint
@@ -124,16 +135,16 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 		wantCmd = nil
 	}
 	if !sameStrings(c.Config.Entrypoint, wantEntry) {
-		d = append(d, fmt.Sprintf("entrypoint: %s -> %s", argvText(c.Config.Entrypoint), argvText(wantEntry)))
+		d = append(d, Change{Field: "entrypoint", From: argvText(c.Config.Entrypoint), To: argvText(wantEntry)})
 	}
 	if !sameStrings(c.Config.Cmd, wantCmd) {
-		d = append(d, fmt.Sprintf("command: %s -> %s", argvText(c.Config.Cmd), argvText(wantCmd)))
+		d = append(d, Change{Field: "command", From: argvText(c.Config.Cmd), To: argvText(wantCmd)})
 	}
 	// environment
 	d = append(d, s.envDiff(c, base)...)
 	// restart policy
 	if got := observedRestart(c.HostConfig.RestartPolicy); got != s.RestartPolicy {
-		d = append(d, fmt.Sprintf("restart_policy: %s -> %s", got, s.RestartPolicy))
+		d = append(d, Change{Field: "restart_policy", From: got, To: s.RestartPolicy})
 	}
 	// volumes
 	var binds []string
@@ -146,7 +157,7 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	}
 	sort.Strings(binds)
 	if !reflect.DeepEqual(nonNil(binds), nonNil(s.Volumes)) {
-		d = append(d, fmt.Sprintf("volumes: [%s] -> [%s]", strings.Join(binds, " "), strings.Join(s.Volumes, " ")))
+		d = append(d, Change{Field: "volumes", From: bracketList(binds), To: bracketList(s.Volumes)})
 	}
 	// networks
 	gotNets := sortedKeys(c.NetworkSettings.Networks)
@@ -156,7 +167,7 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	}
 	sort.Strings(wantNets)
 	if len(gotNets) > 0 && !reflect.DeepEqual(gotNets, uniq(wantNets)) {
-		d = append(d, fmt.Sprintf("networks: [%s] -> [%s]", strings.Join(gotNets, " "), strings.Join(wantNets, " ")))
+		d = append(d, Change{Field: "networks", From: bracketList(gotNets), To: bracketList(wantNets)})
 	} else {
 		d = append(d, s.aliasDiff(c)...)
 	}
@@ -167,10 +178,10 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 	})...)
 	// user, working_dir, hostname
 	if want := orDefault(s.User, base.Config.User); c.Config.User != want {
-		d = append(d, fmt.Sprintf("user: %q -> %q", c.Config.User, want))
+		d = append(d, Change{Field: "user", From: strconv.Quote(c.Config.User), To: strconv.Quote(want)})
 	}
 	if want := orDefault(s.WorkingDir, base.Config.WorkingDir); c.Config.WorkingDir != want {
-		d = append(d, fmt.Sprintf("working_dir: %q -> %q", c.Config.WorkingDir, want))
+		d = append(d, Change{Field: "working_dir", From: strconv.Quote(c.Config.WorkingDir), To: strconv.Quote(want)})
 	}
 	// An undeclared hostname is the engine's default: the short container ID
 	// (on the host network, the host's own name: not compared).
@@ -179,7 +190,7 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 		wantHost = c.ID[:12]
 	}
 	if wantHost != "" && c.Config.Hostname != wantHost {
-		d = append(d, fmt.Sprintf("hostname: %q -> %q", c.Config.Hostname, wantHost))
+		d = append(d, Change{Field: "hostname", From: strconv.Quote(c.Config.Hostname), To: strconv.Quote(wantHost)})
 	}
 	// healthcheck
 	wantHC := base.Config.Healthcheck
@@ -187,40 +198,41 @@ func (s *containerSpec) diff(c *Container, img *Image, o *State) []string {
 		wantHC = inheritHealthcheck(s.Healthcheck, base.Config.Healthcheck)
 	}
 	if !sameHealthcheck(c.Config.Healthcheck, wantHC) {
-		d = append(d, fmt.Sprintf("healthcheck: %s -> %s", hcText(c.Config.Healthcheck), hcText(wantHC)))
+		d = append(d, Change{Field: "healthcheck", From: hcText(c.Config.Healthcheck), To: hcText(wantHC)})
 	}
 	// Ownership: a container vigo did not create is replaced, even when it
 	// looks right (its history is unknown: e.g. made with other flags).
 	if !owned(c.Config.Labels) {
-		d = append(d, "labels."+LabelManaged+": (missing: container not created by vigo)")
+		d = append(d, Change{Field: "labels." + LabelManaged, Note: "missing: container not created by vigo"})
 	}
 	return d
 }
 
-// envDiff compares the environment. Observed values are never printed:
-// a variable's old value may have been a secret.
-func (s *containerSpec) envDiff(c *Container, base *Image) []string {
+// envDiff compares the environment. Observed values are never shown (a
+// change has no From): a variable's old value may have been a secret; a
+// secret's new value is shown as its reference.
+func (s *containerSpec) envDiff(c *Container, base *Image) []Change {
 	got := envMap(c.Config.Env)
 	img := envMap(base.Config.Env)
-	var d []string
+	var d []Change
 	for _, k := range sortedKeys(s.Env) {
 		want := s.Env[k]
 		if path, ok := secrets.Ref(want); ok {
 			v, has := got[k]
 			switch {
 			case !has:
-				d = append(d, fmt.Sprintf("environment.%s: secret:%s (added)", k, path))
+				d = append(d, Change{Field: "environment." + k, To: "secret:" + path, Note: "added"})
 			case v != s.secretVals[k]:
-				d = append(d, fmt.Sprintf("environment.%s: secret:%s (changed)", k, path))
+				d = append(d, Change{Field: "environment." + k, To: "secret:" + path, Note: "changed"})
 			}
 			continue
 		}
 		v, has := got[k]
 		switch {
 		case !has:
-			d = append(d, fmt.Sprintf("environment.%s: %s (added)", k, want))
+			d = append(d, Change{Field: "environment." + k, To: want, Note: "added"})
 		case v != want:
-			d = append(d, fmt.Sprintf("environment.%s: %s (changed)", k, want))
+			d = append(d, Change{Field: "environment." + k, To: want, Note: "changed"})
 		}
 	}
 	for _, k := range sortedKeys(got) {
@@ -234,10 +246,10 @@ func (s *containerSpec) envDiff(c *Container, base *Image) []string {
 			continue // the daemon's default PATH for an image without one
 		}
 		if v, ok := img[k]; ok {
-			d = append(d, fmt.Sprintf("environment.%s: %s (image default restored)", k, v))
+			d = append(d, Change{Field: "environment." + k, To: v, Note: "image default restored"})
 			continue
 		}
-		d = append(d, fmt.Sprintf("environment.%s: (removed)", k))
+		d = append(d, Change{Field: "environment." + k, Note: "removed"})
 	}
 	return d
 }
@@ -254,17 +266,17 @@ func envMap(env []string) map[string]string {
 // imageChange describes an image difference: a tag change on the same
 // repository as "REPO OLD -> NEW", the same reference now pointing at
 // another image by IDs.
-func imageChange(oldRef, oldID, newRef, newID string) string {
+func imageChange(oldRef, oldID, newRef, newID string) Change {
 	oldRef = normalizeRef(oldRef)
 	if oldRef == newRef {
-		return fmt.Sprintf("%s %s -> %s", newRef, shortID(oldID), shortID(newID))
+		return Change{Field: "image", Subject: newRef, From: shortID(oldID), To: shortID(newID)}
 	}
 	or, ot := splitRef(oldRef)
 	nr, nt := splitRef(newRef)
 	if or == nr {
-		return fmt.Sprintf("%s %s -> %s", nr, ot, nt)
+		return Change{Field: "image", Subject: nr, From: ot, To: nt}
 	}
-	return fmt.Sprintf("%s -> %s", oldRef, newRef)
+	return Change{Field: "image", From: oldRef, To: newRef}
 }
 
 func splitRef(ref string) (string, string) {
@@ -290,8 +302,11 @@ func portList(ps []string) string {
 	for i, p := range ps {
 		out[i] = portText(p)
 	}
-	return "[" + strings.Join(out, " ") + "]"
+	return bracketList(out)
 }
+
+// bracketList is a list as a change shows it: [a b c].
+func bracketList(l []string) string { return "[" + strings.Join(l, " ") + "]" }
 
 // sameStrings compares argv-like lists; nil, [] and [""] (how an empty
 // entrypoint is sent and recorded) are all empty.

@@ -303,3 +303,215 @@ type createBody struct {
 		EndpointsConfig map[string]*EndpointSettings `json:"EndpointsConfig"`
 	} `json:"NetworkingConfig,omitempty"`
 }
+
+// The engine API calls vigo makes, one typed method each: no request path
+// is built outside this file. Each call gets the run's request time limit
+// and body size cap (see do). Answers that mean "already so" are handled
+// here, once: starting a running container (304), stopping a stopped or
+// missing one (304, 404), removing what is gone (404). Inspecting what
+// does not exist answers nil, not an error.
+
+// ListContainers lists all containers, running or not; labels (KEY or
+// KEY=VALUE) keep only those carrying every one of them.
+func (d *dockerAPI) ListContainers(ctx context.Context, labels ...string) ([]ContainerSummary, error) {
+	q := url.Values{"all": {"1"}}
+	if len(labels) > 0 {
+		f, err := json.Marshal(map[string][]string{"label": labels})
+		if err != nil {
+			return nil, err
+		}
+		q.Set("filters", string(f))
+	}
+	var list []ContainerSummary
+	if err := d.do(ctx, "GET", "/containers/json", q, nil, &list); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// InspectContainer reads one container by name or ID (nil: none). The
+// engine also resolves an ID prefix: a caller asking by name compares
+// the answer's name.
+func (d *dockerAPI) InspectContainer(ctx context.Context, nameOrID string) (*Container, error) {
+	var c Container
+	err := d.do(ctx, "GET", "/containers/"+url.PathEscape(nameOrID)+"/json", nil, nil, &c)
+	if isStatus(err, 404) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// CreateContainer creates a container named name and returns its ID.
+func (d *dockerAPI) CreateContainer(ctx context.Context, name string, body createBody) (string, error) {
+	var created struct {
+		ID string `json:"Id"`
+	}
+	if err := d.do(ctx, "POST", "/containers/create", url.Values{"name": {name}}, body, &created); err != nil {
+		return "", err
+	}
+	return created.ID, nil
+}
+
+// StartContainer starts a container; one already running is not an error.
+func (d *dockerAPI) StartContainer(ctx context.Context, id string) error {
+	if err := d.do(ctx, "POST", "/containers/"+url.PathEscape(id)+"/start", nil, nil, nil); err != nil && !isStatus(err, 304) {
+		return err
+	}
+	return nil
+}
+
+// StopContainer stops a container gracefully (the engine's stop timeout:
+// SIGTERM, then SIGKILL after the container's StopTimeout, 10s by
+// default); one already stopped or gone is not an error.
+func (d *dockerAPI) StopContainer(ctx context.Context, id string) error {
+	err := d.do(ctx, "POST", "/containers/"+url.PathEscape(id)+"/stop", nil, nil, nil)
+	if err != nil && !isStatus(err, 304) && !isStatus(err, 404) {
+		return fmt.Errorf("stop container %s: %w", shortID(id), err)
+	}
+	return nil
+}
+
+// RestartContainer restarts a container.
+func (d *dockerAPI) RestartContainer(ctx context.Context, id string) error {
+	return d.do(ctx, "POST", "/containers/"+url.PathEscape(id)+"/restart", nil, nil, nil)
+}
+
+// RemoveContainer removes a container (forced: running or not); one
+// already gone is not an error.
+func (d *dockerAPI) RemoveContainer(ctx context.Context, id string) error {
+	err := d.do(ctx, "DELETE", "/containers/"+url.PathEscape(id), url.Values{"force": {"1"}}, nil, nil)
+	if err != nil && !isStatus(err, 404) {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	return nil
+}
+
+// RenameContainer gives a container another name.
+func (d *dockerAPI) RenameContainer(ctx context.Context, id, name string) error {
+	return d.do(ctx, "POST", "/containers/"+url.PathEscape(id)+"/rename", url.Values{"name": {name}}, nil, nil)
+}
+
+// InspectImage reads one image by reference or ID (nil: none).
+func (d *dockerAPI) InspectImage(ctx context.Context, ref string) (*Image, error) {
+	var img Image
+	err := d.do(ctx, "GET", "/images/"+apiRef(ref)+"/json", nil, nil, &img)
+	if isStatus(err, 404) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &img, nil
+}
+
+// RemoveImage removes an image by reference. The engine's answer is
+// returned as is: 404 (gone) and 409 (in use) mean different things to
+// the caller.
+func (d *dockerAPI) RemoveImage(ctx context.Context, ref string) error {
+	return d.do(ctx, "DELETE", "/images/"+apiRef(ref), nil, nil, nil)
+}
+
+// networkCreate is the body of POST /networks/create.
+type networkCreate struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver,omitempty"`
+	Internal   bool              `json:"Internal"`
+	Attachable bool              `json:"Attachable"`
+	Options    map[string]string `json:"Options"`
+	Labels     map[string]string `json:"Labels"`
+	IPAM       *networkIPAM      `json:"IPAM,omitempty"`
+}
+
+type networkIPAM struct {
+	Driver string       `json:"Driver"`
+	Config []IPAMConfig `json:"Config"`
+}
+
+// InspectNetwork reads one network by exact name (nil: none). The engine
+// also resolves an ID prefix; such an answer is taken for "none".
+func (d *dockerAPI) InspectNetwork(ctx context.Context, name string) (*Network, error) {
+	var nw Network
+	err := d.do(ctx, "GET", "/networks/"+url.PathEscape(name), nil, nil, &nw)
+	if isStatus(err, 404) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if nw.Name != name {
+		return nil, nil
+	}
+	return &nw, nil
+}
+
+// CreateNetwork creates a network and returns its ID. The engine's
+// answer is returned as is: 409 means the name is taken.
+func (d *dockerAPI) CreateNetwork(ctx context.Context, body networkCreate) (string, error) {
+	var created struct {
+		ID string `json:"Id"`
+	}
+	if err := d.do(ctx, "POST", "/networks/create", nil, body, &created); err != nil {
+		return "", err
+	}
+	return created.ID, nil
+}
+
+// RemoveNetwork removes a network by ID; one already gone is not an error.
+func (d *dockerAPI) RemoveNetwork(ctx context.Context, id string) error {
+	err := d.do(ctx, "DELETE", "/networks/"+url.PathEscape(id), nil, nil, nil)
+	if err != nil && !isStatus(err, 404) {
+		return err
+	}
+	return nil
+}
+
+// ConnectNetwork attaches a container to a network, answering to the
+// aliases there.
+func (d *dockerAPI) ConnectNetwork(ctx context.Context, network, containerID string, aliases []string) error {
+	body := struct {
+		Container      string            `json:"Container"`
+		EndpointConfig *EndpointSettings `json:"EndpointConfig,omitempty"`
+	}{Container: containerID}
+	if len(aliases) > 0 {
+		body.EndpointConfig = &EndpointSettings{Aliases: aliases}
+	}
+	return d.do(ctx, "POST", "/networks/"+url.PathEscape(network)+"/connect", nil, body, nil)
+}
+
+// volumeCreate is the body of POST /volumes/create.
+type volumeCreate struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`
+	DriverOpts map[string]string `json:"DriverOpts"`
+	Labels     map[string]string `json:"Labels"`
+}
+
+// InspectVolume reads one volume by name (nil: none).
+func (d *dockerAPI) InspectVolume(ctx context.Context, name string) (*Volume, error) {
+	var v Volume
+	err := d.do(ctx, "GET", "/volumes/"+url.PathEscape(name), nil, nil, &v)
+	if isStatus(err, 404) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// CreateVolume creates a volume.
+func (d *dockerAPI) CreateVolume(ctx context.Context, body volumeCreate) error {
+	return d.do(ctx, "POST", "/volumes/create", nil, body, nil)
+}
+
+// RemoveVolume removes a volume; one already gone is not an error.
+func (d *dockerAPI) RemoveVolume(ctx context.Context, name string) error {
+	err := d.do(ctx, "DELETE", "/volumes/"+url.PathEscape(name), nil, nil, nil)
+	if err != nil && !isStatus(err, 404) {
+		return err
+	}
+	return nil
+}

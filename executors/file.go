@@ -158,26 +158,26 @@ func (s *fileSpec) Plan(o *State) Step {
 	// file on the host (it may hold the previous value).
 	if fi == nil {
 		if s.Secret != "" {
-			return Step{Action: ActionWrite, Reason: "missing", Diff: []string{"content: absent -> secret:" + s.Secret}}
+			return Step{Action: ActionWrite, Reason: "missing", Diff: []Change{{Field: "content", From: "absent", To: "secret:" + s.Secret}}}
 		}
-		return Step{Action: ActionWrite, Reason: "missing", Diff: []string{"content: absent -> sha256 " + short(s.SHA256) + fmt.Sprintf(" (%d bytes)", len(s.Content))}}
+		return Step{Action: ActionWrite, Reason: "missing", Diff: []Change{{Field: "content", From: "absent", To: "sha256 " + short(s.SHA256), Note: fmt.Sprintf("%d bytes", len(s.Content))}}}
 	}
-	var diff []string
+	var diff []Change
 	if fi.SHA256 != s.SHA256 {
 		if s.Secret != "" {
-			diff = append(diff, "content: secret:"+s.Secret+" (changed)")
+			diff = append(diff, Change{Field: "content", To: "secret:" + s.Secret, Note: "changed"})
 		} else {
-			diff = append(diff, "content: sha256 "+short(fi.SHA256)+" -> "+short(s.SHA256)+fmt.Sprintf(" (%d bytes)", len(s.Content)))
+			diff = append(diff, Change{Field: "content", Subject: "sha256", From: short(fi.SHA256), To: short(s.SHA256), Note: fmt.Sprintf("%d bytes", len(s.Content))})
 		}
 	}
 	if want := unixMode(s.Mode); fi.Mode != "" && fi.Mode != want {
-		diff = append(diff, "mode: "+fi.Mode+" -> "+want)
+		diff = append(diff, Change{Field: "mode", From: fi.Mode, To: want})
 	}
 	if s.Owner != "" && fi.Owner != "" && !sameID(s.Owner, fi.Owner, fi.UID) {
-		diff = append(diff, "owner: "+fi.Owner+" -> "+s.Owner)
+		diff = append(diff, Change{Field: "owner", From: fi.Owner, To: s.Owner})
 	}
 	if s.Group != "" && fi.Group != "" && !sameID(s.Group, fi.Group, fi.GID) {
-		diff = append(diff, "group: "+fi.Group+" -> "+s.Group)
+		diff = append(diff, Change{Field: "group", From: fi.Group, To: s.Group})
 	}
 	switch {
 	case len(diff) == 0 && s.Secret != "":

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -148,15 +147,14 @@ func ReadHistory(ctx context.Context, h Host, r desired.Resource) (History, erro
 	hist := History{Resource: r, Container: name}
 	api := newDockerAPI(h)
 	defer api.Close()
-	var c Container
-	err := api.do(ctx, "GET", "/containers/"+url.PathEscape(name)+"/json", nil, nil, &c)
-	if isStatus(err, 404) {
-		return hist, nil
-	}
+	c, err := api.InspectContainer(ctx, name)
 	if err != nil {
 		return hist, fmt.Errorf("inspect container %s: %w", name, err)
 	}
-	cur := deploymentOf(&c)
+	if c == nil {
+		return hist, nil
+	}
+	cur := deploymentOf(c)
 	hist.Current = &cur
 	if hist.Earlier, err = DecodeHistory(c.Config.Labels[LabelHistory]); err != nil {
 		return hist, fmt.Errorf("container %s: %w", name, err)
@@ -205,12 +203,12 @@ func RollbackResource(ctx context.Context, h Host, r desired.Resource, d Deploym
 	api := newDockerAPI(h)
 	defer api.Close()
 	image := d.Image
-	img, err := inspectImage(ctx, api, d.Image)
+	img, err := api.InspectImage(ctx, d.Image)
 	if err != nil {
 		return r, fmt.Errorf("inspect image %s: %w", d.Image, err)
 	}
 	if img == nil || img.ID != d.ImageID {
-		byID, err := inspectImage(ctx, api, d.ImageID)
+		byID, err := api.InspectImage(ctx, d.ImageID)
 		if err != nil {
 			return r, fmt.Errorf("inspect image %s: %w", shortID(d.ImageID), err)
 		}

@@ -103,17 +103,23 @@ func (s *imageSpec) Plan(o *State) Step {
 	case s.State == "absent" && img == nil:
 		return Step{Action: ActionNone, Reason: "absent"}
 	case s.State == "absent":
-		st := Step{Action: ActionRemove, Reason: "present, absent wanted", Diff: []string{fmt.Sprintf("image: %s %s -> absent", s.Ref, shortID(img.ID))}}
+		st := Step{Action: ActionRemove, Reason: "present, absent wanted", Diff: []Change{{Field: "image", Subject: s.Ref, From: shortID(img.ID), To: "absent"}}}
 		if users := imageUsers(o, img.ID); len(users) > 0 {
-			st.Diff = append(st.Diff, fmt.Sprintf("used by: %s", strings.Join(users, ", ")))
+			st.Diff = append(st.Diff, usedBy(users))
 		}
 		return st
 	case img == nil:
-		return Step{Action: ActionPull, Reason: "not present", Diff: []string{fmt.Sprintf("image: %s absent -> present", s.Ref)}}
+		return Step{Action: ActionPull, Reason: "not present", Diff: []Change{{Field: "image", Subject: s.Ref, From: "absent", To: "present"}}}
 	case s.Pull == "always":
 		return Step{Action: ActionPull, Reason: "pull always (a change only if the image ID changes)"}
 	}
 	return Step{Action: ActionNone, Reason: "present " + shortID(img.ID)}
+}
+
+// usedBy is the plan's note of the containers that use an image, a
+// network or a volume: not a change, what stands in its way.
+func usedBy(users []string) Change {
+	return Change{Field: "used by", Subject: strings.Join(users, ", ")}
 }
 
 func imageUsers(o *State, id string) []string {
@@ -147,7 +153,7 @@ func (s *imageSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, error)
 	case ActionRemove:
 		api := newDockerAPI(h)
 		defer api.Close()
-		err := api.do(ctx, "DELETE", "/images/"+apiRef(s.Ref), nil, nil, nil)
+		err := api.RemoveImage(ctx, s.Ref)
 		if isStatus(err, 409) {
 			users := imageUsers(st.obs, st.obs.Images[s.Ref].ID)
 			if len(users) > 0 {
@@ -188,7 +194,7 @@ func pullImage(ctx context.Context, h Host, ref string) (string, error) {
 	}
 	api := newDockerAPI(h)
 	defer api.Close()
-	img, err := inspectImage(ctx, api, ref)
+	img, err := api.InspectImage(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("inspect image %s after pull: %w", ref, err)
 	}

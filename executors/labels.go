@@ -1,7 +1,6 @@
 package executors
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -39,10 +38,10 @@ func userLabels(f fields, name string) (map[string]string, error) {
 }
 
 // labelDiff lists the differences between declared and observed labels,
-// one line per label, as FIELD.KEY. vigo's own labels are not compared;
+// one change per label, as FIELD.KEY. vigo's own labels are not compared;
 // inherited says whether an undeclared observed label comes from elsewhere
 // (an image's labels) and is not a difference (nil: none does).
-func labelDiff(field string, want, got map[string]string, inherited func(k, v string) bool) []string {
+func labelDiff(field string, want, got map[string]string, inherited func(k, v string) bool) []Change {
 	return mapDiff(field, want, got, func(k, v string) bool {
 		return strings.HasPrefix(k, "io.vigo.") || inherited != nil && inherited(k, v)
 	})
@@ -50,21 +49,31 @@ func labelDiff(field string, want, got map[string]string, inherited func(k, v st
 
 // mapDiff compares a declared map of strings with an observed one:
 // FIELD.KEY: VALUE (added), FIELD.KEY: OLD -> NEW, FIELD.KEY: (removed).
+// An empty value is shown as "" (a change from "" is still a change).
 // skip says whether an undeclared observed key is left out.
-func mapDiff(field string, want, got map[string]string, skip func(k, v string) bool) []string {
-	var d []string
+func mapDiff(field string, want, got map[string]string, skip func(k, v string) bool) []Change {
+	var d []Change
 	for _, k := range sortedKeys(want) {
 		if g, ok := got[k]; !ok {
-			d = append(d, fmt.Sprintf("%s.%s: %s (added)", field, k, want[k]))
+			d = append(d, Change{Field: field + "." + k, To: shownValue(want[k]), Note: "added"})
 		} else if g != want[k] {
-			d = append(d, fmt.Sprintf("%s.%s: %s -> %s", field, k, g, want[k]))
+			d = append(d, Change{Field: field + "." + k, From: shownValue(g), To: shownValue(want[k])})
 		}
 	}
 	for _, k := range sortedKeys(got) {
 		if _, declared := want[k]; declared || skip != nil && skip(k, got[k]) {
 			continue
 		}
-		d = append(d, fmt.Sprintf("%s.%s: (removed)", field, k))
+		d = append(d, Change{Field: field + "." + k, Note: "removed"})
 	}
 	return d
+}
+
+// shownValue is a map value as a change shows it: "" for the empty
+// string, which would otherwise read as no value at all.
+func shownValue(v string) string {
+	if v == "" {
+		return `""`
+	}
+	return v
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
@@ -146,11 +146,11 @@ func (s *networkSpec) Plan(o *State) Step {
 		if nw == nil {
 			return Step{Action: ActionNone, Reason: "absent"}
 		}
-		st := Step{Action: ActionRemove, Reason: "present, absent wanted", Diff: []string{"network: " + s.Name + " present -> absent"}}
+		st := Step{Action: ActionRemove, Reason: "present, absent wanted", Diff: []Change{{Field: "network", Subject: s.Name, From: "present", To: "absent"}}}
 		return s.guard(st, nw, users)
 	}
 	if nw == nil {
-		return Step{Action: ActionCreate, Reason: "missing", Diff: []string{"network: " + s.Name + " absent -> present (" + s.describe() + ")"}}
+		return Step{Action: ActionCreate, Reason: "missing", Diff: []Change{{Field: "network", Subject: s.Name, From: "absent", To: "present", Note: s.describe()}}}
 	}
 	d := s.diff(nw)
 	if len(d) == 0 {
@@ -171,7 +171,7 @@ func (s *networkSpec) guard(st Step, nw *Network, users []string) Step {
 		why = append(why, "not created by vigo (take_over: true lets vigo replace or remove it)")
 	}
 	if len(users) > 0 {
-		st.Diff = append(st.Diff, "used by: "+strings.Join(users, ", "))
+		st.Diff = append(st.Diff, usedBy(users))
 		why = append(why, "in use by container(s) "+strings.Join(users, ", ")+
 			" (vigo never disconnects containers: remove them or move them to another network first)")
 	}
@@ -195,28 +195,28 @@ func (s *networkSpec) describe() string {
 
 // diff lists the declared fields in which the network differs. An
 // undeclared subnet or gateway is the engine's choice: not compared.
-func (s *networkSpec) diff(nw *Network) []string {
-	var d []string
+func (s *networkSpec) diff(nw *Network) []Change {
+	var d []Change
 	if nw.Driver != s.Driver {
-		d = append(d, fmt.Sprintf("driver: %s -> %s", nw.Driver, s.Driver))
+		d = append(d, Change{Field: "driver", From: nw.Driver, To: s.Driver})
 	}
 	d = append(d, mapDiff("options", s.Options, nw.Options, nil)...)
 	d = append(d, labelDiff("labels", s.Labels, nw.Labels, nil)...)
 	if nw.Internal != s.Internal {
-		d = append(d, fmt.Sprintf("internal: %t -> %t", nw.Internal, s.Internal))
+		d = append(d, Change{Field: "internal", From: strconv.FormatBool(nw.Internal), To: strconv.FormatBool(s.Internal)})
 	}
 	if nw.Attachable != s.Attachable {
-		d = append(d, fmt.Sprintf("attachable: %t -> %t", nw.Attachable, s.Attachable))
+		d = append(d, Change{Field: "attachable", From: strconv.FormatBool(nw.Attachable), To: strconv.FormatBool(s.Attachable)})
 	}
 	var got IPAMConfig
 	if len(nw.IPAM.Config) > 0 {
 		got = nw.IPAM.Config[0]
 	}
 	if s.Subnet != "" && got.Subnet != s.Subnet {
-		d = append(d, fmt.Sprintf("subnet: %s -> %s", orDefault(got.Subnet, "(none)"), s.Subnet))
+		d = append(d, Change{Field: "subnet", From: orDefault(got.Subnet, "(none)"), To: s.Subnet})
 	}
 	if s.Gateway != "" && got.Gateway != s.Gateway {
-		d = append(d, fmt.Sprintf("gateway: %s -> %s", orDefault(got.Gateway, "(none)"), s.Gateway))
+		d = append(d, Change{Field: "gateway", From: orDefault(got.Gateway, "(none)"), To: s.Gateway})
 	}
 	return d
 }
@@ -265,44 +265,22 @@ func (s *networkSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, erro
 }
 
 func (s *networkSpec) create(ctx context.Context, api *dockerAPI) (string, error) {
-	body := map[string]any{
-		"Name": s.Name, "Driver": s.Driver, "Internal": s.Internal, "Attachable": s.Attachable,
-		"Options": s.Options, "Labels": ownLabels(s.res.Name, s.Labels),
-	}
+	body := networkCreate{Name: s.Name, Driver: s.Driver, Internal: s.Internal, Attachable: s.Attachable,
+		Options: s.Options, Labels: ownLabels(s.res.Name, s.Labels)}
 	if s.Subnet != "" {
-		body["IPAM"] = map[string]any{"Driver": "default", "Config": []IPAMConfig{{Subnet: s.Subnet, Gateway: s.Gateway}}}
+		body.IPAM = &networkIPAM{Driver: "default", Config: []IPAMConfig{{Subnet: s.Subnet, Gateway: s.Gateway}}}
 	}
-	var created struct {
-		ID string `json:"Id"`
-	}
-	if err := api.do(ctx, "POST", "/networks/create", nil, body, &created); err != nil {
+	id, err := api.CreateNetwork(ctx, body)
+	if err != nil {
 		return "", fmt.Errorf("create network %s: %w", s.Name, err)
 	}
-	return created.ID, nil
+	return id, nil
 }
 
 // removeNetwork removes the network by ID (the one the plan saw).
 func removeNetwork(ctx context.Context, api *dockerAPI, nw *Network) error {
-	err := api.do(ctx, "DELETE", "/networks/"+url.PathEscape(nw.ID), nil, nil, nil)
-	if err != nil && !isStatus(err, 404) {
+	if err := api.RemoveNetwork(ctx, nw.ID); err != nil {
 		return fmt.Errorf("remove network %s: %w", nw.Name, err)
 	}
 	return nil
-}
-
-// inspectNetwork reads one network by exact name (nil: none). The engine
-// also resolves an ID prefix; such an answer is taken for "none".
-func inspectNetwork(ctx context.Context, api *dockerAPI, name string) (*Network, error) {
-	var nw Network
-	err := api.do(ctx, "GET", "/networks/"+url.PathEscape(name), nil, nil, &nw)
-	if isStatus(err, 404) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if nw.Name != name {
-		return nil, nil
-	}
-	return &nw, nil
 }

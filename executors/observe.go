@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -161,8 +160,8 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 	needList := n.List || len(n.Compose) > 0
 	if needList {
 		g.Go(func() error {
-			var list []ContainerSummary
-			if err := api.do(gctx, "GET", "/containers/json", url.Values{"all": {"1"}}, nil, &list); err != nil {
+			list, err := api.ListContainers(gctx)
+			if err != nil {
 				return fmt.Errorf("%s: list containers: %w", host, err)
 			}
 			sort.Slice(list, func(i, j int) bool { return list[i].Name() < list[j].Name() })
@@ -174,18 +173,11 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 	}
 	for name := range n.Containers {
 		g.Go(func() error {
-			var c Container
-			err := api.do(gctx, "GET", "/containers/"+url.PathEscape(name)+"/json", nil, nil, &c)
-			if isStatus(err, 404) {
-				mu.Lock()
-				st.Containers[name] = nil
-				mu.Unlock()
-				return nil
-			}
+			c, err := api.InspectContainer(gctx, name)
 			if err != nil {
 				return fmt.Errorf("%s: inspect container %s: %w", host, name, err)
 			}
-			if strings.TrimPrefix(c.Name, "/") != name {
+			if c == nil || strings.TrimPrefix(c.Name, "/") != name {
 				// The engine resolved the name as a prefix of another
 				// container's ID: no container has this name.
 				mu.Lock()
@@ -194,14 +186,14 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 				return nil
 			}
 			mu.Lock()
-			st.Containers[name] = &c
+			st.Containers[name] = c
 			mu.Unlock()
 			return nil
 		})
 	}
 	for name := range n.Networks {
 		g.Go(func() error {
-			nw, err := inspectNetwork(gctx, api, name)
+			nw, err := api.InspectNetwork(gctx, name)
 			if err != nil {
 				return fmt.Errorf("%s: inspect network %s: %w", host, name, err)
 			}
@@ -213,7 +205,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 	}
 	for name := range n.Volumes {
 		g.Go(func() error {
-			v, err := inspectVolume(gctx, api, name)
+			v, err := api.InspectVolume(gctx, name)
 			if err != nil {
 				return fmt.Errorf("%s: inspect volume %s: %w", host, name, err)
 			}
@@ -225,7 +217,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 	}
 	for ref := range n.Images {
 		g.Go(func() error {
-			img, err := inspectImage(gctx, api, ref)
+			img, err := api.InspectImage(gctx, ref)
 			if err != nil {
 				return fmt.Errorf("%s: inspect image %s: %w", host, ref, err)
 			}
@@ -323,7 +315,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 	g2, gctx2 := errgroup.WithContext(ctx)
 	for _, id := range old {
 		g2.Go(func() error {
-			img, err := inspectImage(gctx2, api, id)
+			img, err := api.InspectImage(gctx2, id)
 			if err != nil {
 				return fmt.Errorf("%s: inspect image %s: %w", host, id, err)
 			}
@@ -334,18 +326,6 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 		})
 	}
 	return g2.Wait()
-}
-
-func inspectImage(ctx context.Context, api *dockerAPI, ref string) (*Image, error) {
-	var img Image
-	err := api.do(ctx, "GET", "/images/"+apiRef(ref)+"/json", nil, nil, &img)
-	if isStatus(err, 404) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &img, nil
 }
 
 // fileScript prints, for each path argument, one line: the mode, owner,

@@ -6,7 +6,12 @@ import (
 	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
+	"github.com/vigo-sh/vigocli/event"
 )
+
+// Change is one differing field of a plan (see event.Change): plans carry
+// data, renderers format it.
+type Change = event.Change
 
 // Action is what a step does to a resource.
 type Action string
@@ -34,7 +39,7 @@ const (
 )
 
 // Step is the plan for one resource: what to do, why, and which fields
-// differ. It is computed by a pure function of the desired spec and the
+// differ (as structured changes). It is computed by a pure function of the desired spec and the
 // observed state, so that dry-run and golden tests show exactly what a
 // push would do. A step never holds a secret value in any printed field.
 type Step struct {
@@ -42,7 +47,7 @@ type Step struct {
 	Type     string
 	Action   Action
 	Reason   string
-	Diff     []string
+	Diff     []Change
 	// Triggered names the resources whose change triggered this
 	// resource's refresh (set by converge).
 	Triggered []string
@@ -56,7 +61,7 @@ type Step struct {
 func (s Step) Changes() bool { return s.Action != ActionNone }
 
 // String is the stable text form of the step, used by dry-run and by
-// golden tests: one header line, then one indented line per differing field.
+// golden tests: one header line, then one indented line per change.
 func (s Step) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s): %s", s.Resource, s.Type, s.Action)
@@ -67,23 +72,21 @@ func (s Step) String() string {
 		fmt.Fprintf(&b, " [notified by %s]", strings.Join(s.Triggered, ", "))
 	}
 	b.WriteByte('\n')
-	for _, d := range s.Diff {
-		fmt.Fprintf(&b, "    %s\n", d)
+	for _, c := range s.Diff {
+		fmt.Fprintf(&b, "    %s\n", c)
 	}
 	return b.String()
 }
 
-// diffReason is a step's reason from its diff lines: the one difference,
+// diffReason is a step's reason from its changes: the one difference,
 // or the names of the fields that differ.
-func diffReason(diff []string) string {
+func diffReason(diff []Change) string {
 	if len(diff) == 1 {
-		f, rest, _ := strings.Cut(diff[0], ": ")
-		return f + " " + rest
+		return diff[0].Field + " " + diff[0].Value()
 	}
-	var names []string
-	for _, d := range diff {
-		f, _, _ := strings.Cut(d, ": ")
-		names = append(names, f)
+	names := make([]string, 0, len(diff))
+	for _, c := range diff {
+		names = append(names, c.Field)
 	}
 	return "differs: " + strings.Join(names, ", ")
 }

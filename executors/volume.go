@@ -3,7 +3,6 @@ package executors
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
@@ -105,15 +104,15 @@ func (s *volumeSpec) Plan(o *State) Step {
 		if v == nil {
 			return Step{Action: ActionNone, Reason: "absent"}
 		}
-		st := Step{Action: ActionRemove, Reason: "present, absent wanted", Diff: []string{"volume: " + s.Name + " present -> absent (its data is deleted)"}}
+		st := Step{Action: ActionRemove, Reason: "present, absent wanted", Diff: []Change{{Field: "volume", Subject: s.Name, From: "present", To: "absent", Note: "its data is deleted"}}}
 		return s.guard(st, v, users, false)
 	}
 	if v == nil {
-		return Step{Action: ActionCreate, Reason: "missing", Diff: []string{"volume: " + s.Name + " absent -> present (driver " + s.Driver + ")"}}
+		return Step{Action: ActionCreate, Reason: "missing", Diff: []Change{{Field: "volume", Subject: s.Name, From: "absent", To: "present", Note: "driver " + s.Driver}}}
 	}
-	var d []string
+	var d []Change
 	if v.Driver != s.Driver {
-		d = append(d, fmt.Sprintf("driver: %s -> %s", v.Driver, s.Driver))
+		d = append(d, Change{Field: "driver", From: v.Driver, To: s.Driver})
 	}
 	d = append(d, mapDiff("driver_opts", s.Opts, v.Options, nil)...)
 	d = append(d, labelDiff("labels", s.Labels, v.Labels, nil)...)
@@ -138,7 +137,7 @@ func (s *volumeSpec) guard(st Step, v *Volume, users []string, recreate bool) St
 		why = append(why, "not created by vigo (take_over: true lets vigo replace or remove it)")
 	}
 	if len(users) > 0 {
-		st.Diff = append(st.Diff, "used by: "+strings.Join(users, ", "))
+		st.Diff = append(st.Diff, usedBy(users))
 		why = append(why, "in use by container(s) "+strings.Join(users, ", ")+" (remove them first)")
 	}
 	switch {
@@ -146,10 +145,10 @@ func (s *volumeSpec) guard(st Step, v *Volume, users []string, recreate bool) St
 		st.Reason = st.Reason + "; refused: " + strings.Join(why, "; ")
 		st.Action = ActionRefuse
 		if recreate {
-			st.Diff = append(st.Diff, "data: kept (refused)")
+			st.Diff = append(st.Diff, Change{Field: "data", To: "kept", Note: "refused"})
 		}
 	case recreate:
-		st.Diff = append(st.Diff, "data: deleted (recreate: true)")
+		st.Diff = append(st.Diff, Change{Field: "data", To: "deleted", Note: "recreate: true"})
 	}
 	return st
 }
@@ -194,30 +193,16 @@ func (s *volumeSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, error
 }
 
 func (s *volumeSpec) create(ctx context.Context, api *dockerAPI) error {
-	body := map[string]any{"Name": s.Name, "Driver": s.Driver, "DriverOpts": s.Opts, "Labels": ownLabels(s.res.Name, s.Labels)}
-	if err := api.do(ctx, "POST", "/volumes/create", nil, body, nil); err != nil {
+	body := volumeCreate{Name: s.Name, Driver: s.Driver, DriverOpts: s.Opts, Labels: ownLabels(s.res.Name, s.Labels)}
+	if err := api.CreateVolume(ctx, body); err != nil {
 		return fmt.Errorf("create volume %s: %w", s.Name, err)
 	}
 	return nil
 }
 
 func removeVolume(ctx context.Context, api *dockerAPI, name string) error {
-	err := api.do(ctx, "DELETE", "/volumes/"+url.PathEscape(name), nil, nil, nil)
-	if err != nil && !isStatus(err, 404) {
+	if err := api.RemoveVolume(ctx, name); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
 	return nil
-}
-
-// inspectVolume reads one volume by name (nil: none).
-func inspectVolume(ctx context.Context, api *dockerAPI, name string) (*Volume, error) {
-	var v Volume
-	err := api.do(ctx, "GET", "/volumes/"+url.PathEscape(name), nil, nil, &v)
-	if isStatus(err, 404) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &v, nil
 }

@@ -31,11 +31,11 @@ const (
 
 // Drift is one resource whose plan would change the host.
 type Drift struct {
-	Resource string   `json:"resource"`
-	Type     string   `json:"type"`
-	Action   string   `json:"action"`
-	Reason   string   `json:"reason"`
-	Diff     []string `json:"diff"`
+	Resource string         `json:"resource"`
+	Type     string         `json:"type"`
+	Action   string         `json:"action"`
+	Reason   string         `json:"reason"`
+	Diff     []event.Change `json:"diff"`
 }
 
 // CheckHost is one host of a drift check.
@@ -73,7 +73,7 @@ func Check(run *Run) []CheckHost {
 			if Drifted(r) {
 				d := Drift{Resource: r.Name, Type: r.Type, Action: r.Action, Reason: r.Reason, Diff: r.Diff}
 				if d.Diff == nil {
-					d.Diff = []string{}
+					d.Diff = []event.Change{}
 				}
 				ch.Drifted = append(ch.Drifted, d)
 			}
@@ -116,7 +116,7 @@ func WriteCheckText(w io.Writer, hosts []CheckHost) error {
 					line += ": " + d.Reason
 				}
 				if len(d.Diff) > 0 {
-					line += "; " + strings.Join(d.Diff, "; ")
+					line += "; " + strings.Join(event.Lines(d.Diff), "; ")
 				}
 				b.WriteString(Clean(line) + "\n")
 			}

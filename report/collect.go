@@ -41,14 +41,14 @@ func (c *Counts) add(o Counts) {
 
 // Resource is one resource (or one task command) on one host.
 type Resource struct {
-	Name     string        `json:"name"`
-	Type     string        `json:"type"`
-	Status   string        `json:"status"` // ok, changed, ran, failed, skipped
-	Action   string        `json:"action"`
-	Reason   string        `json:"reason,omitempty"`
-	Diff     []string      `json:"diff,omitempty"`
-	Duration time.Duration `json:"-"`
-	Error    string        `json:"error,omitempty"`
+	Name     string         `json:"name"`
+	Type     string         `json:"type"`
+	Status   string         `json:"status"` // ok, changed, ran, failed, skipped
+	Action   string         `json:"action"`
+	Reason   string         `json:"reason,omitempty"`
+	Diff     []event.Change `json:"diff,omitempty"`
+	Duration time.Duration  `json:"-"`
+	Error    string         `json:"error,omitempty"`
 }
 
 // HealthAttempt is one run of the health check.

@@ -141,8 +141,8 @@ func newHTMLView(run *Run, exitCode int) htmlView {
 			if r.Duration > 0 {
 				hr.Duration = Dur(r.Duration)
 			}
-			for _, d := range r.Diff {
-				hr.Diff = append(hr.Diff, Clean(d))
+			for _, c := range r.Diff {
+				hr.Diff = append(hr.Diff, Clean(c.String()))
 			}
 			hh.Resources = append(hh.Resources, hr)
 		}

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/vigo-sh/vigocli/event"
 )
 
 // SchemaVersion is the "version" of the JSON document; report/schema.json
 // describes it.
-const SchemaVersion = 1
+// Version 2: a resource's diff is a list of change objects (field,
+// subject, from, to, note), no longer of text lines.
+const SchemaVersion = 2
 
 type jsonDoc struct {
 	Version    int        `json:"version"`
@@ -53,8 +57,8 @@ type jsonHost struct {
 
 type jsonResource struct {
 	Resource
-	Diff       []string `json:"diff"`
-	DurationMS int64    `json:"duration_ms"`
+	Diff       []event.Change `json:"diff"`
+	DurationMS int64          `json:"duration_ms"`
 }
 
 type jsonHealth struct {
@@ -88,7 +92,7 @@ func WriteJSON(w io.Writer, run *Run, exitCode int) error {
 		for _, r := range h.Resources {
 			jr := jsonResource{Resource: *r, Diff: r.Diff, DurationMS: r.Duration.Milliseconds()}
 			if jr.Diff == nil {
-				jr.Diff = []string{}
+				jr.Diff = []event.Change{}
 			}
 			jh.Resources = append(jh.Resources, jr)
 		}

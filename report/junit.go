@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/vigo-sh/vigocli/event"
 )
 
 // JUnit XML, in the shape Jenkins, GitLab and GitHub test reporters read:
@@ -79,7 +81,7 @@ func WriteJUnit(w io.Writer, run *Run) error {
 			c := JUnitCase{Name: r.Name, Classname: h.Name, Time: secs(r.Duration.Milliseconds())}
 			text := withReason(r.Action, r.Reason)
 			if len(r.Diff) > 0 {
-				text += "\n" + strings.Join(r.Diff, "\n")
+				text += "\n" + strings.Join(event.Lines(r.Diff), "\n")
 			}
 			switch r.Status {
 			case "failed":

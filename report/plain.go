@@ -213,10 +213,10 @@ func lines(e event.Event) []Line {
 	return nil
 }
 
-func diffLines(host string, diff []string) []Line {
+func diffLines(host string, diff []event.Change) []Line {
 	var out []Line
-	for _, d := range diff {
-		out = append(out, Line{Host: host, Tone: ToneChanged, Msg: "    " + d})
+	for _, c := range diff {
+		out = append(out, Line{Host: host, Tone: ToneChanged, Msg: "    " + c.String()})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func sampleRun() []event.Event {
 		{Time: at(0.3), Kind: event.HostUnreachable, Host: w5, Batch: 1, Status: "unreachable", Duration: 300 * time.Millisecond, Error: "web5.app.example.com: dial tcp 10.77.0.15:22: connect: no route to host: unreachable"},
 		{Time: at(0.4), Kind: event.ResourceOK, Host: w4, Batch: 1, Resource: "redis-image", Type: "docker_image", Action: "none"},
 		{Time: at(1.6), Kind: event.ResourceChanged, Host: w4, Batch: 1, Resource: "app-container", Type: "docker_container", Action: "recreate",
-			Reason: "image myregistry.example.com/webapp v2.1.0 -> v2.2.0", Diff: []string{"image: v2.1.0 -> v2.2.0", "environment.DATABASE_URL: secret:vigo/webapp/database_url (changed) " + canary}, Duration: 1200 * time.Millisecond},
+			Reason: "image myregistry.example.com/webapp v2.1.0 -> v2.2.0", Diff: []event.Change{{Field: "image", From: "v2.1.0", To: "v2.2.0"}, {Field: "environment.DATABASE_URL", From: canary, To: "secret:vigo/webapp/database_url", Note: "changed"}}, Duration: 1200 * time.Millisecond},
 		{Time: at(1.7), Kind: event.HealthCheck, Host: w4, Batch: 1, Command: "curl -sf http://localhost:8080/health", Attempt: 1, OK: event.Bool(true), Duration: 50 * time.Millisecond},
 		{Time: at(1.8), Kind: event.LockReleased, Host: w4, Batch: 1},
 		{Time: at(1.8), Kind: event.HostFinished, Host: w4, Batch: 1, Status: "changed", Duration: 1800 * time.Millisecond},
@@ -141,8 +142,11 @@ func TestJSONValidatesAgainstSchema(t *testing.T) {
 		Hosts []struct {
 			Name      string
 			Status    string
-			Resources []struct{ Name, Action, Reason, Status string }
-			PhasesMS  map[string]float64 `json:"phases_ms"`
+			Resources []struct {
+				Name, Action, Reason, Status string
+				Diff                         []event.Change
+			}
+			PhasesMS map[string]float64 `json:"phases_ms"`
 		}
 	}
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
@@ -150,6 +154,18 @@ func TestJSONValidatesAgainstSchema(t *testing.T) {
 	}
 	if len(doc.Hosts) != 4 || doc.Hosts[0].Resources[1].Action != "recreate" || doc.Hosts[1].Status != "unreachable" {
 		t.Errorf("unexpected document: %+v", doc)
+	}
+	// A diff is shipped as objects, never as text to parse back.
+	wantDiff := []event.Change{{Field: "image", From: "v2.1.0", To: "v2.2.0"}, {Field: "environment.DATABASE_URL", From: secrets.Masked, To: "secret:vigo/webapp/database_url", Note: "changed"}}
+	if got := doc.Hosts[0].Resources[1].Diff; !slices.Equal(got, wantDiff) {
+		t.Errorf("diff %+v, want %+v", got, wantDiff)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(`{
+              "field": "image",
+              "from": "v2.1.0",
+              "to": "v2.2.0"
+            }`)) {
+		t.Errorf("diff not shipped as an object:\n%s", buf.Bytes())
 	}
 	wantPhases := map[string]float64{"connect": 120, "lock": 1.5, "observe": 0.412, "apply": 1200}
 	if !maps.Equal(doc.Hosts[0].PhasesMS, wantPhases) || len(doc.Hosts[1].PhasesMS) != 0 {
@@ -159,6 +175,16 @@ func TestJSONValidatesAgainstSchema(t *testing.T) {
 	bad := bytes.Replace(buf.Bytes(), []byte(`"status": "unreachable"`), []byte(`"status": "lost"`), 1)
 	if err := compileSchema(t).Validate(mustJSON(t, bad)); err == nil {
 		t.Error("schema accepted an unknown host status")
+	}
+	bad = bytes.Replace(buf.Bytes(), []byte(`"field": "image",`), []byte(``), 1)
+	if err := compileSchema(t).Validate(mustJSON(t, bad)); err == nil {
+		t.Error("schema accepted a change without a field")
+	}
+	bad = bytes.Replace(buf.Bytes(), []byte(`"diff": [
+`), []byte(`"diff": ["image: v2.1.0 -> v2.2.0",
+`), 1)
+	if err := compileSchema(t).Validate(mustJSON(t, bad)); err == nil {
+		t.Error("schema accepted a diff line as text")
 	}
 	bad = bytes.Replace(buf.Bytes(), []byte(`"observe": 0.412`), []byte(`"observ": 0.412`), 1)
 	if err := compileSchema(t).Validate(mustJSON(t, bad)); err == nil {

@@ -300,8 +300,8 @@ func (e *maskedError) Error() string { return e.msg }
 func (e *maskedError) Unwrap() error { return e.err }
 
 // Event returns e with every free-text string field masked (all fields of
-// type string or []string; Kind, Status and Stream are vocabulary, not
-// text, and are left alone).
+// type string or []string, and every string of a plan's changes; Kind,
+// Status and Stream are vocabulary, not text, and are left alone).
 func (m *Masker) Event(e event.Event) event.Event {
 	patterns := m.snapshot()
 	if len(patterns) == 0 {
@@ -322,6 +322,14 @@ func (m *Masker) Event(e event.Event) event.Event {
 			out := make([]string, len(old))
 			for j, s := range old {
 				out[j] = maskWith(patterns, s)
+			}
+			f.Set(reflect.ValueOf(out))
+		case sf.Type == reflect.TypeFor[[]event.Change]() && !f.IsNil():
+			old := f.Interface().([]event.Change)
+			out := make([]event.Change, len(old))
+			for j, c := range old {
+				out[j] = event.Change{Field: maskWith(patterns, c.Field), Subject: maskWith(patterns, c.Subject),
+					From: maskWith(patterns, c.From), To: maskWith(patterns, c.To), Note: maskWith(patterns, c.Note)}
 			}
 			f.Set(reflect.ValueOf(out))
 		}

@@ -209,13 +209,13 @@ func TestMaskerErrorAndEvent(t *testing.T) {
 
 	var got []event.Event
 	sink := m.Sink(event.SinkFunc(func(e event.Event) { got = append(got, e) }))
-	diff := []string{"DATABASE_URL: p4ssw0rd! -> x"}
+	diff := []event.Change{{Field: "DATABASE_URL", From: "p4ssw0rd!", To: "x"}, {Field: "p4ssw0rd!", Subject: "p4ssw0rd!", To: "p4ssw0rd!", Note: "p4ssw0rd!"}}
 	sink.Emit(event.Event{Kind: event.ResourceFailed, Host: "web1", Error: "x p4ssw0rd!", Output: "p4ssw0rd!", Reason: "p4ssw0rd!", Diff: diff})
 	e := got[0]
-	if e.Error != "x ***" || e.Output != "***" || e.Reason != "***" || e.Diff[0] != "DATABASE_URL: *** -> x" || e.Host != "web1" || e.Kind != event.ResourceFailed {
+	if e.Error != "x ***" || e.Output != "***" || e.Reason != "***" || e.Diff[0].String() != "DATABASE_URL: *** -> x" || e.Diff[1].String() != "***: *** *** (***)" || e.Host != "web1" || e.Kind != event.ResourceFailed {
 		t.Errorf("event not masked: %+v", e)
 	}
-	if diff[0] != "DATABASE_URL: p4ssw0rd! -> x" {
+	if diff[0].From != "p4ssw0rd!" {
 		t.Error("masking modified the caller's slice")
 	}
 	js, _ := json.Marshal(e)
