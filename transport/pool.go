@@ -81,6 +81,9 @@ type PoolOptions struct {
 	// Logger receives debug records about dials and retries (default:
 	// discarded). The transport never prints.
 	Logger *slog.Logger
+	// Persist obtains connections from a holder process that keeps them
+	// open between runs (persist.go; zero: off).
+	Persist PersistOptions
 }
 
 // Pool holds one connection per host for a run. It is safe for concurrent
@@ -99,6 +102,7 @@ type Pool struct {
 
 	stats    counters
 	warnings []string
+	persist  persistState // the holder, with Persist (persist.go)
 }
 
 // Warnings returns what the caller should tell the user about the
@@ -388,6 +392,11 @@ func (p *Pool) knownHostsFor(e endpoint) knownHostsFiles {
 // dial connects to e, through its ProxyJump chain if any, retrying
 // transient failures with backoff.
 func (p *Pool) dial(ctx context.Context, e endpoint, depth int) (*link, error) {
+	if p.opts.Persist.Idle > 0 && depth == 0 {
+		if l, ok, err := p.dialHeld(ctx, e); ok {
+			return l, err
+		}
+	}
 	var via *link
 	if n := len(e.Jumps); n > 0 {
 		hop, err := parseJump(e.Jumps[n-1])
