@@ -33,6 +33,7 @@ const exitInterrupted = 130
 func selectFlags() []cli.Flag {
 	return append(selectionFlags(),
 		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the key of a host with none on record (a changed key is always refused)"},
+		persistFlag(), // cmd_connections.go
 	)
 }
 
@@ -345,8 +346,12 @@ func newPool(c *cli.Context) (*transport.Pool, error) {
 
 // newLoggedPool is newPool with the --verbose/--debug log (nil: none).
 func newLoggedPool(c *cli.Context, log *slog.Logger) (*transport.Pool, error) {
+	persist, err := persistOptions(c)
+	if err != nil {
+		return nil, err
+	}
 	return transport.NewPool(transport.PoolOptions{AcceptNewHostKeys: c.Bool("accept-new-host-keys"), Logger: log,
-		Bounds: transport.Bounds{Request: c.Duration("request-timeout")}})
+		Bounds: transport.Bounds{Request: c.Duration("request-timeout")}, Persist: persist})
 }
 
 // runRollout runs job over hosts with the renderers the flags ask for,

@@ -81,6 +81,7 @@ func newApp() *cli.App {
 	app.Commands = append(app.Commands, taskCommand(), lockCommand()) // cmd_task.go, cmd_lock.go
 	app.Commands = append(app.Commands, secretsCommand())             // cmd_secrets.go
 	app.Commands = append(app.Commands, graphCommand())               // cmd_graph.go
+	app.Commands = append(app.Commands, connectionsCommand())         // cmd_connections.go
 	app.Commands = append(app.Commands, completionCommand())          // completion.go
 	setUsageErrors(app.Commands)
 	return app
