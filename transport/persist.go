@@ -584,8 +584,25 @@ func (p *Pool) startHolder(ctx context.Context, dir string) error {
 	}
 }
 
+// holderEnv is the part of the run's environment the holder gets: where
+// the user's files are, and nothing else. The run's environment may hold
+// secrets (VIGO_SECRET_*, tokens) that a long-lived process has no use
+// for; the agent socket comes with each request.
+func holderEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "HOME", "USER", "LOGNAME", "PATH", "TMPDIR", "XDG_RUNTIME_DIR", "VIGO_RUNTIME_DIR":
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // spawnHolder runs argv detached: its own session (a Ctrl-C of the run
-// does not reach it), working directory /, stderr to holder.log (0600).
+// does not reach it), working directory /, a minimal environment, stderr
+// to holder.log (0600).
 func spawnHolder(dir string, argv []string) error {
 	if err := prepareRuntimeDir(dir); err != nil {
 		return err
@@ -597,6 +614,7 @@ func spawnHolder(dir string, argv []string) error {
 	defer logf.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = "/"
+	cmd.Env = holderEnv(os.Environ())
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -386,3 +386,63 @@ func TestPersistWireErrors(t *testing.T) {
 		t.Error("an oversized frame was read")
 	}
 }
+
+// BenchmarkPersistConnectExec: a fresh pool whose host is held by a
+// holder, one `true`: BenchmarkConnectHandshakeExec's work on a warm
+// connection (compare the two).
+func BenchmarkPersistConnectExec(b *testing.B) {
+	env := newEnv(b)
+	s := startSSHD(b, sshdOptions{authorized: []ssh.PublicKey{env.Client.Pub}})
+	env.trust(b, s)
+	dir := filepath.Join(b.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- RunHolder(ctx, HolderOptions{Dir: dir, Linger: time.Minute}) }()
+	defer func() { cancel(); <-done }()
+	o := env.options()
+	o.Persist = PersistOptions{Idle: time.Minute, Dir: dir}
+	for i := 0; i < 200; i++ {
+		if _, err := ListHeld(ctx, dir); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p, err := NewPool(o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := p.Get(ctx, env.target(s))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Exec(ctx, Cmd{Argv: []string{"true"}}); err != nil {
+			b.Fatal(err)
+		}
+		p.Close()
+	}
+}
+
+// TestSpawnHolderEnvironment: the holder, a long-lived process, does not
+// inherit the run's secrets from its environment.
+func TestSpawnHolderEnvironment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	out := filepath.Join(t.TempDir(), "env")
+	t.Setenv("VIGO_SECRET_DB_PASSWORD", "hunter2")
+	t.Setenv("HOME", "/home/someone")
+	if err := spawnHolder(dir, []string{"/bin/sh", "-c", "env > " + out}); err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	waitFor(t, "the holder's environment", func() bool {
+		b, _ = os.ReadFile(out)
+		return bytes.Contains(b, []byte("HOME="))
+	})
+	if bytes.Contains(b, []byte("hunter2")) || !bytes.Contains(b, []byte("HOME=/home/someone")) {
+		t.Errorf("holder environment:\n%s", b)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, holderLog)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("holder log: %v %v", fi, err)
+	}
+}
