@@ -389,10 +389,9 @@ func (h *holder) open(ctx context.Context, c net.Conn, req holdRequest) {
 		_ = writeFrame(c, holdReply{Error: toWire(err)})
 		return
 	}
-	// The run gave up when its socket closes: stop dialling for it then.
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	l, err := hp.pool.get(dctx, e, 0)
+	// Bounded by the pool's ConnectTimeout and DialAttempts (the run's),
+	// and by the holder's life.
+	l, err := hp.pool.get(ctx, e, 0)
 	h.mu.Lock()
 	hp.opening--
 	var ent *heldEntry
