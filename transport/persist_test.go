@@ -446,3 +446,44 @@ func TestSpawnHolderEnvironment(t *testing.T) {
 		t.Errorf("holder log: %v %v", fi, err)
 	}
 }
+
+// TestPersistProxyJump: the holder resolves and holds the ProxyJump chain
+// with the run's ssh_config; a second run reaches the target through
+// the held connection, opening nothing to the bastion or the target.
+func TestPersistProxyJump(t *testing.T) {
+	f := startPersist(t, HolderOptions{})
+	env := f.env
+	auth := sshdOptions{authorized: []ssh.PublicKey{env.Client.Pub}}
+	bastion, target := startSSHD(t, auth), startSSHD(t, auth)
+	bp, tp := newCountingProxy(t, bastion.Addr(), 0), newCountingProxy(t, target.Addr(), 0)
+	line := func(port int, s *testSSHD) string {
+		return fmt.Sprintf("[127.0.0.1]:%d %s", port, ssh.MarshalAuthorizedKey(s.HostKey.Pub))
+	}
+	os.WriteFile(env.KnownHosts, []byte(line(bp.Port(), bastion)+line(tp.Port(), target)), 0o600)
+	cfg := filepath.Join(env.Home, ".ssh", "config")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("Host bastion\n  HostName 127.0.0.1\n  Port %d\nHost t1\n  HostName 127.0.0.1\n  Port %d\n  ProxyJump bastion\nHost *\n  User root\n  IdentityFile ~/client_ed25519\n", bp.Port(), tp.Port())), 0o600)
+	o := env.options()
+	o.SSHConfigPath = cfg
+	o.Persist = PersistOptions{Idle: time.Minute, Dir: f.dir}
+	for i := 0; i < 2; i++ {
+		p, err := NewPool(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := p.Get(context.Background(), Target{Name: "t1"})
+		if err != nil {
+			t.Fatalf("run %d: %v", i+1, err)
+		}
+		if _, err := c.Exec(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+	}
+	if a, b := bp.accepted.Load(), tp.accepted.Load(); a != 1 || b != 1 {
+		t.Errorf("TCP connections: bastion %d, target %d; want 1 each over two runs", a, b)
+	}
+	held, err := ListHeld(context.Background(), f.dir)
+	if err != nil || len(held) != 1 || held[0].Name != "t1" || len(held[0].Via) != 1 || held[0].Via[0] != "bastion" {
+		t.Errorf("held: %+v %v", held, err)
+	}
+}
