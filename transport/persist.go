@@ -72,11 +72,15 @@ const (
 const maxFrame = 1 << 20
 
 // RuntimeDir is the default holder directory: $XDG_RUNTIME_DIR/vigo when
-// XDG_RUNTIME_DIR is set (a tmpfs only the user can enter, emptied at
-// logout), else ~/.vigo/run.
+// XDG_RUNTIME_DIR is set and is the current user's (a tmpfs only the user
+// can enter, emptied at logout; sudo may leave another user's in the
+// environment), else ~/.vigo/run.
 func RuntimeDir() (string, error) {
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "vigo"), nil
+		var st syscall.Stat_t
+		if err := syscall.Lstat(x, &st); err == nil && st.Uid == uint32(os.Getuid()) {
+			return filepath.Join(x, "vigo"), nil
+		}
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {

@@ -487,3 +487,19 @@ func TestPersistProxyJump(t *testing.T) {
 		t.Errorf("held: %+v %v", held, err)
 	}
 }
+
+// TestRuntimeDirDefault: $XDG_RUNTIME_DIR/vigo when it is the user's,
+// else ~/.vigo/run (sudo may leave another user's XDG_RUNTIME_DIR).
+func TestRuntimeDirDefault(t *testing.T) {
+	home, mine, theirs := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := os.Chown(theirs, 65534, 65534); err != nil {
+		t.Skip("needs root to make another user's directory")
+	}
+	t.Setenv("HOME", home)
+	for x, want := range map[string]string{mine: filepath.Join(mine, "vigo"), theirs: filepath.Join(home, ".vigo", "run"), "": filepath.Join(home, ".vigo", "run")} {
+		t.Setenv("XDG_RUNTIME_DIR", x)
+		if got, err := RuntimeDir(); err != nil || got != want {
+			t.Errorf("XDG_RUNTIME_DIR=%q: %q %v, want %q", x, got, err, want)
+		}
+	}
+}
