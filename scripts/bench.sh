@@ -1,26 +1,41 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark (make bench): vigo and Ansible (Debian's ansible,
 # community.docker) converge the documentation's docker-app stack (2
-# images, 2 containers per host) on the same lab hosts, in one run.
+# images, 2 containers per host) on the same lab hosts, in one run, with
+# the floors of every phase measured beside it.
 #
-#   HOSTS=4 FIRST=11 RUNS=3 scripts/bench.sh        # web11..web14
-#   HOSTS=2 RUNS=1 OUT=/tmp/bench scripts/bench.sh  # the smoke form CI runs
+#   HOSTS="10 50" FIRST=15 RUNS=1 scripts/bench.sh   # the README's run: web15..web24, then web15..web64
+#   HOSTS=4 FIRST=11 RUNS=3 scripts/bench.sh         # web11..web14
+#   HOSTS=1 RUNS=1 OUT=/tmp/bench scripts/bench.sh   # the smoke form CI runs (web11)
 #
-# Per repetition the tools take turns (the order alternates), each doing:
-#   create  both stacks' containers removed first (images present)
+# HOSTS is one size or several (each is run in turn, all in one CSV);
+# hosts are webFIRST..web(FIRST+size-1) and must be in the lab (lab/lab
+# status). Per size and repetition the tools take turns (the order
+# alternates), each doing, with the images present on every host:
+#   create  both stacks' containers removed first
 #   noop    the same push again
 #   retag   app_tag v2.1.0 -> v2.2.0 (the webapp container is replaced)
 # Ansible runs its fastest way: pipelining, ControlPersist, forks = hosts,
 # no fact gathering; its containers are named ans-redis/ans-webapp on
 # ports 6380/8081 so that the two stacks never touch each other.
-# Beside every phase the login floor is measured: every host at once, SSH
-# handshake plus one round trip (exec true), by OpenSSH and by a minimal
-# x/crypto/ssh client (simfleet probe); the faster counts.
+# Right before every phase of either tool, the floors are measured:
+#   login floor   every host at once, SSH handshake plus one round trip
+#                 (exec true), by OpenSSH and by a minimal x/crypto/ssh
+#                 client (simfleet probe); the faster counts
+#   engine floor  (create, retag) the engine calls vigo makes for that
+#                 phase, made directly on every host's Docker socket at
+#                 once by a minimal client over one SSH connection per
+#                 host (cmd/enginefloor), on containers of its own
+#                 (floor-redis, floor-webapp on 6381/8082, removed after)
 # Wall time, controller CPU (user+sys of the tool and its reaped children,
 # from wait4) and max RSS per phase go to OUT/bench.csv, machine facts to
-# OUT/facts.txt; one table is printed (medians over RUNS).
+# OUT/facts.txt, one table per size to OUT/table.md (medians over RUNS)
+# and the chart to OUT/bench.svg (cmd/benchchart).
+# A vigo phase that finds a host locked by another run (the lab is
+# shared) is discarded and made again, as is a no-op that finds the stack
+# changed by someone else.
 # Figures only: nothing here asserts a time. It never brings the lab up
-# or down: the hosts must be up (lab/lab status).
+# or down: the hosts must be up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin GOFLAGS=${GOFLAGS:--mod=mod}
@@ -30,8 +45,14 @@ RUNS=${RUNS:-3}
 OUT=${OUT:-docs/bench}
 LAB=/var/lib/vigo-lab
 
+for n in $HOSTS; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "bench: HOSTS must be sizes (numbers), got \"$HOSTS\"" >&2; exit 2; }
+done
+[[ $FIRST =~ ^[1-9][0-9]*$ && $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "bench: FIRST and RUNS must be numbers" >&2; exit 2; }
+max=0
+for n in $HOSTS; do [ "$n" -le "$max" ] || max=$n; done
 names=() addrs=()
-for i in $(seq "$FIRST" $((FIRST + HOSTS - 1))); do
+for i in $(seq "$FIRST" $((FIRST + max - 1))); do
 	line=$(grep "\"name\":\"web$i.app.example.com\"" "$LAB/hosts.json" 2>/dev/null) ||
 		{ echo "bench: web$i is not in the lab ($LAB/hosts.json); bring the lab up first (see lab/README.md)" >&2; exit 1; }
 	names+=("web$i.app.example.com")
@@ -47,43 +68,24 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/vigocli" .
 go build -o "$work/simfleet" ./cmd/simfleet
+go build -o "$work/enginefloor" ./cmd/enginefloor
+go build -o "$work/benchchart" ./cmd/benchchart
 mkdir -p "$OUT"
 
-# vigo: the documentation's stockpile, on the selected hosts only.
+# vigo: the documentation's stockpile; inventory.vgo is written per size.
 sp=$work/stockpile
 mkdir -p "$sp/envoys"
 cp -r examples/docker-stack/modules examples/docker-stack/roles "$sp/"
 cp examples/docker-stack/envoys/nodes.vgo "$sp/envoys/"
-{
-	echo "defaults: {user: root, identity_file: $LAB/id_ed25519, known_hosts: $LAB/known_hosts}"
-	echo "hosts:"
-	for k in "${!names[@]}"; do echo "  - {name: ${names[$k]}, address: ${addrs[$k]}}"; done
-} >"$sp/inventory.vgo"
 export VIGO_STOCKPILE=$sp VIGO_SECRETS_BACKEND=env SSH_AUTH_SOCK=
 export VIGO_SECRET_VIGO_WEBAPP_DATABASE_URL=postgres://bench:bench@db.internal/webapp
 
-# Ansible: the same stack with community.docker.
+# Ansible: the same stack with community.docker; ansible.cfg and
+# hosts.ini are written per size.
 an=$work/ansible
 mkdir -p "$an/cp"
-cat >"$an/ansible.cfg" <<CFG
-[defaults]
-inventory = $an/hosts.ini
-forks = $HOSTS
-gathering = explicit
-host_key_checking = True
-interpreter_python = /usr/bin/python3
-retry_files_enabled = False
-[ssh_connection]
-pipelining = True
-control_path_dir = $an/cp
-ssh_args = -F none -o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile=$LAB/known_hosts -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes
-CFG
-{
-	echo "[app]"
-	for k in "${!names[@]}"; do
-		echo "${names[$k]} ansible_host=${addrs[$k]} ansible_user=root ansible_ssh_private_key_file=$LAB/id_ed25519"
-	done
-} >"$an/hosts.ini"
+# timeout: the engine API limit per request, as vigo's --request-timeout
+# below (at 50 hosts on 2 cores a container start can take over a minute).
 cat >"$an/stack.yml" <<'YML'
 - hosts: app
   gather_facts: false
@@ -91,9 +93,9 @@ cat >"$an/stack.yml" <<'YML'
     app_tag: v2.1.0
   tasks:
     - name: redis image
-      community.docker.docker_image: {name: redis, tag: 7-alpine, source: pull}
+      community.docker.docker_image: {name: redis, tag: 7-alpine, source: pull, timeout: 600}
     - name: app image
-      community.docker.docker_image: {name: myregistry.example.com/webapp, tag: "{{ app_tag }}", source: pull}
+      community.docker.docker_image: {name: myregistry.example.com/webapp, tag: "{{ app_tag }}", source: pull, timeout: 600}
     - name: redis container
       community.docker.docker_container:
         name: ans-redis
@@ -102,6 +104,7 @@ cat >"$an/stack.yml" <<'YML'
         published_ports: ["6380:6379"]
         command: redis-server --maxmemory 512mb
         restart_policy: unless-stopped
+        timeout: 600
     - name: app container
       community.docker.docker_container:
         name: ans-webapp
@@ -112,43 +115,116 @@ cat >"$an/stack.yml" <<'YML'
           REDIS_URL: "redis://localhost:6379"
           DATABASE_URL: "postgres://bench:bench@db.internal/webapp"
         restart_policy: unless-stopped
+        timeout: 600
 YML
 export ANSIBLE_CONFIG=$an/ansible.cfg
+
+# select N: the first N hosts become the size's inventories.
+sel_addrs=()
+select_hosts() {
+	local n=$1 k
+	sel_addrs=("${addrs[@]:0:n}")
+	{
+		echo "defaults: {user: root, identity_file: $LAB/id_ed25519, known_hosts: $LAB/known_hosts}"
+		echo "hosts:"
+		for ((k = 0; k < n; k++)); do echo "  - {name: ${names[k]}, address: ${addrs[k]}}"; done
+	} >"$sp/inventory.vgo"
+	cat >"$an/ansible.cfg" <<-CFG
+		[defaults]
+		inventory = $an/hosts.ini
+		forks = $n
+		gathering = explicit
+		host_key_checking = True
+		interpreter_python = /usr/bin/python3
+		retry_files_enabled = False
+		[ssh_connection]
+		pipelining = True
+		control_path_dir = $an/cp
+		ssh_args = -F none -o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile=$LAB/known_hosts -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes
+	CFG
+	{
+		echo "[app]"
+		for ((k = 0; k < n; k++)); do
+			echo "${names[k]} ansible_host=${addrs[k]} ansible_user=root ansible_ssh_private_key_file=$LAB/id_ed25519"
+		done
+	} >"$an/hosts.ini"
+}
 
 sshopts=(-F none -i "$LAB/id_ed25519" -o UserKnownHostsFile="$LAB/known_hosts" -o StrictHostKeyChecking=yes
 	-o BatchMode=yes -o IdentitiesOnly=yes -o ControlMaster=no -o ControlPath=none)
 now() { date +%s.%N; }
-# teardown removes both stacks' containers (not measured).
-teardown() {
-	for a in "${addrs[@]}"; do
-		ssh "${sshopts[@]}" "root@$a" docker rm -f redis webapp ans-redis ans-webapp >/dev/null 2>&1 &
-	done
-	wait
+fl() { awk "BEGIN { printf \"%.3f\", $* }"; }
+# on_all CMD...: run a command on every selected host at once (not measured).
+on_all() {
+	local a rc=0
+	for a in "${sel_addrs[@]}"; do ssh "${sshopts[@]}" "root@$a" "$@" >/dev/null 2>&1 & done
+	for a in "${sel_addrs[@]}"; do wait -n || rc=1; done
+	return $rc
 }
-# floor prints the faster of N parallel OpenSSH logins and the x/crypto probe.
-floor() {
-	local t0 t1 p hp=()
+# teardown removes every stack's containers (not measured).
+teardown() { on_all docker rm -f redis webapp ans-redis ans-webapp floor-redis floor-webapp floor-webapp-vigo-new || true; }
+# images puts the stacks' images on every host (not measured): every
+# phase runs with its images present.
+images() {
+	on_all 'docker pull -q redis:7-alpine && docker pull -q myregistry.example.com/webapp:v2.1.0 && docker pull -q myregistry.example.com/webapp:v2.2.0' ||
+		{ echo "bench: pulling the images failed on a host" >&2; exit 1; }
+}
+hostports() { local a; for a in "${sel_addrs[@]}"; do echo "$a:22"; done; }
+# login_floor prints the faster of N parallel OpenSSH logins and the x/crypto probe.
+login_floor() {
+	local t0 t1 p
 	t0=$(now)
-	for a in "${addrs[@]}"; do ssh "${sshopts[@]}" "root@$a" true & done
-	wait
+	on_all true || { echo "bench: an OpenSSH login failed" >&2; exit 1; }
 	t1=$(now)
-	for a in "${addrs[@]}"; do hp+=("$a:22"); done
-	p=$("$work/simfleet" probe -i "$LAB/id_ed25519" -known-hosts "$LAB/known_hosts" "${hp[@]}")
-	awk -v o="$(awk "BEGIN { print $t1 - $t0 }")" -v p="$p" 'BEGIN { printf "%.3f", (o < p ? o : p) }'
+	# shellcheck disable=SC2046
+	p=$("$work/simfleet" probe -i "$LAB/id_ed25519" -known-hosts "$LAB/known_hosts" $(hostports))
+	awk -v o="$(fl "$t1 - $t0")" -v p="$p" 'BEGIN { printf "%.3f", (o < p ? o : p) }'
 }
-# run TOOL PHASE REP: measure one phase, append a CSV row.
+# engine_floor PHASE prints the engine floor of create or retag.
+engine_floor() {
+	local ef=("$work/enginefloor" -i "$LAB/id_ed25519" -known-hosts "$LAB/known_hosts")
+	# shellcheck disable=SC2046
+	{
+		"${ef[@]}" clean $(hostports) >/dev/null
+		[ "$1" != retag ] || "${ef[@]}" create $(hostports) >/dev/null
+		"${ef[@]}" "$1" $(hostports)
+		"${ef[@]}" clean $(hostports) >/dev/null
+	} 2>"$work/enginefloor.err" || { echo "bench: engine floor $1 failed:" >&2; cat "$work/enginefloor.err" >&2; exit 1; }
+}
+
+# Progress: a rough model of each step's seconds at N hosts (from runs on
+# this 2-core machine), rescaled by what the run has measured so far.
+model() { # model TOOL PHASE N: seconds of one phase with its floors
+	awk -v t="$1" -v p="$2" -v n="$3" 'BEGIN {
+		login = 1 + 0.5 * n; eng = (p == "noop") ? 0 : (p == "create" ? 2 + 1.6 * n : 4 + 3.2 * n)
+		if (t == "ansible") w = 20 + 2.5 * n + 0.2 * n * n; else w = (p == "noop") ? 1 + 0.5 * n : 2 + 1.4 * n
+		printf "%.0f", login + eng + w }'
+}
+est_total=0 est_done=0 started=$(date +%s) step_no=0 steps=0
+for n in $HOSTS; do
+	for t in vigo ansible; do for p in create noop retag; do
+		est_total=$((est_total + RUNS * $(model $t $p "$n")))
+		steps=$((steps + RUNS))
+	done; done
+done
+mmss() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+echo "bench: sizes $HOSTS, $RUNS repetition(s), hosts from web$FIRST; about $(mmss "$est_total") in all (a model; corrected as it goes)" >&2
+
+# run TOOL PHASE REP N: measure one phase and its floors, append a CSV row.
 run() {
-	local tool=$1 phase=$2 rep=$3 fl m cmd
+	local tool=$1 phase=$2 rep=$3 n=$4 lf ef="" m cmd code wall user sys rss try
 	if [ "$tool" = vigo ]; then
-		cmd=("$work/vigocli" envoys push --all)
+		# --request-timeout: a container start can take over a minute
+		# at 50 hosts on 2 cores; a limit is not a speed setting.
+		cmd=("$work/vigocli" envoys push --all --request-timeout 10m)
 		[ "$phase" != retag ] || cmd+=(--var app_tag=v2.2.0)
 	else
 		cmd=(ansible-playbook "$an/stack.yml")
 		[ "$phase" != retag ] || cmd+=(-e app_tag=v2.2.0)
 	fi
-	local try
 	for try in 1 2 3 4 5; do
-		fl=$(floor)
+		lf=$(login_floor)
+		[ "$phase" = noop ] || ef=$(engine_floor "$phase")
 		m=$("$work/simfleet" measure -out "$work/$tool-$phase-$rep.log" -- "${cmd[@]}")
 		read -r code wall user sys rss _ < <(echo "$m" | sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g')
 		# Another run holding a host's lock (the lab is shared): the
@@ -156,31 +232,65 @@ run() {
 		# A no-op that changed something found the stack changed by
 		# someone else: that attempt converged it again, so retry too.
 		if [ "$code" != 0 ] && [ "$tool" = vigo ] && grep -q 'locked by' "$work/$tool-$phase-$rep.log"; then
-			echo "  rep $rep $tool $phase: a host was locked by another run; again in 10s" >&2
+			echo "  $n hosts rep $rep $tool $phase: a host was locked by another run; again in 10s" >&2
 		elif [ "$code" = 0 ] && [ "$phase" = noop ] && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then
-			echo "  rep $rep $tool $phase: the stack had been changed by another run; again in 10s" >&2
+			echo "  $n hosts rep $rep $tool $phase: the stack had been changed by another run; again in 10s" >&2
 		else
 			break
 		fi
 		sleep 10
 	done
 	if [ "$code" != 0 ]; then
-		echo "bench: $tool $phase failed (exit $code):" >&2; tail -15 "$work/$tool-$phase-$rep.log" >&2; exit 1
+		echo "bench: $tool $phase at $n hosts failed (exit $code):" >&2; tail -15 "$work/$tool-$phase-$rep.log" >&2; exit 1
 	fi
-	if [ "$phase" = noop ]; then
-		if [ "$tool" = vigo ] && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then echo "bench: vigo's no-op changed something" >&2; exit 1; fi
-		if [ "$tool" = ansible ] && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then echo "bench: ansible's no-op changed something" >&2; exit 1; fi
+	if [ "$phase" = noop ] && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then
+		echo "bench: $tool's no-op changed something" >&2; exit 1
 	fi
-	echo "$rep,$tool,$phase,$HOSTS,$wall,$user,$sys,$rss,$fl" >>"$OUT/bench.csv"
-	printf '  rep %d %-8s %-7s wall %6.2fs  cpu %6.2fs  rss %4d MB  floor %.2fs\n' "$rep" "$tool" "$phase" "$wall" \
-		"$(awk "BEGIN { print $user + $sys }")" $((rss / 1024)) "$fl" >&2
+	echo "$rep,$tool,$phase,$n,$wall,$user,$sys,$rss,$lf,$ef" >>"$OUT/bench.csv"
+	step_no=$((step_no + 1))
+	est_done=$((est_done + $(model "$tool" "$phase" "$n")))
+	local el=$(($(date +%s) - started)) left
+	left=$(awk -v e="$el" -v d="$est_done" -v t="$est_total" 'BEGIN { printf "%d", e / d * (t - d) }')
+	printf '[%d/%d] %3d hosts rep %d %-7s %-6s wall %7.2fs cpu %6.2fs rss %4d MB | login floor %6.2fs%s | %s elapsed, about %s left\n' \
+		"$step_no" "$steps" "$n" "$rep" "$tool" "$phase" "$wall" "$(fl "$user + $sys")" $((rss / 1024)) "$lf" \
+		"$([ -z "$ef" ] || printf ' engine floor %6.2fs' "$ef")" "$(mmss "$el")" "$(mmss "$left")" >&2
 }
 
-echo "rep,tool,phase,hosts,wall_s,user_s,sys_s,max_rss_kb,floor_s" >"$OUT/bench.csv"
+# table N: the size's medians, as markdown.
+table() {
+	awk -F, -v size="$1" 'NR > 1 && $4 == size {
+		k = $3 SUBSEP $2; n[k]++; w[k, n[k]] = $5; c[k, n[k]] = $6 + $7; if ($8 > r[k]) r[k] = $8
+		nl[$3]++; l[$3, nl[$3]] = $9
+		if ($10 != "") { ne[$3]++; e[$3, ne[$3]] = $10 }
+	}
+	function med(a, k, m,   i, j, t, v) {
+		if (m == 0) return 0
+		for (i = 1; i <= m; i++) v[i] = a[k, i]
+		for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+		return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+	}
+	END {
+		printf "\n%d hosts, medians of %d run(s); wall s / controller CPU s / max RSS MB\n\n", size, n["noop" SUBSEP "vigo"]
+		printf "| phase | vigo | Ansible | Ansible / vigo | login floor | engine floor | vigo / floor |\n"
+		printf "|---|---|---|---|---|---|---|\n"
+		split("create noop retag", ph, " ")
+		for (i = 1; i <= 3; i++) {
+			p = ph[i]; v = p SUBSEP "vigo"; a = p SUBSEP "ansible"
+			vw = med(w, v, n[v]); aw = med(w, a, n[a]); lf = med(l, p, nl[p]); ef = med(e, p, ne[p])
+			fl = ef > 0 ? ef : lf
+			printf "| %s | %.2f / %.2f / %d | %.2f / %.2f / %d | %.1fx | %.2f s | %s | %.2fx (%s) |\n",
+				p, vw, med(c, v, n[v]), r[v] / 1024, aw, med(c, a, n[a]), r[a] / 1024, aw / vw, lf,
+				(ef > 0 ? sprintf("%.2f s", ef) : "-"), vw / fl, (ef > 0 ? "engine" : "login")
+		}
+	}' "$OUT/bench.csv"
+}
+
+echo "rep,tool,phase,hosts,wall_s,user_s,sys_s,max_rss_kb,login_floor_s,engine_floor_s" >"$OUT/bench.csv"
+: >"$OUT/table.md"
 {
 	echo "date: $(date -u +%FT%TZ)"
-	echo "command: HOSTS=$HOSTS FIRST=$FIRST RUNS=$RUNS scripts/bench.sh"
-	echo "hosts: ${names[*]}"
+	echo "command: HOSTS=\"$HOSTS\" FIRST=$FIRST RUNS=$RUNS scripts/bench.sh"
+	echo "hosts: web$FIRST..web$((FIRST + max - 1)) (the first N of them at size N)"
 	echo "cpu: $(nproc) x $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 	echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	echo "kernel: $(uname -r)"
@@ -189,40 +299,24 @@ echo "rep,tool,phase,hosts,wall_s,user_s,sys_s,max_rss_kb,floor_s" >"$OUT/bench.
 	echo "ansible: $(ansible --version | awk 'NR == 1'), community.docker $(ansible-galaxy collection list community.docker 2>/dev/null | awk '/community.docker/ {print $2}')"
 	echo "openssh: $(ssh -V 2>&1)"
 	echo "docker on the hosts: $(ssh "${sshopts[@]}" "root@${addrs[0]}" docker version --format '{{.Server.Version}}' 2>/dev/null)"
+	echo "lab size: $(cat "$LAB/size" 2>/dev/null) (web hosts, compose hosts, bastion)"
 } >"$OUT/facts.txt"
 
-for rep in $(seq 1 "$RUNS"); do
-	tools=(vigo ansible)
-	[ $((rep % 2)) = 1 ] || tools=(ansible vigo)
-	teardown
-	for tool in "${tools[@]}"; do
-		for phase in create noop retag; do run "$tool" "$phase" "$rep"; done
+for n in $HOSTS; do
+	select_hosts "$n"
+	images
+	for rep in $(seq 1 "$RUNS"); do
+		tools=(vigo ansible)
+		[ $((rep % 2)) = 1 ] || tools=(ansible vigo)
+		teardown
+		for tool in "${tools[@]}"; do
+			for phase in create noop retag; do run "$tool" "$phase" "$rep" "$n"; done
+		done
 	done
+	teardown
+	echo "load after $n hosts: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/facts.txt"
+	table "$n" | tee -a "$OUT/table.md"
+	"$work/benchchart" -in "$OUT/bench.csv" -out "$OUT/bench.svg"
 done
-teardown
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/facts.txt"
-
-# One table: medians over the repetitions.
-awk -F, 'NR > 1 {
-	k = $3 SUBSEP $2; n[k]++; w[k, n[k]] = $5; c[k, n[k]] = $6 + $7; if ($8 > r[k]) r[k] = $8
-	nf[$3]++; f[$3, nf[$3]] = $9; hosts = $4
-}
-function med(a, k, m,   i, j, t, v) {
-	for (i = 1; i <= m; i++) v[i] = a[k, i]
-	for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-	return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
-}
-END {
-	printf "\n%d hosts, medians of %d runs (wall s / controller CPU s / max RSS MB)\n", hosts, n["noop" SUBSEP "vigo"]
-	printf "| %-6s | %-22s | %-22s | %-13s | %-12s | %-14s |\n", "phase", "vigo", "Ansible", "Ansible/vigo", "login floor", "vigo / floor"
-	printf "|--------|------------------------|------------------------|---------------|--------------|----------------|\n"
-	split("create noop retag", ph, " ")
-	for (i = 1; i <= 3; i++) {
-		p = ph[i]; v = p SUBSEP "vigo"; a = p SUBSEP "ansible"
-		vw = med(w, v, n[v]); aw = med(w, a, n[a]); vc = med(c, v, n[v]); ac = med(c, a, n[a]); fl = med(f, p, nf[p])
-		printf "| %-6s | %6.2f / %5.2f / %4d | %6.2f / %5.2f / %4d | %6.1fx wall  | %10.2fs  | %12.2fx |\n",
-			p, vw, vc, r[v] / 1024, aw, ac, r[a] / 1024, aw / vw, fl, vw / fl
-	}
-}' "$OUT/bench.csv" | tee "$OUT/table.md"
 echo
-echo "CSV: $OUT/bench.csv; machine: $OUT/facts.txt; table: $OUT/table.md"
+echo "CSV: $OUT/bench.csv; machine: $OUT/facts.txt; table: $OUT/table.md; chart: $OUT/bench.svg"
