@@ -156,9 +156,12 @@ now() { date +%s.%N; }
 fl() { awk "BEGIN { printf \"%.3f\", $* }"; }
 # on_all CMD...: run a command on every selected host at once (not measured).
 on_all() {
-	local a rc=0
-	for a in "${sel_addrs[@]}"; do ssh "${sshopts[@]}" "root@$a" "$@" >/dev/null 2>&1 & done
-	for a in "${sel_addrs[@]}"; do wait -n || rc=1; done
+	local a p rc=0 pids=()
+	for a in "${sel_addrs[@]}"; do
+		ssh "${sshopts[@]}" "root@$a" "$@" >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
 	return $rc
 }
 # teardown removes every stack's containers (not measured).
