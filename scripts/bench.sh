@@ -205,13 +205,13 @@ engine_floor() {
 # this 2-core machine), rescaled by what the run has measured so far.
 model() { # model TOOL PHASE N: seconds of one phase with its floors
 	awk -v t="$1" -v p="$2" -v n="$3" 'BEGIN {
-		login = 1 + 0.5 * n; eng = (p == "noop") ? 0 : (p == "create" ? 2 + 1.6 * n : 4 + 3.2 * n)
-		if (t == "ansible") w = 20 + 2.5 * n + 0.2 * n * n; else w = (p == "noop") ? 1 + 0.5 * n : 2 + 1.4 * n
+		login = 1 + 0.5 * n; eng = (p == "noop" || p == "warm") ? 0 : (p == "create" ? 2 + 1.6 * n : 4 + 3.2 * n)
+		if (t == "ansible") w = 20 + 2.5 * n + 0.2 * n * n; else w = (p == "noop" || p == "warm") ? 1 + 0.5 * n : 2 + 1.4 * n
 		printf "%.0f", login + eng + w }'
 }
 est_total=0 est_done=0 started=$(date +%s) step_no=0 steps=0
 for n in $HOSTS; do
-	for t in vigo ansible; do for p in create noop retag; do
+	for t in vigo ansible; do for p in create noop retag $([ $t = ansible ] || echo warm); do
 		est_total=$((est_total + RUNS * $(model $t $p "$n")))
 		steps=$((steps + RUNS))
 	done; done
@@ -227,13 +227,17 @@ run() {
 		# at 50 hosts on 2 cores; a limit is not a speed setting.
 		cmd=("$work/vigocli" envoys push --all --request-timeout 10m)
 		[ "$phase" != retag ] || cmd+=(--var app_tag=v2.2.0)
+		# warm: the no-op again through held connections (--persist);
+		# an untimed no-op before it starts the holder and dials.
+		[ "$phase" != warm ] || cmd+=(--persist 10m)
 	else
 		cmd=(ansible-playbook "$an/stack.yml")
 		[ "$phase" != retag ] || cmd+=(-e app_tag=v2.2.0)
 	fi
 	for try in 1 2 3 4 5; do
 		lf=$(login_floor)
-		[ "$phase" = noop ] || ef=$(engine_floor "$phase")
+		[ "$phase" = noop ] || [ "$phase" = warm ] || ef=$(engine_floor "$phase")
+		[ "$phase" != warm ] || "${cmd[@]}" >"$work/warm-prime.log" 2>&1 || true
 		m=$("$work/simfleet" measure -out "$work/$tool-$phase-$rep.log" -- "${cmd[@]}")
 		read -r code wall user sys rss _ < <(echo "$m" | sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g')
 		# Another run holding a host's lock (the lab is shared): the
@@ -242,7 +246,7 @@ run() {
 		# someone else: that attempt converged it again, so retry too.
 		if [ "$code" != 0 ] && [ "$tool" = vigo ] && grep -q 'locked by' "$work/$tool-$phase-$rep.log"; then
 			echo "  $n hosts rep $rep $tool $phase: a host was locked by another run; again in 10s" >&2
-		elif [ "$code" = 0 ] && [ "$phase" = noop ] && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then
+		elif [ "$code" = 0 ] && { [ "$phase" = noop ] || [ "$phase" = warm ]; } && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then
 			echo "  $n hosts rep $rep $tool $phase: the stack had been changed by another run; again in 10s" >&2
 		else
 			break
@@ -252,7 +256,8 @@ run() {
 	if [ "$code" != 0 ]; then
 		echo "bench: $tool $phase at $n hosts failed (exit $code):" >&2; tail -15 "$work/$tool-$phase-$rep.log" >&2; exit 1
 	fi
-	if [ "$phase" = noop ] && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then
+	[ "$phase" != warm ] || "$work/vigocli" connections close --all >/dev/null 2>&1 || true
+	if { [ "$phase" = noop ] || [ "$phase" = warm ]; } && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then
 		echo "bench: $tool's no-op changed something" >&2; exit 1
 	fi
 	echo "$rep,$tool,$phase,$n,$wall,$user,$sys,$rss,$lf,$ef" >>"$OUT/bench.csv"
@@ -291,6 +296,14 @@ table() {
 				p, vw, med(c, v, n[v]), r[v] / 1024, aw, med(c, a, n[a]), r[a] / 1024, aw / vw, lf,
 				(ef > 0 ? sprintf("%.2f s", ef) : "-"), vw / fl, (ef > 0 ? "engine" : "login")
 		}
+		w2 = "warm" SUBSEP "vigo"
+		if (n[w2] > 0) {
+			ww = med(w, w2, n[w2]); aw = med(w, "noop" SUBSEP "ansible", n["noop" SUBSEP "ansible"]); lf = med(l, "warm", nl["warm"])
+			cw = med(w, "noop" SUBSEP "vigo", n["noop" SUBSEP "vigo"])
+			printf "| warm no-op (--persist) | %.2f / %.2f / %d | (no-op) %.2f | %.1fx | %.2f s | - | %.2fx (login) |\n",
+				ww, med(c, w2, n[w2]), r[w2] / 1024, aw, aw / ww, lf, ww / lf
+			printf "\nwarm no-op: %.1fx faster than the cold no-op (%.2f s -> %.2f s)\n", cw / ww, cw, ww
+		}
 	}' "$OUT/bench.csv"
 }
 
@@ -319,7 +332,9 @@ for n in $HOSTS; do
 		[ $((rep % 2)) = 1 ] || tools=(ansible vigo)
 		teardown
 		for tool in "${tools[@]}"; do
-			for phase in create noop retag; do run "$tool" "$phase" "$rep" "$n"; done
+			phases=(create noop retag)
+			[ "$tool" = ansible ] || phases=(create noop warm retag)
+			for phase in "${phases[@]}"; do run "$tool" "$phase" "$rep" "$n"; done
 		done
 	done
 	teardown

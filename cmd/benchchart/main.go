@@ -80,7 +80,7 @@ type group struct {
 	FloorKind string // "engine floor" or "login floor"
 }
 
-var phaseOrder = map[string]int{"create": 0, "noop": 1, "retag": 2}
+var phaseOrder = map[string]int{"create": 0, "noop": 1, "warm": 2, "retag": 3}
 
 // read parses the CSV by its header's names (rep, tool, phase, hosts,
 // wall_s, login_floor_s, engine_floor_s) and returns the groups in size

@@ -32,7 +32,7 @@ var series = []struct {
 	{"floor", "#718096", func(g group) float64 { return g.Floor }},
 }
 
-var phaseLabel = map[string]string{"create": "create", "noop": "no-op", "retag": "retag"}
+var phaseLabel = map[string]string{"create": "create", "noop": "no-op", "warm": "warm no-op", "retag": "retag"}
 
 // draw writes the SVG of the groups (sorted by size, then phase).
 func draw(w io.Writer, groups []group, title string) error {
