@@ -1,0 +1,78 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Attacks on warm connections: what a held connection may be reused for.
+
+// runTarget is one controller run through f's holder, for tg.
+func (f *persistFixture) runTarget(t *testing.T, tg Target) error {
+	t.Helper()
+	o := f.env.options()
+	o.Persist = PersistOptions{Idle: time.Minute, Dir: f.dir}
+	p, err := NewPool(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := p.Get(context.Background(), tg)
+	if err != nil {
+		return err
+	}
+	_, err = c.Exec(context.Background(), Cmd{Shell: "true"})
+	return err
+}
+
+// TestPersistHeldKeyCoversVerification: a connection held for one Target
+// is not handed to a Target of the same user@host:port that would have
+// verified the host against other known_hosts files, or logged in with
+// another key. Before the fix the held connection's key was only
+// user@host:port and the ProxyJump chain, so both runs below got the
+// connection the first run had verified and authenticated.
+func TestPersistHeldKeyCoversVerification(t *testing.T) {
+	f := startPersist(t, HolderOptions{})
+	// The host's key is on record only in the first Target's own file.
+	extra := filepath.Join(f.env.Home, "extra_known_hosts")
+	line := fmt.Sprintf("[127.0.0.1]:%d %s", f.proxy.Port(), ssh.MarshalAuthorizedKey(f.sshd.HostKey.Pub))
+	if err := os.WriteFile(extra, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.env.KnownHosts, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first := f.tg
+	first.KnownHostsFile = extra
+	if err := f.runTarget(t, first); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+
+	// Same destination, no file that knows the host: strict checking
+	// must refuse it, held connection or not.
+	err := f.runTarget(t, f.tg)
+	var hke *HostKeyError
+	if !errors.As(err, &hke) || !hke.Unknown() {
+		t.Errorf("run whose known_hosts does not know the host: want an unknown-host *HostKeyError, got %v", err)
+	}
+
+	// Same destination, a key the host does not accept: refused.
+	other := newKey(t, f.env.Home, "other_ed25519", "")
+	stranger := first
+	stranger.IdentityFile = other.Path
+	err = f.runTarget(t, stranger)
+	var ae *AuthError
+	if !errors.As(err, &ae) {
+		t.Errorf("run with a key the host does not accept: want an *AuthError, got %v", err)
+	}
+	if held, _ := ListHeld(context.Background(), f.dir); len(held) != 1 {
+		t.Errorf("held %d connections, want 1 (the first run's): %+v", len(held), held)
+	}
+}
