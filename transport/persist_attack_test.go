@@ -76,3 +76,38 @@ func TestPersistHeldKeyCoversVerification(t *testing.T) {
 		t.Errorf("held %d connections, want 1 (the first run's): %+v", len(held), held)
 	}
 }
+
+// TestPersistKnownHostsChangedAfterHold: known_hosts are read again when
+// a held connection is reused. A key replaced in known_hosts since the
+// hold (the operator learnt the host was impersonated, or rotated its
+// key) makes the next run fail as a dial would; a key removed makes it
+// an unknown host. Before the fix the held connection, verified against
+// the old files, was handed out regardless.
+func TestPersistKnownHostsChangedAfterHold(t *testing.T) {
+	f := startPersist(t, HolderOptions{})
+	if err := f.run(t, time.Minute, func(*Conn) {}); err != nil {
+		t.Fatal(err)
+	}
+	// Another key on record for the same address.
+	other := startSSHD(t, sshdOptions{authorized: []ssh.PublicKey{f.env.Client.Pub}})
+	line := fmt.Sprintf("[127.0.0.1]:%d %s", f.proxy.Port(), ssh.MarshalAuthorizedKey(other.HostKey.Pub))
+	if err := os.WriteFile(f.env.KnownHosts, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := f.runTarget(t, f.tg)
+	var hke *HostKeyError
+	if !errors.As(err, &hke) || hke.Unknown() {
+		t.Errorf("after the key on record changed: want a changed-key *HostKeyError, got %v", err)
+	}
+	// No key on record at all.
+	if err := os.WriteFile(f.env.KnownHosts, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = f.runTarget(t, f.tg)
+	if !errors.As(err, &hke) || !hke.Unknown() {
+		t.Errorf("after the key on record was removed: want an unknown-host *HostKeyError, got %v", err)
+	}
+	if held, _ := ListHeld(context.Background(), f.dir); len(held) != 0 {
+		t.Errorf("still held after its key was withdrawn: %+v", held)
+	}
+}
