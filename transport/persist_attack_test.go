@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -109,5 +110,45 @@ func TestPersistKnownHostsChangedAfterHold(t *testing.T) {
 	}
 	if held, _ := ListHeld(context.Background(), f.dir); len(held) != 0 {
 		t.Errorf("still held after its key was withdrawn: %+v", held)
+	}
+}
+
+// TestPersistHungHolderBounded: a holder that accepts but never answers
+// (stopped with SIGSTOP, wedged) does not hang `vigocli connections list`
+// or `close`: they fail with a deadline error. Before the fix both
+// waited for as long as the caller's context, which the CLI never bounds.
+func TestPersistHungHolderBounded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := prepareRuntimeDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", filepath.Join(dir, holderSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	for name, call := range map[string]func() error{
+		"list":  func() error { _, err := ListHeld(context.Background(), dir); return err },
+		"close": func() error { _, err := CloseHeld(context.Background(), dir, nil, true); return err },
+	} {
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s on a hung holder: want a deadline error, got %v", name, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s on a hung holder did not return", name)
+		}
 	}
 }
