@@ -45,6 +45,8 @@ type link struct {
 	pool   *Pool
 	via    *link       // bastion this connection runs through, if any
 	client *ssh.Client // nil for a local connection
+	// verified is the host key the connection was accepted with.
+	verified verifiedKey
 
 	sessions chan struct{} // MaxSessions slots
 

@@ -71,6 +71,11 @@ const (
 // maxFrame bounds one request or reply on the holder's socket.
 const maxFrame = 1 << 20
 
+// holderCallTimeout bounds a list or close: the holder answers them from
+// memory, so a holder silent this long is hung (stopped, wedged), and
+// `vigocli connections` must not wait on it forever.
+const holderCallTimeout = 5 * time.Second
+
 // RuntimeDir is the default holder directory: $XDG_RUNTIME_DIR/vigo when
 // XDG_RUNTIME_DIR is set and is the current user's (a tmpfs only the user
 // can enter, emptied at logout; sudo may leave another user's in the
@@ -397,6 +402,8 @@ func ask(ctx context.Context, dir string, req holdRequest, keep bool) (holdReply
 // ListHeld returns the connections the holder of dir ("": RuntimeDir())
 // keeps; ErrNoHolder when none runs.
 func ListHeld(ctx context.Context, dir string) ([]HeldConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, holderCallTimeout)
+	defer cancel()
 	dir, err := orRuntimeDir(dir)
 	if err != nil {
 		return nil, err
@@ -414,6 +421,8 @@ func ListHeld(ctx context.Context, dir string) ([]HeldConn, error) {
 // CloseHeld closes the held connections to hosts (inventory names or
 // user@host:port), or all of them, and returns how many it closed.
 func CloseHeld(ctx context.Context, dir string, hosts []string, all bool) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, holderCallTimeout)
+	defer cancel()
 	dir, err := orRuntimeDir(dir)
 	if err != nil {
 		return 0, err

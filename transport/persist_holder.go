@@ -392,6 +392,17 @@ func (h *holder) open(ctx context.Context, c net.Conn, req holdRequest) {
 	// Bounded by the pool's ConnectTimeout and DialAttempts (the run's),
 	// and by the holder's life.
 	l, err := hp.pool.get(ctx, e, 0)
+	if err == nil {
+		// A held connection was verified against known_hosts as they
+		// were then: a key removed, revoked or replaced since must not
+		// be trusted through it. Redial, with the checks of a dial.
+		if bad, kerr := l.recheck(); kerr != nil {
+			h.log.Warn("held connection's host key no longer trusted: redialling", "host", bad.ep.String(), "err", kerr)
+			bad.closeClient()
+			l.closeClient()
+			l, err = hp.pool.get(ctx, e, 0)
+		}
+	}
 	h.mu.Lock()
 	hp.opening--
 	var ent *heldEntry

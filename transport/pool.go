@@ -514,10 +514,18 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 
 	kf := p.knownHostsFor(e)
 	plan := p.keys.plan(e)
+	check := p.hk.callback(kf)
+	var seen verifiedKey
 	cfg := &ssh.ClientConfig{
-		User:              e.User,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(plan.signers...)},
-		HostKeyCallback:   p.hk.callback(kf),
+		User: e.User,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(plan.signers...)},
+		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+			err := check(hostname, remote, key)
+			if err == nil {
+				seen = verifiedKey{hostname: hostname, remote: remote, key: key}
+			}
+			return err
+		},
 		HostKeyAlgorithms: p.hk.algorithms(kf, e.KnownHostsName()),
 		ClientVersion:     "SSH-2.0-vigo",
 	}
@@ -548,6 +556,7 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 		ep:       e,
 		pool:     p,
 		via:      via,
+		verified: seen,
 		client:   ssh.NewClient(sc, chans, reqs),
 		sessions: make(chan struct{}, p.opts.MaxSessionsPerConn),
 		closed:   make(chan struct{}),
@@ -563,4 +572,33 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	}
 	p.log.Debug("connected", "host", where)
 	return c, nil
+}
+
+// verifiedKey is the host key a connection was verified with, kept so
+// that a held connection can be checked again against known_hosts as they
+// are when it is reused.
+type verifiedKey struct {
+	hostname string
+	remote   net.Addr
+	key      ssh.PublicKey
+}
+
+// recheck verifies l's host key, and its bastions', against their
+// known_hosts files as they are now: a key removed, revoked or replaced
+// since l was dialled fails with the error a dial would give.
+// The link whose key failed is returned with the error.
+func (l *link) recheck() (*link, error) {
+	for c := l; c != nil; c = c.via {
+		if c.verified.key == nil {
+			return c, fmt.Errorf("%s: no verified host key on record", c.ep)
+		}
+		kf := c.pool.knownHostsFor(c.ep)
+		c.pool.hk.mu.Lock()
+		err := c.pool.hk.check(kf, c.verified.hostname, c.verified.remote, c.verified.key)
+		c.pool.hk.mu.Unlock()
+		if err != nil {
+			return c, err
+		}
+	}
+	return nil, nil
 }

@@ -415,9 +415,13 @@ func (e endpoint) KnownHostsName() string {
 // String is user@host:port, the form every connection error names.
 func (e endpoint) String() string { return e.User + "@" + e.HostPort() }
 
-// key identifies one connection in the pool.
+// key identifies one connection in the pool (and in a holder): the
+// destination and everything that verified or authenticated it, so that
+// a connection is never handed to a Target that would have checked the
+// host against other known_hosts files or logged in with other keys.
 func (e endpoint) key() string {
-	return e.String() + " via " + strings.Join(e.Jumps, ",")
+	return fmt.Sprintf("%s via %q alias=%q id=%q only=%t known=%q global=%q extra=%q",
+		e.String(), e.Jumps, e.KeyAlias, e.IdentityFiles, e.IdentitiesOnly, e.KnownHosts, e.GlobalKnown, e.ExtraKnown)
 }
 
 // resolve fills t's empty fields from ssh_config and OpenSSH defaults.

@@ -1,0 +1,154 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Attacks on warm connections: what a held connection may be reused for.
+
+// runTarget is one controller run through f's holder, for tg.
+func (f *persistFixture) runTarget(t *testing.T, tg Target) error {
+	t.Helper()
+	o := f.env.options()
+	o.Persist = PersistOptions{Idle: time.Minute, Dir: f.dir}
+	p, err := NewPool(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := p.Get(context.Background(), tg)
+	if err != nil {
+		return err
+	}
+	_, err = c.Exec(context.Background(), Cmd{Shell: "true"})
+	return err
+}
+
+// TestPersistHeldKeyCoversVerification: a connection held for one Target
+// is not handed to a Target of the same user@host:port that would have
+// verified the host against other known_hosts files, or logged in with
+// another key. Before the fix the held connection's key was only
+// user@host:port and the ProxyJump chain, so both runs below got the
+// connection the first run had verified and authenticated.
+func TestPersistHeldKeyCoversVerification(t *testing.T) {
+	f := startPersist(t, HolderOptions{})
+	// The host's key is on record only in the first Target's own file.
+	extra := filepath.Join(f.env.Home, "extra_known_hosts")
+	line := fmt.Sprintf("[127.0.0.1]:%d %s", f.proxy.Port(), ssh.MarshalAuthorizedKey(f.sshd.HostKey.Pub))
+	if err := os.WriteFile(extra, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.env.KnownHosts, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first := f.tg
+	first.KnownHostsFile = extra
+	if err := f.runTarget(t, first); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+
+	// Same destination, no file that knows the host: strict checking
+	// must refuse it, held connection or not.
+	err := f.runTarget(t, f.tg)
+	var hke *HostKeyError
+	if !errors.As(err, &hke) || !hke.Unknown() {
+		t.Errorf("run whose known_hosts does not know the host: want an unknown-host *HostKeyError, got %v", err)
+	}
+
+	// Same destination, a key the host does not accept: refused.
+	other := newKey(t, f.env.Home, "other_ed25519", "")
+	stranger := first
+	stranger.IdentityFile = other.Path
+	err = f.runTarget(t, stranger)
+	var ae *AuthError
+	if !errors.As(err, &ae) {
+		t.Errorf("run with a key the host does not accept: want an *AuthError, got %v", err)
+	}
+	if held, _ := ListHeld(context.Background(), f.dir); len(held) != 1 {
+		t.Errorf("held %d connections, want 1 (the first run's): %+v", len(held), held)
+	}
+}
+
+// TestPersistKnownHostsChangedAfterHold: known_hosts are read again when
+// a held connection is reused. A key replaced in known_hosts since the
+// hold (the operator learnt the host was impersonated, or rotated its
+// key) makes the next run fail as a dial would; a key removed makes it
+// an unknown host. Before the fix the held connection, verified against
+// the old files, was handed out regardless.
+func TestPersistKnownHostsChangedAfterHold(t *testing.T) {
+	f := startPersist(t, HolderOptions{})
+	if err := f.run(t, time.Minute, func(*Conn) {}); err != nil {
+		t.Fatal(err)
+	}
+	// Another key on record for the same address.
+	other := startSSHD(t, sshdOptions{authorized: []ssh.PublicKey{f.env.Client.Pub}})
+	line := fmt.Sprintf("[127.0.0.1]:%d %s", f.proxy.Port(), ssh.MarshalAuthorizedKey(other.HostKey.Pub))
+	if err := os.WriteFile(f.env.KnownHosts, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := f.runTarget(t, f.tg)
+	var hke *HostKeyError
+	if !errors.As(err, &hke) || hke.Unknown() {
+		t.Errorf("after the key on record changed: want a changed-key *HostKeyError, got %v", err)
+	}
+	// No key on record at all.
+	if err := os.WriteFile(f.env.KnownHosts, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = f.runTarget(t, f.tg)
+	if !errors.As(err, &hke) || !hke.Unknown() {
+		t.Errorf("after the key on record was removed: want an unknown-host *HostKeyError, got %v", err)
+	}
+	if held, _ := ListHeld(context.Background(), f.dir); len(held) != 0 {
+		t.Errorf("still held after its key was withdrawn: %+v", held)
+	}
+}
+
+// TestPersistHungHolderBounded: a holder that accepts but never answers
+// (stopped with SIGSTOP, wedged) does not hang `vigocli connections list`
+// or `close`: they fail with a deadline error. Before the fix both
+// waited for as long as the caller's context, which the CLI never bounds.
+func TestPersistHungHolderBounded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := prepareRuntimeDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", filepath.Join(dir, holderSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	for name, call := range map[string]func() error{
+		"list":  func() error { _, err := ListHeld(context.Background(), dir); return err },
+		"close": func() error { _, err := CloseHeld(context.Background(), dir, nil, true); return err },
+	} {
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s on a hung holder: want a deadline error, got %v", name, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s on a hung holder did not return", name)
+		}
+	}
+}
