@@ -32,8 +32,8 @@ import (
 // Tests compare it with both libraries (knownhosts_index_test.go).
 type knownHostsDB struct {
 	lines   []khLine
-	byAddr  map[khAddr][]int32        // lines with a literal pattern for the address, in order
-	scan    []int32                   // lines matched one by one: hashed names, wildcards
+	byAddr  map[khAddr][]int32               // lines with a literal pattern for the address, in order
+	scan    []int32                          // lines matched one by one: hashed names, wildcards
 	revoked map[string]*xknownhosts.KnownKey // by key blob; the last line wins
 	// wildcard: some line's host field has a * with no port after it;
 	// then a host on another port than 22 that no line names is looked up

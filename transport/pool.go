@@ -222,12 +222,12 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 		warnings = append(warnings, w)
 	}
 	return &Pool{
-		warnings: warnings,
-		opts:     opts,
-		cfg:      cfg,
-		keys:     &keyring{agentSocket: opts.AgentSocket, home: opts.HomeDir},
-		hk:       &hostKeys{acceptNew: opts.AcceptNewHostKeys},
-		log:      log,
+		warnings:  warnings,
+		opts:      opts,
+		cfg:       cfg,
+		keys:      &keyring{agentSocket: opts.AgentSocket, home: opts.HomeDir},
+		hk:        &hostKeys{acceptNew: opts.AcceptNewHostKeys},
+		log:       log,
 		slots:     make(chan struct{}, opts.MaxConnecting),
 		conns:     map[string]*poolEntry{},
 		hostSlots: map[string]*hostSlots{},
