@@ -323,8 +323,14 @@ func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*link, error) {
 				delete(p.conns, key)
 			case p.closed:
 				ent.conn.refs, closed = 1, true
+				if ent.conn.client != nil {
+					p.stats.open.Add(1) // released below
+				}
 			default:
 				ent.conn.refs++ // this caller's
+				if ent.conn.client != nil {
+					p.stats.open.Add(1) // markClosed takes it back
+				}
 			}
 			p.mu.Unlock()
 			if closed {
@@ -648,7 +654,6 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	}
 	c.stats.dials.Add(1)
 	c.stats.handshakes.Add(1)
-	p.stats.open.Add(1)
 	go func() {
 		_ = c.client.Wait()
 		c.markClosed()
