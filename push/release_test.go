@@ -11,19 +11,21 @@ import (
 )
 
 // releasingRunner is a connection the engine must give back: it records
-// each Release and whether the host's lock was still held then.
+// each Release and whether the host's lock was still held then (its
+// release not yet reported: the engine reports it once done).
 type releasingRunner struct {
 	localRunner
-	lockDir string
-	mu      *sync.Mutex
-	got     map[string][]bool // host -> lock held at each Release
+	locked bool
+	rec    *recorder
+	mu     *sync.Mutex
+	got    map[string][]bool // host -> lock held at each Release
 }
 
 func (r releasingRunner) Release() {
 	held := false
-	if r.lockDir != "" {
-		st, err := (&lock.Locker{Dir: r.lockDir}).Status(context.Background(), localRunner{})
-		held = err != nil || st.Held
+	if r.locked {
+		_, released := r.rec.find(event.LockReleased, r.name)
+		held = !released
 	}
 	r.mu.Lock()
 	r.got[r.name] = append(r.got[r.name], held)
@@ -47,18 +49,15 @@ func TestConnectionReleasedAfterLock(t *testing.T) {
 			dir := t.TempDir() + "/lock"
 			var mu sync.Mutex
 			got := map[string][]bool{}
+			rec := &recorder{}
 			conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) {
 				if host == "h3" {
 					return nil, errUnreachableForTest
 				}
-				r := releasingRunner{localRunner: localRunner{name: host}, mu: &mu, got: got}
-				if tc.locked {
-					r.lockDir = dir
-				}
-				return r, nil
+				return releasingRunner{localRunner: localRunner{name: host}, locked: tc.locked, rec: rec, mu: &mu, got: got}, nil
 			})
 			job := convergeJob(map[string]bool{"h2": tc.fail}, 0)
-			opts := Options{Parallel: 1, Connect: conn, Sink: event.Serial(&recorder{}), DryRun: tc.dry}
+			opts := Options{Parallel: 1, Connect: conn, Sink: event.Serial(rec), DryRun: tc.dry}
 			if tc.locked {
 				opts.Lock = &lock.Locker{Dir: dir, Owner: lock.NewOwner("test")}
 			}
