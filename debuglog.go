@@ -169,6 +169,13 @@ type loggedHost struct {
 	log *slog.Logger
 }
 
+// Release passes push's release on to the connection.
+func (h *loggedHost) Release() {
+	if r, ok := h.Host.(push.Releaser); ok {
+		r.Release()
+	}
+}
+
 func (h *loggedHost) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResult, error) {
 	t := time.Now()
 	res, err := h.Host.Exec(ctx, cmd)

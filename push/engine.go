@@ -36,6 +36,13 @@ type Connector interface {
 	Connect(ctx context.Context, host string) (Remote, error)
 }
 
+// Releaser is a Remote that can be given back: the engine calls Release
+// once it is done with the host (its lock released), and uses the Remote
+// no more.
+type Releaser interface {
+	Release()
+}
+
 // ConnectorFunc adapts a function to a Connector.
 type ConnectorFunc func(ctx context.Context, host string) (Remote, error)
 
@@ -382,6 +389,13 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 	if err != nil {
 		return fail(err)
 	}
+	// The connection is given back once the host is done, its lock
+	// released included, so that a run holds the connections of the hosts
+	// it works on, not the fleet's.
+	done := func() {}
+	if rel, ok := r.(Releaser); ok {
+		done = rel.Release
+	}
 	locking := opts.Lock != nil && !opts.DryRun
 	hl := &hostLock{}
 	if locking {
@@ -389,14 +403,19 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		defer func() {
 			held := hl.stop()
 			phases["lock"] = hl.took
-			if held {
-				releases.Add(1)
-				go func() {
-					defer releases.Done()
-					hl.release(ctx, host, hs)
-				}()
+			if !held {
+				done()
+				return
 			}
+			releases.Add(1)
+			go func() {
+				defer releases.Done()
+				hl.release(ctx, host, hs)
+				done()
+			}()
 		}()
+	} else {
+		defer done()
 	}
 	var out Outcome
 	if job.Gated != nil {

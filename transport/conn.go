@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -14,10 +15,11 @@ import (
 // upload and Docker stream to that host, or the controller itself for a
 // local target. Obtain it from Pool.Get; it is safe for concurrent use.
 type Conn struct {
-	name   string
-	become bool // run commands through sudo -n
-	local  bool
-	socket string // Target.DockerSocket; empty: the pool's
+	name     string
+	become   bool // run commands through sudo -n
+	local    bool
+	socket   string // Target.DockerSocket; empty: the pool's
+	released atomic.Bool
 	*link
 }
 
@@ -49,6 +51,7 @@ type link struct {
 	verified verifiedKey
 
 	sessions chan struct{} // MaxSessions slots
+	refs     int           // Conns not released, and connections through this one (under pool.mu)
 
 	dockerMu  sync.Mutex
 	dockerVia string // "", "streamlocal" or "dial-stdio" once known
@@ -85,6 +88,19 @@ func (c *Conn) Close() error {
 	return nil
 }
 
+// Release says that this Conn's user is done with the host: the
+// connection is closed once no other Conn uses it (another inventory name
+// for the same user@host:port), and a bastion once no connection runs
+// through it. Commands and streams still open on it are cut, so release
+// after the last one (a lock's release included). A later Get dials
+// afresh. Calling it again does nothing.
+func (c *Conn) Release() {
+	if c.local || c.link == nil || c.pool == nil || !c.released.CompareAndSwap(false, true) {
+		return
+	}
+	c.pool.release(c.link)
+}
+
 func (c *link) closeClient() {
 	if c.client != nil {
 		c.client.Close()
@@ -92,7 +108,14 @@ func (c *link) closeClient() {
 	c.markClosed()
 }
 
-func (c *link) markClosed() { c.closeOnce.Do(func() { close(c.closed) }) }
+func (c *link) markClosed() {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		if c.client != nil {
+			c.pool.stats.open.Add(-1)
+		}
+	})
+}
 
 func (c *Conn) becomes() bool { return c.become }
 

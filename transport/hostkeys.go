@@ -90,7 +90,7 @@ type hostKeys struct {
 // (identity, size, modification time) when they were read.
 type parsedDB struct {
 	sig string
-	db  *knownhosts.HostKeyDB
+	db  *knownHostsDB
 }
 
 // callback returns the host key callback for one endpoint.
@@ -124,7 +124,7 @@ func (h *hostKeys) check(kf knownHostsFiles, hostname string, remote net.Addr, k
 	if err != nil {
 		return err
 	}
-	err = db.HostKeyCallback()(hostname, remote, key)
+	err = db.callback()(hostname, remote, key)
 	if err == nil {
 		return nil
 	}
@@ -156,13 +156,13 @@ func (h *hostKeys) algorithms(kf knownHostsFiles, hostport string) []string {
 	if err != nil {
 		return nil
 	}
-	return db.HostKeyAlgorithms(hostport)
+	return db.algorithms(hostport)
 }
 
 // load parses the files that exist (and, for system-wide files, that can
 // be read: OpenSSH skips those too), or returns the last parse of the
 // same files when none of them changed since.
-func (h *hostKeys) load(kf knownHostsFiles) (*knownhosts.HostKeyDB, error) {
+func (h *hostKeys) load(kf knownHostsFiles) (*knownHostsDB, error) {
 	var existing []string
 	var sig strings.Builder
 	add := func(f string, fi os.FileInfo) {
@@ -193,7 +193,7 @@ func (h *hostKeys) load(kf knownHostsFiles) (*knownhosts.HostKeyDB, error) {
 	if p, ok := h.parsed[key]; ok && p.sig == sig.String() {
 		return p.db, nil
 	}
-	db, err := knownhosts.NewDB(existing...)
+	db, err := loadKnownHosts(existing...)
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}

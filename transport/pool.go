@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,11 +24,15 @@ import (
 // PoolOptions configures a Pool. The zero value is usable: every field has
 // a default chosen to behave like OpenSSH and to respect sshd's defaults.
 type PoolOptions struct {
-	// MaxConnecting caps dials and handshakes in progress at once
-	// (default 10). sshd's MaxStartups (10:30:100) starts dropping
-	// unauthenticated connections beyond 10, so a large fleet is
-	// connected in waves while established connections are unlimited.
+	// MaxConnecting caps dials and handshakes in progress at once in the
+	// whole pool (default 16 per CPU, at least 32): a handshake costs the
+	// controller CPU, and a fleet's handshakes overlap up to this bound.
 	MaxConnecting int
+	// MaxConnectingPerHost caps dials and handshakes in progress at once
+	// to one sshd (one address and port; default 10): sshd's MaxStartups
+	// (10:30:100) starts dropping unauthenticated connections beyond 10,
+	// and it counts per server, not per fleet.
+	MaxConnectingPerHost int
 	// MaxSessionsPerConn caps sessions open at once on one connection
 	// (default 10, sshd's MaxSessions). Docker
 	// dial-stdio fallback streams each hold one while open.
@@ -87,18 +92,21 @@ type PoolOptions struct {
 }
 
 // Pool holds one connection per host for a run. It is safe for concurrent
-// use; Close closes every connection.
+// use. A connection lives while a Conn obtained for it is not released
+// (Conn.Release), so that a run's memory follows the hosts it works on at
+// once, not the fleet; Close closes every connection.
 type Pool struct {
 	opts  PoolOptions
 	cfg   *sshConfig
 	keys  *keyring
 	hk    *hostKeys
 	log   *slog.Logger
-	slots chan struct{} // handshakes in flight
+	slots chan struct{} // handshakes in flight, the whole pool
 
-	mu     sync.Mutex
-	conns  map[string]*poolEntry
-	closed bool
+	mu        sync.Mutex
+	conns     map[string]*poolEntry
+	hostSlots map[string]*hostSlots // handshakes in flight per sshd (host:port); removed when unused
+	closed    bool
 
 	stats    counters
 	warnings []string
@@ -125,16 +133,18 @@ type Stats struct {
 	Streams        int64 // Docker engine API streams opened
 	BytesUploaded  int64 // file bytes sent
 	UploadsSkipped int64 // WriteFile calls that found the content already there
+	Open           int64 // SSH connections open now (pool only)
 }
 
 type counters struct {
-	dials, handshakes, sessions, streams, bytesUploaded, uploadsSkipped atomic.Int64
+	dials, handshakes, sessions, streams, bytesUploaded, uploadsSkipped, open atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
 		Dials: c.dials.Load(), Handshakes: c.handshakes.Load(), Sessions: c.sessions.Load(),
 		Streams: c.streams.Load(), BytesUploaded: c.bytesUploaded.Load(), UploadsSkipped: c.uploadsSkipped.Load(),
+		Open: c.open.Load(),
 	}
 }
 
@@ -142,7 +152,10 @@ func (c *counters) snapshot() Stats {
 // nothing.
 func NewPool(opts PoolOptions) (*Pool, error) {
 	if opts.MaxConnecting <= 0 {
-		opts.MaxConnecting = 10
+		opts.MaxConnecting = max(32, 16*runtime.NumCPU())
+	}
+	if opts.MaxConnectingPerHost <= 0 {
+		opts.MaxConnectingPerHost = 10
 	}
 	if opts.MaxSessionsPerConn <= 0 {
 		opts.MaxSessionsPerConn = 10
@@ -209,14 +222,15 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 		warnings = append(warnings, w)
 	}
 	return &Pool{
-		warnings: warnings,
-		opts:     opts,
-		cfg:      cfg,
-		keys:     &keyring{agentSocket: opts.AgentSocket, home: opts.HomeDir},
-		hk:       &hostKeys{acceptNew: opts.AcceptNewHostKeys},
-		log:      log,
-		slots:    make(chan struct{}, opts.MaxConnecting),
-		conns:    map[string]*poolEntry{},
+		warnings:  warnings,
+		opts:      opts,
+		cfg:       cfg,
+		keys:      &keyring{agentSocket: opts.AgentSocket, home: opts.HomeDir},
+		hk:        &hostKeys{acceptNew: opts.AcceptNewHostKeys},
+		log:       log,
+		slots:     make(chan struct{}, opts.MaxConnecting),
+		conns:     map[string]*poolEntry{},
+		hostSlots: map[string]*hostSlots{},
 	}, nil
 }
 
@@ -244,6 +258,28 @@ func (p *Pool) Get(ctx context.Context, t Target) (*Conn, error) {
 		return nil, err
 	}
 	return &Conn{name: e.Alias, become: t.Become, socket: t.DockerSocket, link: l}, nil
+}
+
+// release drops one user of l: the last one closes it (and then drops
+// its use of the bastion it runs through).
+func (p *Pool) release(l *link) {
+	p.mu.Lock()
+	l.refs--
+	last := l.refs <= 0
+	if last {
+		key := l.ep.key()
+		if ent := p.conns[key]; ent != nil && ent.conn == l {
+			delete(p.conns, key)
+		}
+	}
+	p.mu.Unlock()
+	if !last {
+		return
+	}
+	l.closeClient()
+	if l.via != nil {
+		p.release(l.via)
+	}
 }
 
 func (p *Pool) local(t Target) *Conn {
@@ -280,15 +316,29 @@ func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*link, error) {
 			p.mu.Unlock()
 			ent.conn, ent.err = p.dial(ctx, e, depth)
 			p.mu.Lock()
-			if ent.err != nil {
+			closed := false
+			switch {
+			case ent.err != nil:
 				// Forget the failure: a later Get dials afresh.
 				delete(p.conns, key)
-			} else if p.closed {
-				ent.conn.closeClient()
+			case p.closed:
+				ent.conn.refs, closed = 1, true
+				if ent.conn.client != nil {
+					p.stats.open.Add(1) // released below
+				}
+			default:
+				ent.conn.refs++ // this caller's
+				if ent.conn.client != nil {
+					p.stats.open.Add(1) // markClosed takes it back
+				}
+			}
+			p.mu.Unlock()
+			if closed {
+				// Closed while dialling: drop it, and the bastion it holds.
+				p.release(ent.conn)
 				ent.conn, ent.err = nil, unreachable(fmt.Errorf("%s: transport pool closed", e))
 			}
 			close(ent.done)
-			p.mu.Unlock()
 			if ent.conn != nil {
 				go p.watch(key, ent)
 			}
@@ -303,18 +353,21 @@ func (p *Pool) get(ctx context.Context, e endpoint, depth int) (*link, error) {
 		if ent.err != nil {
 			return nil, ent.err
 		}
+		p.mu.Lock()
 		select {
 		case <-ent.conn.closed:
-			// Died since: drop it (if still ours) and dial again.
-			p.mu.Lock()
-			if p.conns[key] == ent {
-				delete(p.conns, key)
-			}
-			p.mu.Unlock()
-			continue
 		default:
-			return ent.conn, nil
+			if p.conns[key] == ent {
+				ent.conn.refs++
+				p.mu.Unlock()
+				return ent.conn, nil
+			}
 		}
+		// Died or released since: drop it (if still ours) and dial again.
+		if p.conns[key] == ent {
+			delete(p.conns, key)
+		}
+		p.mu.Unlock()
 	}
 }
 
@@ -427,7 +480,7 @@ func (p *Pool) dial(ctx context.Context, e endpoint, depth int) (*link, error) {
 	for attempt := 1; ; attempt++ {
 		c, err := p.dialOnce(ctx, e, via)
 		if err == nil {
-			return c, nil
+			return c, nil // c holds the use of via taken above
 		}
 		lastErr = err
 		if attempt >= p.opts.DialAttempts || !transient(err) || ctx.Err() != nil {
@@ -441,7 +494,56 @@ func (p *Pool) dial(ctx context.Context, e endpoint, depth int) (*link, error) {
 		case <-ctx.Done():
 		}
 	}
+	if via != nil {
+		p.release(via)
+	}
 	return nil, lastErr
+}
+
+// hostSlots are the handshakes in flight to one sshd.
+type hostSlots struct {
+	ch    chan struct{}
+	users int // goroutines holding or waiting for a slot; 0: removed
+}
+
+// connectSlot waits for a handshake slot of the sshd at hostport (per
+// server, like sshd's MaxStartups) and then for one of the pool's (a bound
+// on the controller's CPU), in that order, so that a host's queue never
+// holds slots other hosts could use. done gives both back.
+func (p *Pool) connectSlot(ctx context.Context, hostport string) (done func(), err error) {
+	p.mu.Lock()
+	hs := p.hostSlots[hostport]
+	if hs == nil {
+		hs = &hostSlots{ch: make(chan struct{}, p.opts.MaxConnectingPerHost)}
+		p.hostSlots[hostport] = hs
+	}
+	hs.users++
+	p.mu.Unlock()
+	leave := func() {
+		p.mu.Lock()
+		if hs.users--; hs.users == 0 {
+			delete(p.hostSlots, hostport)
+		}
+		p.mu.Unlock()
+	}
+	select {
+	case hs.ch <- struct{}{}:
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		<-hs.ch
+		leave()
+		return nil, ctx.Err()
+	}
+	return func() {
+		<-p.slots
+		<-hs.ch
+		leave()
+	}, nil
 }
 
 // transient reports whether a dial error is worth another try.
@@ -474,12 +576,11 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	}
 	fail := func(err error) error { return unreachable(fmt.Errorf("connect %s: %w", where, err)) }
 
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fail(ctx.Err())
+	done, err := p.connectSlot(ctx, e.HostPort())
+	if err != nil {
+		return nil, fail(err)
 	}
-	defer func() { <-p.slots }()
+	defer done()
 
 	timeout := p.opts.ConnectTimeout
 	if e.ConnectTimeout > 0 {
@@ -489,7 +590,6 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	defer cancel()
 
 	var raw net.Conn
-	var err error
 	if via == nil {
 		d := net.Dialer{KeepAlive: 30 * time.Second}
 		raw, err = d.DialContext(dctx, "tcp", e.HostPort())
