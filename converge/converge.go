@@ -26,7 +26,6 @@ import (
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/event"
 	"github.com/vigo-sh/vigocli/executors"
-	"github.com/vigo-sh/vigocli/secrets"
 )
 
 // Options says how to converge one host.
@@ -161,20 +160,13 @@ func (r *runner) observe(ctx context.Context, needs executors.Needs, res *Result
 	return nil
 }
 
-// prepare checks secrets, decodes every resource and links listeners. On
-// error it returns the index of the resource at fault.
+// prepare decodes every resource and links listeners. On error it
+// returns the index of the resource at fault. Secret references were
+// checked and resolved by push (Options.Secrets); decoding looks each
+// one up, and one without a value fails the host here, before anything
+// is observed or changed.
 func (r *runner) prepare() (int, error) {
 	env := executors.Env{StockpileDir: r.opts.StockpileDir, SourceOutside: r.opts.SourceOutside, Secrets: r.opts.Secrets, Run: r.opts.Run}
-	for i, res := range r.dh.Resources {
-		// A reference in a field that is not substituted is refused first
-		// (clearer than "not set" for a value that would never be used).
-		if err := executors.CheckSecretRefs(res); err != nil {
-			return i, fmt.Errorf("%s: %w", r.dh.Name, err)
-		}
-		if err := checkSecrets(res, res.Fields, "", r.opts.Secrets); err != nil {
-			return i, fmt.Errorf("%s: %w", r.dh.Name, err)
-		}
-	}
 	byTarget := map[string][]byte{}
 	for i, res := range r.dh.Resources {
 		sp, err := executors.Decode(res, env)
@@ -200,44 +192,6 @@ func (r *runner) prepare() (int, error) {
 		}
 	}
 	return r.link()
-}
-
-// checkSecrets fails on the first secret reference with no value, naming
-// the path and the resource, before anything is observed or changed.
-func checkSecrets(res desired.Resource, v any, field string, vals map[string]string) error {
-	switch x := v.(type) {
-	case string:
-		if res.Raw[strings.SplitN(field, ".", 2)[0]] {
-			return nil
-		}
-		if p, ok := secrets.Ref(x); ok {
-			if _, found := vals[p]; !found {
-				return fmt.Errorf("%s: resource %q field %s: secret %q is not set", res.Pos, res.Name, field, p)
-			}
-		}
-	case []any:
-		for i, e := range x {
-			if err := checkSecrets(res, e, fmt.Sprintf("%s[%d]", field, i), vals); err != nil {
-				return err
-			}
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			f := k
-			if field != "" {
-				f = field + "." + k
-			}
-			if err := checkSecrets(res, x[k], f, vals); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // link resolves notify and subscribes into listener lists, deduplicated.

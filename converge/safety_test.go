@@ -9,6 +9,7 @@ import (
 	"github.com/vigo-sh/vigocli/converge"
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/transport"
 )
 
@@ -146,16 +147,21 @@ func TestComposeEnvThroughEnvironment(t *testing.T) {
 	}
 }
 
-// A secret reference in a field executors do not substitute is refused
-// before anything is read; tagged !raw it is literal text.
+// A secret reference in a field tagged !raw is literal text. (A
+// reference in a field executors do not substitute, untagged, is refused
+// by validate and by push before converge runs: executors.SecretRefs.)
+// A reference push did not resolve fails the host before anything is read.
 func TestSecretRefOnlyWhereSubstituted(t *testing.T) {
 	h := fakeHost()
-	lbl := res("m", "c", "docker_container", map[string]any{"container": "web", "image": "redis:7-alpine",
-		"labels": map[string]any{"db": "secret:vigo/webapp/database_url"}})
-	_, err := converge.Run(context.Background(), h, desired.Host{Name: "web2.app.example.com", Resources: []desired.Resource{lbl}}, converge.Options{Secrets: secretsMap})
-	if err == nil || !strings.Contains(err.Error(), "field labels.db: secret references are only allowed in environment") || len(h.Requests) != 0 {
+	env := res("m", "c", "docker_container", map[string]any{"container": "web", "image": "redis:7-alpine",
+		"environment": map[string]any{"DB": "secret:not/resolved"}})
+	_, err := converge.Run(context.Background(), h, desired.Host{Name: "web2.app.example.com", Resources: []desired.Resource{env}}, converge.Options{Secrets: secretsMap})
+	var ue *executors.UnsetSecretError
+	if !errors.As(err, &ue) || ue.Path != "not/resolved" || len(h.Requests) != 0 {
 		t.Fatalf("error %v, requests %v", err, h.Requests)
 	}
+	lbl := res("m", "c", "docker_container", map[string]any{"container": "web", "image": "redis:7-alpine",
+		"labels": map[string]any{"db": "secret:vigo/webapp/database_url"}})
 	lbl.Raw = map[string]bool{"labels": true}
 	run(t, h, desired.Host{Name: "web2.app.example.com", Resources: []desired.Resource{lbl}}, false)
 	if c := h.ContainerByName("web"); c == nil || c.Labels["db"] != "secret:vigo/webapp/database_url" {

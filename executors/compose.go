@@ -14,7 +14,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigo-sh/vigocli/desired"
-	"github.com/vigo-sh/vigocli/secrets"
 	"github.com/vigo-sh/vigocli/shellquote"
 	"github.com/vigo-sh/vigocli/stockpile"
 	"github.com/vigo-sh/vigocli/transport"
@@ -104,15 +103,9 @@ func decodeCompose(f fields, env Env) (Spec, error) {
 		if !envNameRE.MatchString(k) {
 			return nil, f.errorf("env."+k, "%q is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
 		}
-		if p, ok := secrets.Ref(v); ok {
-			val, found := env.Secrets[p]
-			if !found && env.Offline {
-				found = true
-			}
-			if !found {
-				return nil, f.errorf("env."+k, "secret %q is not set", p)
-			}
-			v = val
+		v, _, err := env.secretValue(f, "env."+k, v)
+		if err != nil {
+			return nil, err
 		}
 		if strings.ContainsRune(v, 0) {
 			return nil, f.errorf("env."+k, "a value cannot hold a NUL byte")

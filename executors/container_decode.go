@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
-	"github.com/vigo-sh/vigocli/secrets"
 	"github.com/vigo-sh/vigocli/stockpile"
 )
 
@@ -103,16 +102,12 @@ func decodeContainer(f fields, env Env) (Spec, error) {
 		if strings.ContainsRune(s.Env[k], 0) {
 			return nil, f.errorf("environment."+k, "a value cannot hold a NUL byte")
 		}
-		path, ok := secrets.Ref(s.Env[k])
-		if !ok {
-			continue
+		val, path, err := env.secretValue(f, "environment."+k, s.Env[k])
+		if err != nil {
+			return nil, err
 		}
-		val, found := env.Secrets[path]
-		if !found && env.Offline {
+		if path == "" {
 			continue
-		}
-		if !found {
-			return nil, f.errorf("environment."+k, "secret %q is not set", path)
 		}
 		if s.secretVals == nil {
 			s.secretVals = map[string]string{}

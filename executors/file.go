@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
-	"github.com/vigo-sh/vigocli/secrets"
 	"github.com/vigo-sh/vigocli/stockpile"
 	"github.com/vigo-sh/vigocli/transport"
 )
@@ -85,12 +84,8 @@ func decodeFile(f fields, env Env) (Spec, error) {
 	case s.State == "present" && !f.has("content"):
 		return nil, f.errorf("content", "content or source is required")
 	default:
-		if p, ok := secrets.Ref(content); ok && !f.r.Raw["content"] {
-			val, found := env.Secrets[p]
-			if !found && !env.Offline {
-				return nil, f.errorf("content", "secret %q is not set", p)
-			}
-			s.Secret, content = p, val
+		if content, s.Secret, err = env.secretValue(f, "content", content); err != nil {
+			return nil, err
 		}
 		s.Content = []byte(content)
 	}

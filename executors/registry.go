@@ -123,10 +123,9 @@ func (r *Registry) TypeNames() []string { return slices.Clone(r.names) }
 func Decode(res desired.Resource, env Env) (Spec, error) { return builtin.Decode(res, env) }
 
 // Decode turns a rendered resource into its typed spec.
+// Where secret references may be is checked before, once per path
+// (SecretRefs: by validate, and by push as it resolves them).
 func (r *Registry) Decode(res desired.Resource, env Env) (Spec, error) {
-	if err := CheckSecretRefs(res); err != nil {
-		return nil, err
-	}
 	t, ok := r.types[res.Type]
 	if !ok {
 		return nil, fmt.Errorf("%s: resource %q: unknown type %q", res.Pos, res.Name, res.Type)

@@ -2,6 +2,7 @@ package executors
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,21 +50,77 @@ func TestDecodeRefusesUnsafeValues(t *testing.T) {
 		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "services": []any{"-V"}}, "is not a compose service name"},
 		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "env": map[string]any{"A B": "x"}}, "is not a variable name"},
 		{"docker_compose", map[string]any{"compose_file": "/a/dc.yml", "project_name": "--verbose"}, "is not a compose project name"},
-		{"docker_container", map[string]any{"container": "web", "image": "redis", "labels": map[string]any{"pw": "secret:p/q"}}, "field labels.pw: secret references are only allowed"},
-		{"docker_container", map[string]any{"container": "web", "image": "redis", "command": []any{"run", "secret:p/q"}}, "field command[1]: secret references"},
-		{"docker_container", map[string]any{"container": "web", "image": "redis", "healthcheck": map[string]any{"test": "secret:p/q"}}, "field healthcheck.test: secret references"},
-		{"file", map[string]any{"target_path": "/a", "content": "x", "owner": "secret:p/q"}, "field owner: secret references"},
 	} {
 		_, err := decodeT(c.typ, c.fields, sec)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %v: error %v, want %q", c.typ, c.fields, err, c.want)
 		}
 	}
-	// A field tagged !raw is literal by request.
+}
+
+// A secret reference where the executors do not substitute it would reach
+// the host as the literal text "secret:PATH": SecretRefs refuses it, and
+// validate (Check) reports it with the resource's position. A field
+// tagged !raw is literal by request.
+func TestSecretRefsOnlyWhereSubstituted(t *testing.T) {
+	sec := map[string]string{"p/q": "value-1234"}
+	for _, c := range []struct {
+		typ    string
+		fields map[string]any
+		want   string
+	}{
+		{"docker_container", map[string]any{"container": "web", "image": "redis", "labels": map[string]any{"pw": "secret:p/q"}}, "field labels.pw: secret references are only allowed"},
+		{"docker_container", map[string]any{"container": "web", "image": "redis", "command": []any{"run", "secret:p/q"}}, "field command[1]: secret references"},
+		{"docker_container", map[string]any{"container": "web", "image": "redis", "healthcheck": map[string]any{"test": "secret:p/q"}}, "field healthcheck.test: secret references"},
+		{"file", map[string]any{"target_path": "/a", "content": "x", "owner": "secret:p/q"}, "field owner: secret references"},
+	} {
+		r := desired.Resource{Name: "r1", Module: "m", Type: c.typ, Fields: c.fields, Pos: stockpile.Pos{File: "m.vgo", Line: 7, Col: 3}}
+		_, err := SecretRefs(r)
+		var fe *FieldError
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.As(err, &fe) || fe.Resource != "r1" {
+			t.Errorf("%s %v: SecretRefs error %v, want a FieldError saying %q", c.typ, c.fields, err, c.want)
+		}
+		err = Check([]desired.Host{{Name: "web2", Resources: []desired.Resource{r}}}, CheckOptions{})
+		if err == nil || !strings.Contains(err.Error(), "m.vgo:7:3") || !strings.Contains(err.Error(), "secret references are only allowed") {
+			t.Errorf("%s %v: Check error %v", c.typ, c.fields, err)
+		}
+	}
+	// Where they are substituted, SecretRefs lists them; !raw keeps a
+	// field literal, also where a reference would be substituted.
 	r := desired.Resource{Name: "r1", Type: "docker_container", Pos: stockpile.Pos{File: "m.vgo", Line: 1, Col: 1},
-		Fields: map[string]any{"container": "web", "image": "redis", "labels": map[string]any{"doc": "secret:p/q"}}, Raw: map[string]bool{"labels": true}}
+		Fields: map[string]any{"container": "web", "image": "redis", "labels": map[string]any{"doc": "secret:p/q"},
+			"environment": map[string]any{"B": "secret:p/q", "A": "plain"}}, Raw: map[string]bool{"labels": true}}
+	refs, err := SecretRefs(r)
+	if err != nil || len(refs) != 1 || refs[0] != (SecretRef{Field: "environment.B", Path: "p/q"}) {
+		t.Fatalf("refs %v, error %v", refs, err)
+	}
 	if _, err := Decode(r, Env{Secrets: sec}); err != nil {
 		t.Fatalf("raw label refused: %v", err)
+	}
+	r.Raw = map[string]bool{"environment": true}
+	r.Fields["labels"] = map[string]any{}
+	if refs, err := SecretRefs(r); err != nil || len(refs) != 0 {
+		t.Fatalf("raw environment: refs %v, error %v", refs, err)
+	}
+	sp, err := Decode(r, Env{})
+	if err != nil || sp.(*containerSpec).secretVals["B"] != "" {
+		t.Fatalf("raw environment decoded as a reference: %v", err)
+	}
+	// A reference push did not resolve is refused where it is decoded,
+	// in one place for every type, as an UnsetSecretError.
+	for typ, f := range map[string]map[string]any{
+		"docker_container": {"container": "web", "image": "redis", "environment": map[string]any{"A": "secret:no/such"}},
+		"docker_compose":   {"compose_file": "/a/dc.yml", "env": map[string]any{"A": "secret:no/such"}},
+		"file":             {"target_path": "/a", "content": "secret:no/such"},
+	} {
+		_, err := Decode(desired.Resource{Name: "r1", Type: typ, Fields: f}, Env{Secrets: sec})
+		var ue *UnsetSecretError
+		if !errors.As(err, &ue) || ue.Path != "no/such" {
+			t.Errorf("%s: error %v, want an UnsetSecretError", typ, err)
+		}
+		if _, err := Decode(desired.Resource{Name: "r1", Type: typ, Fields: f}, Env{Offline: true}); err != nil {
+			t.Errorf("%s offline: %v", typ, err)
+		}
 	}
 	if !SecretRefAllowed("docker_container", "environment") || SecretRefAllowed("docker_container", "labels") {
 		t.Fatal("SecretRefAllowed")

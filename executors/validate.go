@@ -8,12 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"syscall"
 
 	"github.com/vigo-sh/vigocli/desired"
-	"github.com/vigo-sh/vigocli/secrets"
 	"github.com/vigo-sh/vigocli/stockpile"
 )
 
@@ -103,59 +101,6 @@ func SecretRefAllowed(typ, field string) bool {
 	return builtin.secretField(typ, field)
 }
 
-// CheckSecretRefs fails when a field that executors do not substitute
-// holds a secret reference (it would reach the host as the literal text
-// "secret:PATH"). Fields tagged !raw are literal by request and skipped.
-func CheckSecretRefs(r desired.Resource) error {
-	keys := make([]string, 0, len(r.Fields))
-	for k := range r.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if r.Raw[k] || SecretRefAllowed(r.Type, k) {
-			continue
-		}
-		if where, ok := findRef(r.Fields[k], k); ok {
-			return fields{r: r}.errorf(where, "secret references are only allowed in environment (docker_container), env (docker_compose) and content (file); tag the field !raw to keep the text literally")
-		}
-	}
-	return nil
-}
-
-func findRef(v any, field string) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		if _, ok := secrets.Ref(x); ok {
-			return field, true
-		}
-	case []string:
-		for i, e := range x {
-			if _, ok := secrets.Ref(e); ok {
-				return fmt.Sprintf("%s[%d]", field, i), true
-			}
-		}
-	case []any:
-		for i, e := range x {
-			if w, ok := findRef(e, fmt.Sprintf("%s[%d]", field, i)); ok {
-				return w, true
-			}
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if w, ok := findRef(x[k], field+"."+k); ok {
-				return w, true
-			}
-		}
-	}
-	return "", false
-}
-
 // FieldError is a resource value an executor refuses, with the position
 // of the value (or of the resource when the value has none).
 type FieldError struct {
@@ -198,6 +143,10 @@ func Check(hosts []desired.Host, opts CheckOptions) error {
 		var claimed []desired.Claimed
 		for _, r := range h.Resources {
 			if r.Invalid {
+				continue
+			}
+			if _, err := SecretRefs(r); err != nil {
+				errs = append(errs, configError(r, err))
 				continue
 			}
 			sp, err := Decode(r, env)

@@ -2,9 +2,8 @@ package push
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/executors"
@@ -20,58 +19,22 @@ type SecretRef struct {
 }
 
 // SecretRefs returns the secret references of dh that the executors
-// substitute, in apply order: only in the fields where
-// executors.SecretRefAllowed (environment of a container, env of a compose
-// project, content of a file), and never in a field tagged !raw, which is
-// sent as written. A reference in any other field is an error naming the
-// resource and its file:line (executors.CheckSecretRefs), so that it
-// fails as the stockpile mistake it is rather than as a missing secret.
+// substitute, in apply order (executors.SecretRefs: never in a field
+// tagged !raw, which is sent as written). A reference in any other field
+// is an error naming the resource and its file:line, so that it fails as
+// the stockpile mistake it is rather than as a missing secret.
 func SecretRefs(dh desired.Host) ([]SecretRef, error) {
 	var refs []SecretRef
 	for _, r := range dh.Resources {
-		if err := executors.CheckSecretRefs(r); err != nil {
+		rs, err := executors.SecretRefs(r)
+		if err != nil {
 			return nil, err
 		}
-		keys := make([]string, 0, len(r.Fields))
-		for k := range r.Fields {
-			if !r.Raw[k] && executors.SecretRefAllowed(r.Type, k) {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			walkSecrets(r.Fields[k], k, func(field, path string) {
-				refs = append(refs, SecretRef{Path: path, Resource: r.Name, Field: field, Pos: r.Pos.String()})
-			})
+		for _, x := range rs {
+			refs = append(refs, SecretRef{Path: x.Path, Resource: r.Name, Field: x.Field, Pos: r.Pos.String()})
 		}
 	}
 	return refs, nil
-}
-
-func walkSecrets(v any, field string, found func(field, path string)) {
-	switch v := v.(type) {
-	case string:
-		if p, ok := secrets.Ref(v); ok {
-			found(field, p)
-		}
-	case []string:
-		for i, e := range v {
-			walkSecrets(e, fmt.Sprintf("%s[%d]", field, i), found)
-		}
-	case []any:
-		for i, e := range v {
-			walkSecrets(e, fmt.Sprintf("%s[%d]", field, i), found)
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			walkSecrets(v[k], field+"."+k, found)
-		}
-	}
 }
 
 // ResolveSecrets resolves every secret reference of dh with get and hands
@@ -94,8 +57,8 @@ func ResolveSecrets(ctx context.Context, dh desired.Host, get func(ctx context.C
 			if ref.Pos != "" && ref.Pos != "-" {
 				where = ref.Pos + ": "
 			}
-			if !strings.Contains(err.Error(), ref.Path) {
-				err = fmt.Errorf("secret %s: %w", ref.Path, err)
+			if pe := (*secrets.PathError)(nil); !errors.As(err, &pe) {
+				err = &secrets.PathError{Path: ref.Path, Err: err}
 			}
 			return nil, fmt.Errorf("%sresource %s field %s: %w", where, ref.Resource, ref.Field, err)
 		}

@@ -52,10 +52,23 @@ func TestResolveSecrets(t *testing.T) {
 	}
 	delete(store, "vigo/webapp/database_url")
 	_, err = ResolveSecrets(context.Background(), dh, get, nil)
-	for _, want := range []string{"modules/app-stack.vgo:15:5", "resource app-container", "environment.DATABASE_URL", "secret vigo/webapp/database_url", "not found"} {
+	for _, want := range []string{"modules/app-stack.vgo:15:5", "resource app-container", "environment.DATABASE_URL", `secret "vigo/webapp/database_url"`, "not found"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
 		}
+	}
+	// The path is data, said once, whether or not the backend's error
+	// already carried it.
+	var pe *secrets.PathError
+	if !errors.As(err, &pe) || pe.Path != "vigo/webapp/database_url" || strings.Count(err.Error(), "vigo/webapp/database_url") != 1 {
+		t.Errorf("error %v: want one PathError for the path", err)
+	}
+	named := func(_ context.Context, p string) (string, error) {
+		return "", &secrets.PathError{Path: p, Err: errors.New("refused")}
+	}
+	_, err = ResolveSecrets(context.Background(), dh, named, nil)
+	if err == nil || strings.Count(err.Error(), "vigo/webapp/database_url") != 1 {
+		t.Errorf("error %v: want the path once", err)
 	}
 }
 

@@ -5,54 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
-	"sort"
 	"sync"
 )
 
-// Walk lists the secret paths referenced anywhere in rendered fields
-// (strings that are exactly "secret:PATH" inside maps, slices, pointers
-// and exported struct fields; map keys are not references), sorted and
-// without duplicates.
-func Walk(fields map[string]any) []string {
-	seen := map[string]bool{}
-	walk(reflect.ValueOf(fields), func(p string) { seen[p] = true })
-	paths := make([]string, 0, len(seen))
-	for p := range seen {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	return paths
+// PathError is a secret path that did not resolve: invalid, unknown to
+// every backend, refused by one, or a value vigo refuses. It never holds
+// a value.
+type PathError struct {
+	Path string
+	Err  error
 }
 
-func walk(v reflect.Value, found func(string)) {
-	switch v.Kind() {
-	case reflect.String:
-		if p, ok := Ref(v.String()); ok {
-			found(p)
-		}
-	case reflect.Interface, reflect.Pointer:
-		if !v.IsNil() {
-			walk(v.Elem(), found)
-		}
-	case reflect.Map:
-		it := v.MapRange()
-		for it.Next() {
-			walk(it.Value(), found)
-		}
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			walk(v.Index(i), found)
-		}
-	case reflect.Struct:
-		t := v.Type()
-		for i := 0; i < v.NumField(); i++ {
-			if t.Field(i).IsExported() {
-				walk(v.Field(i), found)
-			}
-		}
+func (e *PathError) Error() string {
+	if errors.Is(e.Err, ErrInvalidPath) { // that message names the path already
+		return e.Err.Error()
 	}
+	return fmt.Sprintf("secret %q: %v", e.Path, e.Err)
 }
+
+func (e *PathError) Unwrap() error { return e.Err }
 
 // A Resolver resolves the secrets of a push. It caches each value for its
 // lifetime (one push), registers every value with its Masker before
@@ -77,7 +48,7 @@ func NewResolver(b Backend, m *Masker) *Resolver {
 func (r *Resolver) Masker() *Masker { return r.masker }
 
 // Resolve looks every path up. The error lists every path that failed,
-// each named (`secret "PATH": ...`), wraps ErrNotFound when one is unknown,
+// each a *PathError (`secret "PATH": ...`), wraps ErrNotFound when one is unknown,
 // and never holds a value; the caller adds the host and the resource.
 func (r *Resolver) Resolve(ctx context.Context, paths []string) (*Values, error) {
 	out := &Values{m: map[string]resolved{}}
@@ -108,14 +79,14 @@ func (r *Resolver) Resolve(ctx context.Context, paths []string) (*Values, error)
 
 func (r *Resolver) resolve(ctx context.Context, path string) (resolved, error) {
 	if err := ValidatePath(path); err != nil {
-		return resolved{}, err
+		return resolved{}, &PathError{Path: path, Err: err}
 	}
 	value, err := r.backend.Get(ctx, path)
 	if err != nil {
-		return resolved{}, fmt.Errorf("secret %q: %w", path, err)
+		return resolved{}, &PathError{Path: path, Err: err}
 	}
 	if why := valueProblem(value); why != "" {
-		return resolved{}, fmt.Errorf("secret %q: %s", path, why)
+		return resolved{}, &PathError{Path: path, Err: errors.New(why)}
 	}
 	r.masker.Add(value)
 	return resolved{value: value}, nil

@@ -9,34 +9,6 @@ import (
 	"testing"
 )
 
-func TestWalk(t *testing.T) {
-	type port struct{ Spec string }
-	fields := map[string]any{
-		"image": "redis:7",
-		"environment": map[string]any{
-			"DATABASE_URL": "secret:vigo/webapp/database_url",
-			"REDIS_URL":    "redis://localhost:6379",
-			"DUP":          "secret:vigo/webapp/database_url",
-		},
-		"env2":                     map[string]string{"A": "secret:b/a"},
-		"command":                  []any{"--pw", "secret:a/z", "secret: spaced"},
-		"list":                     []string{"secret:c"},
-		"nested":                   []map[string]any{{"x": "secret:d"}},
-		"struct":                   &port{Spec: "secret:e"},
-		"secret:keys-are-not-refs": "plain",
-		"number":                   3,
-		"nil":                      nil,
-	}
-	got := strings.Join(Walk(fields), ",")
-	want := "a/z,b/a,c,d,e,vigo/webapp/database_url"
-	if got != want {
-		t.Errorf("Walk = %s; want %s", got, want)
-	}
-	if len(Walk(nil)) != 0 {
-		t.Error("Walk(nil) found something")
-	}
-}
-
 func TestNewBackend(t *testing.T) {
 	tests := []struct {
 		spec, want, err string

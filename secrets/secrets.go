@@ -5,12 +5,13 @@
 //
 // The pieces:
 //
-//   - Ref, ValidatePath and Walk find references in rendered fields;
+//   - Ref, ValidatePath and Inspect find references in rendered fields;
 //   - Backend is a store that looks a path up: AgeStore (the encrypted file
 //     in the stockpile), EnvBackend (VIGO_SECRET_* variables for CI) and
 //     Chain (several, in order), built from the environment by NewBackend;
-//   - Resolver resolves the paths one push needs, registers every value
-//     with a Masker and fingerprints each value for idempotence labels;
+//   - Resolver resolves the paths one push needs and registers every
+//     value with a Masker (nothing derived from a value is kept: no hash,
+//     no fingerprint);
 //   - Masker masks values in strings, line-buffered writers, events and
 //     errors.
 //
