@@ -310,7 +310,7 @@ func validateJSON(c *cli.Context, f *fleet, err error) error {
 		return werr
 	}
 	if ie != nil {
-		return withCode(exitInvalid, errors.New(""))
+		return withCode(exitInvalid, errReported)
 	}
 	return nil
 }

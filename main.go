@@ -37,6 +37,11 @@ type codeError struct {
 func (e *codeError) Error() string { return e.err.Error() }
 func (e *codeError) Unwrap() error { return e.err }
 
+// errReported is a failure the command has already told the user about
+// in full (validate --output json prints its problems on stdout): main
+// exits with its code and prints nothing more.
+var errReported = errors.New("reported")
+
 func withCode(code int, err error) error {
 	if err == nil {
 		return nil
@@ -126,7 +131,7 @@ func exitCode(err error) int {
 	}
 	var ce *codeError
 	if errors.As(err, &ce) {
-		if ce.err != nil && ce.err.Error() != "" {
+		if ce.err != nil && !errors.Is(ce.err, errReported) {
 			fmt.Fprintln(os.Stderr, "vigocli:", ce.err)
 		}
 		return ce.code

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -203,6 +204,30 @@ func (e *AuthError) Error() string {
 }
 
 func (e *AuthError) Unwrap() error { return e.Err }
+
+// next chooses the authentication method after each failed one (the
+// first attempt, "none", is the ssh package's): publickey, once, when the
+// server allows it; then the handshake ends with an *authExhausted, so
+// that "the server accepted none of our methods" is known from a type we
+// own, not from the ssh package's wording.
+func (p authPlan) next(pk ssh.AuthMethod) ssh.ClientAuthCallback {
+	return func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+		if slices.Contains(ac.AllowedMethods, "publickey") && !slices.Contains(ac.TriedMethods, "publickey") {
+			return pk, nil
+		}
+		return nil, &authExhausted{Tried: slices.Clone(ac.TriedMethods), Allowed: slices.Clone(ac.AllowedMethods)}
+	}
+}
+
+// authExhausted: every method the server allows that vigo has was tried
+// and refused.
+type authExhausted struct {
+	Tried, Allowed []string
+}
+
+func (e *authExhausted) Error() string {
+	return fmt.Sprintf("unable to authenticate: attempted methods %v, server allows %v", e.Tried, e.Allowed)
+}
 
 // authError explains an authentication failure.
 func (p authPlan) authError(err error) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,13 @@ func TestWrongClientKeyNamesUserHostPort(t *testing.T) {
 	}
 	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "authentication failed") {
 		t.Errorf("want an unreachable authentication error, got %v", err)
+	}
+	// Known as an authentication failure by type (every method the
+	// server allows was tried), not by the ssh package's wording.
+	var ae *AuthError
+	var ex *authExhausted
+	if !errors.As(err, &ae) || ae.Offered != 1 || !errors.As(err, &ex) || !slices.Contains(ex.Tried, "publickey") {
+		t.Errorf("want an AuthError (1 key offered) over authExhausted, got %#v", err)
 	}
 	if st := p.Stats(); st.Dials != 1 {
 		t.Errorf("authentication failure was retried: %d dials", st.Dials)

@@ -617,8 +617,8 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	check := p.hk.callback(kf)
 	var seen verifiedKey
 	cfg := &ssh.ClientConfig{
-		User: e.User,
-		Auth: []ssh.AuthMethod{ssh.PublicKeys(plan.signers...)},
+		User:         e.User,
+		AuthCallback: plan.next(ssh.PublicKeys(plan.signers...)),
 		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 			err := check(hostname, remote, key)
 			if err == nil {
@@ -638,7 +638,7 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 		switch {
 		case errors.As(err, &hke):
 			return nil, fmt.Errorf("connect %s: %w", where, hke)
-		case strings.Contains(err.Error(), "unable to authenticate"):
+		case errors.As(err, new(*authExhausted)):
 			return nil, fail(plan.authError(err))
 		case (!stopped || dctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) && ctx.Err() == nil:
 			return nil, fail(fmt.Errorf("handshake timed out after %s: %w", timeout, context.DeadlineExceeded))
