@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -134,7 +133,7 @@ func runLock(c *cli.Context, release bool) error {
 func lockOne(ctx context.Context, pool *transport.Pool, l *lock.Locker, h inventory.Host, release, force bool) (line string, failed, unreachable bool) {
 	conn, err := pool.Get(ctx, targetOf(h))
 	if err != nil {
-		return "UNREACHABLE: " + strings.TrimPrefix(err.Error(), h.Name+": "), false, true
+		return "UNREACHABLE: " + err.Error(), false, true // the transport never names the host: the line does
 	}
 	st, err := l.Status(ctx, conn)
 	if err != nil {

@@ -149,7 +149,7 @@ func (r *runner) observe(ctx context.Context, needs executors.Needs, res *Result
 		st.Warnings = nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s: observe: %w", r.dh.Name, err)
+		return fmt.Errorf("observe: %w", err)
 	}
 	t = time.Now()
 	r.state = st
@@ -171,7 +171,7 @@ func (r *runner) prepare() (int, error) {
 	for i, res := range r.dh.Resources {
 		sp, err := executors.Decode(res, env)
 		if err != nil {
-			return i, fmt.Errorf("%s: %w", r.dh.Name, err)
+			return i, err
 		}
 		r.specs = append(r.specs, sp)
 		if f, ok := sp.(interface {
@@ -210,14 +210,14 @@ func (r *runner) link() (int, error) {
 		for _, n := range x.Notify {
 			j, err := r.lookup(n, x)
 			if err != nil {
-				return i, fmt.Errorf("%s: %s: resource %q notify: %w", r.dh.Name, x.Pos, x.Name, err)
+				return i, fmt.Errorf("%s: resource %q notify: %w", x.Pos, x.Name, err)
 			}
 			add(i, j)
 		}
 		for _, n := range x.Subscribes {
 			j, err := r.lookup(n, x)
 			if err != nil {
-				return i, fmt.Errorf("%s: %s: resource %q subscribes: %w", r.dh.Name, x.Pos, x.Name, err)
+				return i, fmt.Errorf("%s: resource %q subscribes: %w", x.Pos, x.Name, err)
 			}
 			add(j, i)
 		}
@@ -299,7 +299,7 @@ func (r *runner) trigger(i int) {
 func (r *runner) apply(ctx context.Context) error {
 	for i := range r.specs {
 		if err := ctx.Err(); err != nil {
-			return r.skipFrom(i, fmt.Errorf("%s: %w", r.dh.Name, err))
+			return r.skipFrom(i, err)
 		}
 		if err := r.applyOne(ctx, i, false); err != nil {
 			return r.skipFrom(i+1, err)
@@ -313,7 +313,7 @@ func (r *runner) apply(ctx context.Context) error {
 	for n, j := range later {
 		if err := ctx.Err(); err != nil {
 			r.skipDeferred(later[n:])
-			return fmt.Errorf("%s: %w", r.dh.Name, err)
+			return err
 		}
 		if err := r.applyOne(ctx, j, true); err != nil {
 			r.skipDeferred(later[n+1:])
@@ -338,7 +338,7 @@ func (r *runner) applyOne(ctx context.Context, i int, deferredRun bool) error {
 			o.Warnings = nil
 		}
 		if err != nil {
-			return r.failed(i, r.steps[i], start, fmt.Errorf("%s: observe: %w", r.dh.Name, err))
+			return r.failed(i, r.steps[i], start, fmt.Errorf("observe: %w", err))
 		}
 		r.state.Merge(o)
 		r.steps[i] = executors.Plan(sp, r.state)
@@ -360,7 +360,7 @@ func (r *runner) applyOne(ctx context.Context, i int, deferredRun bool) error {
 	}
 	r.warn(i, out.Warnings)
 	if err != nil {
-		return r.failed(i, st, start, fmt.Errorf("%s: %s: resource %q (%s): %s: %w", r.dh.Name, r.dh.Resources[i].Pos, st.Resource, st.Type, st.Action, err))
+		return r.failed(i, st, start, fmt.Errorf("%s: resource %q (%s): %s: %w", r.dh.Resources[i].Pos, st.Resource, st.Type, st.Action, err))
 	}
 	if out.Detail != "" {
 		if st.Reason != "" {

@@ -371,7 +371,7 @@ func (e *composeEnv) run(ctx context.Context, argv []string) (transport.ExecResu
 	file := composeEnvDir + "/" + hex.EncodeToString(rnd[:]) + ".env"
 	defer e.remove(ctx, file)
 	if _, err := e.h.WriteFile(ctx, file, envFileContent(e.vals), transport.FileOptions{Mode: 0o600, DirMode: 0o700}); err != nil {
-		return transport.ExecResult{}, fmt.Errorf("%s: write compose env file %s: %w", e.h.Name(), file, err)
+		return transport.ExecResult{}, fmt.Errorf("write compose env file %s: %w", file, err)
 	}
 	wrapped := append([]string{"sh", "-c", envScript, "vigo-env", file}, argv...)
 	return runArgvShown(ctx, e.h, wrapped, transport.QuoteArgv(argv)+" (variables from "+file+")")

@@ -174,8 +174,8 @@ func (s *containerSpec) swap(ctx context.Context, h Host, api *dockerAPI, oldID,
 	temp := s.Name + tempSuffix
 	state := "untouched"
 	left := func(err error) error {
-		return fmt.Errorf("%s: recreate of container %s interrupted: old container %s %s; new one left as %s (not started); the next push repairs it: %w",
-			h.Name(), s.Name, shortID(oldID), state, temp, err)
+		return fmt.Errorf("recreate of container %s interrupted: old container %s %s; new one left as %s (not started); the next push repairs it: %w",
+			s.Name, shortID(oldID), state, temp, err)
 	}
 	if err := s.connect(ctx, api, newID); err != nil {
 		return left(err)
@@ -200,8 +200,8 @@ func (s *containerSpec) swap(ctx context.Context, h Host, api *dockerAPI, oldID,
 		return nil
 	}
 	if err := api.StartContainer(sctx, newID); err != nil {
-		return fmt.Errorf("%s: recreate of container %s interrupted: old container %s removed; new one renamed to %s but not started; the next push repairs it: start: %w",
-			h.Name(), s.Name, shortID(oldID), s.Name, err)
+		return fmt.Errorf("recreate of container %s interrupted: old container %s removed; new one renamed to %s but not started; the next push repairs it: start: %w",
+			s.Name, shortID(oldID), s.Name, err)
 	}
 	return nil
 }

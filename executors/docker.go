@@ -98,7 +98,7 @@ func (d *dockerAPI) do(ctx context.Context, method, path string, query url.Value
 			// HTTP client made of it.
 			err = context.Cause(ctx)
 		}
-		return fmt.Errorf("%s: docker api %s %s: %w", d.host, method, path, err)
+		return fmt.Errorf("docker api %s %s: %w", method, path, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {

@@ -188,9 +188,9 @@ func pullImage(ctx context.Context, h Host, ref string) (string, error) {
 	if err != nil {
 		var ee *transport.ExitError
 		if asExit(err, &ee) {
-			return "", fmt.Errorf("%s: pull %s failed: %s: %w", h.Name(), ref, pullReason(ee.Stderr), err)
+			return "", fmt.Errorf("pull %s failed: %s: %w", ref, pullReason(ee.Stderr), err)
 		}
-		return "", fmt.Errorf("%s: pull %s: %w", h.Name(), ref, err)
+		return "", fmt.Errorf("pull %s: %w", ref, err)
 	}
 	api := newDockerAPI(h)
 	defer api.Close()

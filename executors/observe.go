@@ -155,14 +155,13 @@ func Observe(ctx context.Context, h Host, n Needs) (*State, error) {
 func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State) error {
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	host := h.Name()
 
 	needList := n.List || len(n.Compose) > 0
 	if needList {
 		g.Go(func() error {
 			list, err := api.ListContainers(gctx)
 			if err != nil {
-				return fmt.Errorf("%s: list containers: %w", host, err)
+				return fmt.Errorf("list containers: %w", err)
 			}
 			sort.Slice(list, func(i, j int) bool { return list[i].Name() < list[j].Name() })
 			mu.Lock()
@@ -175,7 +174,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 		g.Go(func() error {
 			c, err := api.InspectContainer(gctx, name)
 			if err != nil {
-				return fmt.Errorf("%s: inspect container %s: %w", host, name, err)
+				return fmt.Errorf("inspect container %s: %w", name, err)
 			}
 			if c == nil || strings.TrimPrefix(c.Name, "/") != name {
 				// The engine resolved the name as a prefix of another
@@ -195,7 +194,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 		g.Go(func() error {
 			nw, err := api.InspectNetwork(gctx, name)
 			if err != nil {
-				return fmt.Errorf("%s: inspect network %s: %w", host, name, err)
+				return fmt.Errorf("inspect network %s: %w", name, err)
 			}
 			mu.Lock()
 			st.Networks[name] = nw
@@ -207,7 +206,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 		g.Go(func() error {
 			v, err := api.InspectVolume(gctx, name)
 			if err != nil {
-				return fmt.Errorf("%s: inspect volume %s: %w", host, name, err)
+				return fmt.Errorf("inspect volume %s: %w", name, err)
 			}
 			mu.Lock()
 			st.Volumes[name] = v
@@ -219,7 +218,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 		g.Go(func() error {
 			img, err := api.InspectImage(gctx, ref)
 			if err != nil {
-				return fmt.Errorf("%s: inspect image %s: %w", host, ref, err)
+				return fmt.Errorf("inspect image %s: %w", ref, err)
 			}
 			mu.Lock()
 			st.Images[ref] = img
@@ -317,7 +316,7 @@ func observeWith(ctx context.Context, h Host, api *dockerAPI, n Needs, st *State
 		g2.Go(func() error {
 			img, err := api.InspectImage(gctx2, id)
 			if err != nil {
-				return fmt.Errorf("%s: inspect image %s: %w", host, id, err)
+				return fmt.Errorf("inspect image %s: %w", id, err)
 			}
 			mu.Lock()
 			st.ImagesByID[id] = img
@@ -343,11 +342,11 @@ func observeFiles(ctx context.Context, h Host, paths []string) (map[string]*File
 	argv := append([]string{"sh", "-c", fileScript, "vigo-observe"}, paths...)
 	res, err := runArgv(ctx, h, argv)
 	if err != nil {
-		return nil, fmt.Errorf("%s: observe files: %w", h.Name(), err)
+		return nil, fmt.Errorf("observe files: %w", err)
 	}
 	lines := strings.Split(strings.TrimRight(string(res.Stdout), "\n"), "\n")
 	if len(lines) != len(paths) {
-		return nil, fmt.Errorf("%s: observe %d files: got %d lines", h.Name(), len(paths), len(lines))
+		return nil, fmt.Errorf("observe %d files: got %d lines", len(paths), len(lines))
 	}
 	out := make(map[string]*FileInfo, len(paths))
 	for i, l := range lines {
@@ -358,7 +357,7 @@ func observeFiles(ctx context.Context, h Host, paths []string) (map[string]*File
 		}
 		m, err := strconv.ParseUint(f[0], 8, 32)
 		if err != nil {
-			return nil, fmt.Errorf("%s: observe %s: bad mode %q", h.Name(), paths[i], f[0])
+			return nil, fmt.Errorf("observe %s: bad mode %q", paths[i], f[0])
 		}
 		fi := &FileInfo{Mode: fmt.Sprintf("%04o", m), Owner: f[1], Group: f[2], SHA256: f[3]}
 		if len(f) == 6 {

@@ -136,7 +136,7 @@ type HostResult struct {
 	Batch    int
 	Status   string // event.Status*
 	Outcome  Outcome
-	Err      error
+	Err      error // a *event.HostError; nil when the host succeeded
 	Duration time.Duration
 }
 
@@ -343,8 +343,8 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		if hr.Status == event.StatusUnreachable {
 			ev.Kind = event.HostUnreachable
 		}
-		if hr.Err != nil {
-			ev.Error = hr.Err.Error()
+		if he := (*event.HostError)(nil); errors.As(hr.Err, &he) {
+			ev.Error = he.Cause() // the host is ev.Host
 		}
 		hs.Emit(ev)
 	}()
@@ -371,10 +371,7 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		default:
 			hr.Status = event.StatusFailed
 		}
-		hr.Err = err
-		if !strings.HasPrefix(err.Error(), host+":") {
-			hr.Err = fmt.Errorf("%s: %w", host, err)
-		}
+		hr.Err = &event.HostError{Host: host, Err: err}
 		return hr
 	}
 
@@ -451,7 +448,7 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 			if rerr != nil {
 				return fail(fmt.Errorf("%w; %w", err, rerr))
 			}
-			hr.Status, hr.Err = event.StatusRolledBack, fmt.Errorf("%s: %w; rolled back to what ran before", host, err)
+			hr.Status, hr.Err = event.StatusRolledBack, &event.HostError{Host: host, Err: fmt.Errorf("%w; rolled back to what ran before", err)}
 			return hr
 		}
 		if err != nil {
@@ -555,7 +552,7 @@ func (hl *hostLock) release(ctx context.Context, host string, hs event.Sink) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if err := hl.held.Release(rctx); err != nil {
-		hs.Emit(event.Event{Kind: event.Warning, Error: fmt.Sprintf("%s: %v", host, err)})
+		hs.Emit(event.Event{Kind: event.Warning, Error: err.Error()}) // hs sets the host
 		return
 	}
 	hs.Emit(event.Event{Kind: event.LockReleased, Duration: time.Since(t)})

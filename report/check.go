@@ -123,7 +123,7 @@ func WriteCheckText(w io.Writer, hosts []CheckHost) error {
 		default:
 			line := name + " " + h.Status
 			if h.Error != "" {
-				line += ": " + bare(h.Error, h.Name)
+				line += ": " + h.Error
 			}
 			b.WriteString(Clean(line) + "\n")
 		}

@@ -25,9 +25,9 @@ func checkRun() *Run {
 		{Kind: event.ResourcePlanned, Host: "web14", Resource: "app-container", Type: "docker_container", Action: "restart", Reason: "notified [notified by redis-container]"},
 		{Kind: event.ResourcePlanned, Host: "web14", Resource: "app-image", Type: "docker_image", Action: "pull", Reason: "not present", Diff: []event.Change{{Field: "image", Subject: "webapp:v2", From: "absent", To: "present"}}},
 		{Kind: event.HostFinished, Host: "web14", Status: "changed"},
-		{Kind: event.HostUnreachable, Host: "web15", Error: "web15: dial tcp 127.0.0.1:1: connect: connection refused: unreachable"},
+		{Kind: event.HostUnreachable, Host: "web15", Error: "dial tcp 127.0.0.1:1: connect: connection refused: unreachable"},
 		{Kind: event.ResourceFailed, Host: "web16", Resource: "app-container", Type: "docker_container", Error: "secret \"x\" is not set"},
-		{Kind: event.HostFinished, Host: "web16", Status: "failed", Error: "web16: secret \"x\" is not set"},
+		{Kind: event.HostFinished, Host: "web16", Status: "failed", Error: "secret \"x\" is not set"},
 		{Kind: event.RunFinished, Duration: time.Second, DryRun: true},
 	}
 	for _, e := range evs {

@@ -105,7 +105,7 @@ func TestHTMLEscapesAndMasks(t *testing.T) {
 	s.Emit(event.Event{Time: t0, Kind: event.RunStarted, Hosts: []string{"h1"}, Batches: 1, Command: "push"})
 	s.Emit(event.Event{Time: t0, Kind: event.ResourceFailed, Host: "h1", Resource: "<script>alert(1)</script>", Type: "file",
 		Action: "write", Error: "write failed: " + secret + "\x1b[2J"})
-	s.Emit(event.Event{Time: t0, Kind: event.HostFinished, Host: "h1", Status: "failed", Error: "h1: " + secret})
+	s.Emit(event.Event{Time: t0, Kind: event.HostFinished, Host: "h1", Status: "failed", Error: secret})
 	var buf bytes.Buffer
 	w := m.Writer(&buf)
 	if err := WriteHTML(w, c.Run(), 2); err != nil {

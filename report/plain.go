@@ -99,12 +99,6 @@ func Plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// bare drops the "host: " prefix the engine puts on host errors (for
-// errors.Join) where the line already starts with the host.
-func bare(err, host string) string {
-	return strings.TrimPrefix(err, host+": ")
-}
-
 func withReason(s, reason string) string {
 	if reason != "" {
 		return s + " (" + reason + ")"
@@ -151,15 +145,15 @@ func lines(e event.Event) []Line {
 		return one(ToneNone, "started")
 	case event.HostFinished:
 		if e.Status == event.StatusRefused {
-			return one(ToneFailed, "REFUSED: "+bare(e.Error, h))
+			return one(ToneFailed, "REFUSED: "+e.Error)
 		}
 		msg := e.Status + " in " + Dur(e.Duration)
 		if e.Error != "" {
-			msg += ": " + bare(e.Error, h)
+			msg += ": " + e.Error
 		}
 		return one(toneOf(e.Status), msg)
 	case event.HostUnreachable:
-		return one(ToneUnreachable, "UNREACHABLE: "+bare(e.Error, h))
+		return one(ToneUnreachable, "UNREACHABLE: "+e.Error)
 	case event.HostSkipped:
 		return one(ToneSkipped, withReason("skipped", e.Reason))
 	case event.ResourcePlanned:
@@ -187,7 +181,7 @@ func lines(e event.Event) []Line {
 		return one(ToneNone, e.Stream+": "+e.Output)
 	case event.CommandFinished:
 		if e.Error != "" {
-			return one(ToneFailed, "command FAILED: "+bare(e.Error, h))
+			return one(ToneFailed, "command FAILED: "+e.Error)
 		}
 		switch e.Status {
 		case event.StatusOK:
@@ -200,7 +194,7 @@ func lines(e event.Event) []Line {
 		if e.OK != nil && *e.OK {
 			return one(ToneOK, fmt.Sprintf("health check passed (attempt %d)", e.Attempt))
 		}
-		return one(ToneFailed, fmt.Sprintf("health check failed (attempt %d): %s", e.Attempt, bare(e.Error, h)))
+		return one(ToneFailed, fmt.Sprintf("health check failed (attempt %d): %s", e.Attempt, e.Error))
 	case event.RollbackStarted:
 		return one(ToneFailed, withReason("rolling back", e.Reason))
 	case event.LockWaiting:

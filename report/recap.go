@@ -55,7 +55,7 @@ func WriteRecap(w io.Writer, run *Run, colour bool) {
 	// (the error carries both fingerprints and the command).
 	for _, h := range run.Hosts {
 		if h.Status == event.StatusRefused {
-			fmt.Fprintln(w, paint(ToneFailed, Clean(h.Name)+": REFUSED: "+Clean(bare(h.Error, h.Name))))
+			fmt.Fprintln(w, paint(ToneFailed, Clean(h.Name)+": REFUSED: "+Clean(h.Error)))
 		}
 	}
 	var parts []string

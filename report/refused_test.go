@@ -13,7 +13,7 @@ import (
 // refusedRun: one host converged, one whose host key changed.
 func refusedRun() []event.Event {
 	const w1, w2 = "web1.app.example.com", "web2.app.example.com"
-	keyErr := w2 + ": connect root@" + w2 + ":22: host key of " + w2 + ":22 CHANGED: known_hosts has SHA256:old (/root/.ssh/known_hosts:3), " +
+	keyErr := "connect root@" + w2 + ":22: host key of " + w2 + ":22 CHANGED: known_hosts has SHA256:old (/root/.ssh/known_hosts:3), " +
 		"host offered ssh-ed25519 SHA256:new: refusing to connect (someone may be intercepting the connection; " +
 		"if the change is expected, remove the old key with `ssh-keygen -R " + w2 + "`)"
 	return []event.Event{

@@ -40,12 +40,12 @@ func (c *Conn) DialDocker(ctx context.Context) (net.Conn, error) {
 		return conn, nil
 	}
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s: docker socket: %w", c.name, ctx.Err())
+		return nil, fmt.Errorf("docker socket: %w", ctx.Err())
 	}
 	var oce *ssh.OpenChannelError
 	if via == "streamlocal" || !errors.As(err, &oce) {
 		// It worked before, or the connection itself failed.
-		return nil, unreachable(fmt.Errorf("%s: docker socket %s: %w", c.name, c.dockerSocket(), err))
+		return nil, unreachable(fmt.Errorf("docker socket %s: %w", c.dockerSocket(), err))
 	}
 	c.pool.log.Debug("docker socket stream refused, using dial-stdio", "host", c.String(), "err", err)
 	conn, err = c.dialStdio(ctx)
@@ -72,7 +72,7 @@ func (c *Conn) dialStdio(ctx context.Context) (net.Conn, error) {
 	line, _ := commandLine(Cmd{Argv: argv}, c.becomes())
 	sess, release, err := c.newSession(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: docker dial-stdio: %w", c.name, err)
+		return nil, fmt.Errorf("docker dial-stdio: %w", err)
 	}
 	stderr := &tailBuffer{}
 	sess.Stderr = stderr
@@ -88,7 +88,7 @@ func (c *Conn) dialStdio(ctx context.Context) (net.Conn, error) {
 	}
 	sess.Close()
 	release()
-	return nil, fmt.Errorf("%s: docker dial-stdio: %w", c.name, err)
+	return nil, fmt.Errorf("docker dial-stdio: %w", err)
 }
 
 // sessionConn is a net.Conn over a session's stdin and stdout.
@@ -107,7 +107,7 @@ func (s *sessionConn) Read(p []byte) (int, error) {
 	n, err := s.out.Read(p)
 	if err == io.EOF {
 		if msg := s.stderr.String(); msg != "" {
-			err = fmt.Errorf("%s: docker system dial-stdio: %s", s.host, msg)
+			err = fmt.Errorf("docker system dial-stdio: %s", msg)
 		}
 	}
 	return n, err

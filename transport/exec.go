@@ -45,7 +45,7 @@ func commandLine(cmd Cmd, become bool) (string, error) {
 func (c *Conn) Exec(ctx context.Context, cmd Cmd) (ExecResult, error) {
 	line, err := commandLine(cmd, c.becomes())
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("%s: %w", c.name, err)
+		return ExecResult{}, err
 	}
 	if d := c.commandTimeout(cmd); d > 0 {
 		var cancel context.CancelFunc
@@ -94,7 +94,7 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 	start := time.Now()
 	sess, release, err := c.newSession(ctx)
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("%s: %s: %w", c.name, line, err)
+		return ExecResult{}, fmt.Errorf("%s: %w", line, err)
 	}
 	defer release()
 	defer sess.Close()
@@ -106,14 +106,14 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 	var stdin io.WriteCloser
 	if cmd.Stdin != nil {
 		if stdin, err = sess.StdinPipe(); err != nil {
-			return ExecResult{}, fmt.Errorf("%s: %s: %w", c.name, line, err)
+			return ExecResult{}, fmt.Errorf("%s: %w", line, err)
 		}
 	}
 	// printf runs before exec, so the marker is the first line of stdout
 	// (after anything a noisy shell rc file prints).
 	full := "printf '" + pidMarker + "%s\\n' \"$$\" && exec " + line
 	if err := sess.Start(full); err != nil {
-		return ExecResult{}, unreachable(fmt.Errorf("%s: %s: %w", c.name, line, err))
+		return ExecResult{}, unreachable(fmt.Errorf("%s: %w", line, err))
 	}
 	if stdin != nil {
 		// Not waited for: a command that exits without reading all of its
@@ -148,7 +148,7 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 		case <-time.After(time.Second):
 		}
 		res.Duration = time.Since(start)
-		return res, fmt.Errorf("%s: %s: %w", c.name, line, stop)
+		return res, fmt.Errorf("%s: %w", line, stop)
 	}
 	res := ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
 	if err == nil {
@@ -165,7 +165,7 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 		return res, c.exitError(line, res.ExitCode, tail)
 	}
 	res.ExitCode = -1
-	return res, unreachable(fmt.Errorf("%s: %s: %w", c.name, line, err))
+	return res, unreachable(fmt.Errorf("%s: %w", line, err))
 }
 
 // exitError builds the error of a command that exited non-zero, telling
@@ -174,7 +174,7 @@ func (c *Conn) exitError(line string, code int, tail string) error {
 	ee := &ExitError{Host: c.name, Cmd: line, ExitCode: code, Stderr: tail}
 	if c.becomes() && code == 1 && (strings.Contains(tail, "sudo: a password is required") ||
 		strings.Contains(tail, "sudo: a terminal is required") || strings.Contains(tail, "no tty present")) {
-		return fmt.Errorf("%s: become: sudo wants a password; vigo runs `sudo -n` and needs passwordless sudo (NOPASSWD) for the login user: %w", c.name, ee)
+		return fmt.Errorf("become: sudo wants a password; vigo runs `sudo -n` and needs passwordless sudo (NOPASSWD) for the login user: %w", ee)
 	}
 	return ee
 }

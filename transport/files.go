@@ -94,7 +94,7 @@ func (c *Conn) FileSHA256(ctx context.Context, paths []string) (map[string]strin
 	}
 	lines := strings.Split(strings.TrimRight(string(res.Stdout), "\n"), "\n")
 	if len(lines) != len(paths) {
-		return nil, fmt.Errorf("%s: sha256 of %d files: got %d lines", c.name, len(paths), len(lines))
+		return nil, fmt.Errorf("sha256 of %d files: got %d lines", len(paths), len(lines))
 	}
 	for i, l := range lines {
 		if l != "-" {
@@ -152,15 +152,15 @@ func (c *Conn) inspect(ctx context.Context, opts FileOptions, target string, pat
 	recs := strings.Split(string(res.Stdout), "\x00")
 	all := append([]string{target}, paths...)
 	if len(recs) != len(all)+3 { // ids, one per path, sha, and the empty tail
-		return in, fmt.Errorf("%s: inspect %s: unexpected output %q", c.name, target, res.Stdout)
+		return in, fmt.Errorf("inspect %s: unexpected output %q", target, res.Stdout)
 	}
 	ids := strings.Fields(recs[0])
 	if len(ids) != 3 {
-		return in, fmt.Errorf("%s: inspect %s: unexpected ids %q", c.name, target, recs[0])
+		return in, fmt.Errorf("inspect %s: unexpected ids %q", target, recs[0])
 	}
 	self, err := strconv.ParseUint(ids[0], 10, 32)
 	if err != nil {
-		return in, fmt.Errorf("%s: inspect %s: unexpected uid %q", c.name, target, ids[0])
+		return in, fmt.Errorf("inspect %s: unexpected uid %q", target, ids[0])
 	}
 	in.self = uint32(self)
 	for i, dst := range []*int64{&in.uid, &in.gid} {
@@ -169,14 +169,14 @@ func (c *Conn) inspect(ctx context.Context, opts FileOptions, target string, pat
 		}
 		n, err := strconv.ParseUint(ids[1+i], 10, 32)
 		if err != nil {
-			return in, fmt.Errorf("%s: inspect %s: unexpected id %q", c.name, target, ids[1+i])
+			return in, fmt.Errorf("inspect %s: unexpected id %q", target, ids[1+i])
 		}
 		*dst = int64(n)
 	}
 	for i, p := range all {
 		n, err := parseNode(recs[1+i])
 		if err != nil {
-			return in, fmt.Errorf("%s: %s: %w", c.name, p, err)
+			return in, fmt.Errorf("%s: %w", p, err)
 		}
 		in.nodes[p] = n
 	}
@@ -303,7 +303,7 @@ func (c *Conn) planWrite(ctx context.Context, p string, opts FileOptions) (write
 // the local transport does the same with openat and friends.
 func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts FileOptions) (bool, error) {
 	if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
-		return false, fmt.Errorf("%s: write file: bad path %q", c.name, p)
+		return false, fmt.Errorf("write file: bad path %q", p)
 	}
 	if c.local && !c.becomes() {
 		return c.writeLocal(ctx, p, data, opts)
@@ -314,7 +314,7 @@ func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts FileOp
 
 	wp, err := c.planWrite(ctx, p, opts)
 	if err != nil {
-		return false, fmt.Errorf("%s: write %s: %w", c.name, p, err)
+		return false, fmt.Errorf("write %s: %w", p, err)
 	}
 	switch wp.target.Kind {
 	case NodeRegular:
@@ -332,7 +332,7 @@ func (c *Conn) WriteFile(ctx context.Context, p string, data []byte, opts FileOp
 		}
 	case NodeMissing, NodeSymlink:
 	default:
-		return false, fmt.Errorf("%s: write %s: not a regular file", c.name, p)
+		return false, fmt.Errorf("write %s: not a regular file", p)
 	}
 	// Same content, other metadata: written again all the same, so that
 	// mode and owner are only ever set through a descriptor.
@@ -460,7 +460,7 @@ rm -f -- "$3"`
 // unlink can only take away an entry of theirs.
 func (c *Conn) RemoveFile(ctx context.Context, p string) error {
 	if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
-		return fmt.Errorf("%s: remove file: bad path %q", c.name, p)
+		return fmt.Errorf("remove file: bad path %q", p)
 	}
 	if c.local && !c.becomes() {
 		return c.removeLocal(p)
@@ -470,7 +470,7 @@ func (c *Conn) RemoveFile(ctx context.Context, p string) error {
 		wp, err = c.planWrite(ctx, p, FileOptions{Owner: strconv.FormatUint(uint64(uid), 10)})
 	}
 	if err != nil {
-		return fmt.Errorf("%s: remove %s: %w", c.name, p, err)
+		return fmt.Errorf("remove %s: %w", p, err)
 	}
 	if len(wp.res.Missing) > 0 || wp.target.Kind == NodeMissing {
 		return nil

@@ -31,7 +31,7 @@ func (c *Conn) execLocal(ctx context.Context, cmd Cmd, line string) (ExecResult,
 	x.Stderr = teeTo(stderr, cmd.Stderr)
 	x.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := x.Start(); err != nil {
-		return ExecResult{ExitCode: -1}, fmt.Errorf("%s: %s: %w", c.name, line, err)
+		return ExecResult{ExitCode: -1}, fmt.Errorf("%s: %w", line, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- x.Wait() }()
@@ -57,7 +57,7 @@ func (c *Conn) execLocal(ctx context.Context, cmd Cmd, line string) (ExecResult,
 		}
 		_ = syscall.Kill(pg, syscall.SIGKILL) // stragglers of the group
 		return ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1, Duration: time.Since(start)},
-			fmt.Errorf("%s: %s: %w", c.name, line, stop)
+			fmt.Errorf("%s: %w", line, stop)
 	}
 	res := ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
 	if err == nil {
@@ -69,7 +69,7 @@ func (c *Conn) execLocal(ctx context.Context, cmd Cmd, line string) (ExecResult,
 		return res, c.exitError(line, res.ExitCode, stderrTail(res.Stderr))
 	}
 	res.ExitCode = -1
-	return res, fmt.Errorf("%s: %s: %w", c.name, line, err)
+	return res, fmt.Errorf("%s: %w", line, err)
 }
 
 // localLstat is the resolver's view of the controller's file system.
@@ -199,7 +199,7 @@ func resolveLocal(p string, uid int) (Resolution, error) {
 // fchown'ed then fchmod'ed, and renamed with renameat.
 func (c *Conn) writeLocal(ctx context.Context, p string, data []byte, opts FileOptions) (bool, error) {
 	mode := unixMode(opts.Mode)
-	fail := func(err error) (bool, error) { return false, fmt.Errorf("%s: write %s: %w", c.name, p, err) }
+	fail := func(err error) (bool, error) { return false, fmt.Errorf("write %s: %w", p, err) }
 	uid, gid, err := localIDs(opts)
 	if err != nil {
 		return fail(err)
@@ -312,11 +312,11 @@ func (c *Conn) removeLocal(p string) error {
 		dfd, err = openResolved(res, 0)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: remove %s: %w", c.name, p, err)
+		return fmt.Errorf("remove %s: %w", p, err)
 	}
 	defer unix.Close(dfd)
 	if err := unix.Unlinkat(dfd, path.Base(p), 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("%s: remove %s: %w", c.name, p, err)
+		return fmt.Errorf("remove %s: %w", p, err)
 	}
 	return nil
 }
@@ -325,7 +325,7 @@ func (c *Conn) dialDockerLocal(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.dockerSocket())
 	if err != nil {
-		return nil, fmt.Errorf("%s: docker socket: %w", c.name, err)
+		return nil, fmt.Errorf("docker socket: %w", err)
 	}
 	c.count(func(k *counters) { k.streams.Add(1) })
 	return conn, nil

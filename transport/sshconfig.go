@@ -449,7 +449,7 @@ func resolve(t Target, cfg *sshConfig, localUser, home string) (endpoint, error)
 		if p := cfg.get(alias, "Port"); p != "" {
 			n, err := strconv.Atoi(p)
 			if err != nil || n <= 0 || n > 65535 {
-				return endpoint{}, fmt.Errorf("%s: ssh config %s: bad Port %q", alias, cfg.path, p)
+				return endpoint{}, fmt.Errorf("ssh config %s: Host %s: bad Port %q", cfg.path, alias, p)
 			}
 			e.Port = n
 		}
@@ -519,7 +519,7 @@ func resolve(t Target, cfg *sshConfig, localUser, home string) (endpoint, error)
 	if v := cfg.get(alias, "ConnectTimeout"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return endpoint{}, fmt.Errorf("%s: ssh config %s: bad ConnectTimeout %q", alias, cfg.path, v)
+			return endpoint{}, fmt.Errorf("ssh config %s: Host %s: bad ConnectTimeout %q", cfg.path, alias, v)
 		}
 		e.ConnectTimeout = time.Duration(n) * time.Second
 	}
