@@ -50,7 +50,9 @@ type ExecResult struct {
 	Duration time.Duration
 }
 
-// ExitError is returned when a command ran and exited non-zero.
+// ExitError is returned when a command ran and exited non-zero. Host is
+// data (which connection ran it); the message leaves it out, like every
+// error below push (event.HostError adds the host once).
 type ExitError struct {
 	Host     string
 	Cmd      string // display form (quoted argv)
@@ -59,7 +61,7 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string {
-	msg := fmt.Sprintf("%s: %s: exit status %d", e.Host, e.Cmd, e.ExitCode)
+	msg := fmt.Sprintf("%s: exit status %d", e.Cmd, e.ExitCode)
 	if e.Stderr != "" {
 		msg += ": " + e.Stderr
 	}
