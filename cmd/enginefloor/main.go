@@ -44,7 +44,7 @@ func main() {
 	}
 }
 
-const usage = "usage: enginefloor -i KEY -known-hosts FILE [-l USER] [-timeout D] create|retag|clean HOST:PORT..."
+const usage = "usage: enginefloor -i KEY -known-hosts FILE [-l USER] [-timeout D] create|retag|clean HOST:PORT [HOST:PORT ...]"
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("enginefloor", flag.ContinueOnError)
