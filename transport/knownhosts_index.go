@@ -509,8 +509,10 @@ func certAlgorithm(alg string) string {
 		return ssh.CertAlgoRSASHA256v01
 	case ssh.KeyAlgoRSASHA512:
 		return ssh.CertAlgoRSASHA512v01
-	case ssh.KeyAlgoDSA: //lint:ignore SA1019 answered as x/crypto's knownhosts does, DSA included
-		return ssh.CertAlgoDSAv01 //lint:ignore SA1019 as above
+	//lint:ignore SA1019 answered as x/crypto's knownhosts does, DSA included
+	case ssh.KeyAlgoDSA:
+		//lint:ignore SA1019 as above
+		return ssh.CertAlgoDSAv01
 	case ssh.KeyAlgoECDSA256:
 		return ssh.CertAlgoECDSA256v01
 	case ssh.KeyAlgoSKECDSA256:
