@@ -100,5 +100,5 @@ func runTask(c *cli.Context) error {
 		return withCode(exitInvalid, fmt.Errorf("--changed-when %w", err))
 	}
 	opts.Command = "task run: " + command
-	return runRollout(c, inv, hosts, push.TaskJob(command, timeout, changed), opts, secrets.NewMasker())
+	return runRollout(c, inv, hosts, push.TaskJob[executors.Host](command, timeout, changed), opts, secrets.NewMasker())
 }
