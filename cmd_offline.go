@@ -390,12 +390,7 @@ func envoysListCommand() *cli.Command {
 // selectListed applies the selection flags (and GLOB arguments, which
 // are more --target values) to the hosts envoys match; none given: all.
 func selectListed(c *cli.Context, f *fleet) ([]desired.Host, error) {
-	var cands []inventory.Host
-	for _, dh := range f.hosts {
-		ih, _ := f.inv.Host(dh.Name)
-		ih.Name, ih.Environment = dh.Name, dh.Environment
-		cands = append(cands, ih)
-	}
+	cands := candidates(f.hosts)
 	targets, err := resolveTargets(append(c.StringSlice("target"), c.Args().Slice()...), cands)
 	if err != nil {
 		return nil, withCode(exitInvalid, err)

@@ -167,17 +167,10 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 	}
 	printWarnings(c.App.ErrWriter, f.warnings)
 	byName := map[string]desired.Host{}
-	var cands []inventory.Host
 	for _, dh := range f.hosts {
-		ih, ok := f.inv.Host(dh.Name)
-		if !ok {
-			continue
-		}
-		ih.Environment = dh.Environment
-		cands = append(cands, ih)
 		byName[dh.Name] = dh
 	}
-	hosts, err := selectHosts(c, cands)
+	hosts, err := selectHosts(c, candidates(f.hosts))
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +209,17 @@ func selectionFlags() []cli.Flag {
 		&cli.StringFlag{Name: "environment", Aliases: []string{"e"}, Usage: "only hosts of environment `NAME` (set by the envoys)"},
 		&cli.StringFlag{Name: "shard", Usage: "only part `I/N` of the selected hosts: names sorted and dealt round robin (one shard per CI job)"},
 	}
+}
+
+// candidates are the inventory hosts the selection flags choose among
+// when the desired state was built: those an envoy matches, each with the
+// environment inventory.Assign decided.
+func candidates(hosts []desired.Host) []inventory.Host {
+	out := make([]inventory.Host, len(hosts))
+	for i, h := range hosts {
+		out[i] = h.Inventory
+	}
+	return out
 }
 
 // resolveTargets turns each --target that is a host name as typed (a

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/inventory"
 	"github.com/vigo-sh/vigocli/push"
@@ -78,6 +79,9 @@ func runTask(c *cli.Context) error {
 			return reportInvalid(c, asInvalid(err, "invalid stockpile "+dir))
 		}
 		assigned, _ := inventory.Assign(inv.Hosts, sp.Envoys)
+		if err := desired.AssignErr(assigned); err != nil {
+			return reportInvalid(c, asInvalid(err, "invalid stockpile "+dir))
+		}
 		cands = nil
 		for _, a := range assigned {
 			cands = append(cands, a.Host)
