@@ -65,24 +65,32 @@ func runTask(c *cli.Context) error {
 	if _, err := outputFormat(c); err != nil {
 		return err
 	}
-	path, _ := inventoryPath(c)
-	inv, err := inventory.Load(path)
-	if err != nil {
-		return reportInvalid(c, asInvalid(err, "invalid inventory "+path))
-	}
-	cands := inv.Hosts
-	if c.String("environment") != "" {
-		// Environments come from the envoys: only then is the stockpile read.
-		dir := stockpileFlag(c)
-		sp, err := stockpile.Load(dir, executors.BuiltinSchemas())
-		if err != nil {
-			return reportInvalid(c, asInvalid(err, "invalid stockpile "+dir))
+	var inv *inventory.Inventory
+	var cands []inventory.Host
+	if c.String("environment") == "" {
+		path, _ := inventoryPath(c)
+		var err error
+		if inv, err = inventory.Load(path); err != nil {
+			return reportInvalid(c, asInvalid(err, "invalid inventory "+path))
 		}
-		assigned, _ := inventory.Assign(inv.Hosts, sp.Envoys)
-		if err := desired.AssignErr(assigned); err != nil {
-			return reportInvalid(c, asInvalid(err, "invalid stockpile "+dir))
+		cands = inv.Hosts
+	} else {
+		// Environments come from the envoys: only then is the stockpile
+		// read, as every command reads it, and the environment decided
+		// as for push (envoys that disagree are an error).
+		f, all, done, err := loadSources(c, true)
+		if done {
+			return reportInvalid(c, err)
 		}
-		cands = nil
+		inv = f.inv
+		assigned, _ := inventory.Assign(inv.Hosts, f.sp.Envoys)
+		var es stockpile.Errors
+		if errors.As(desired.AssignErr(assigned), &es) {
+			all = append(all, es...)
+		}
+		if len(all) > 0 {
+			return reportInvalid(c, f.invalid(all, stockpileFlag(c)))
+		}
 		for _, a := range assigned {
 			cands = append(cands, a.Host)
 		}
