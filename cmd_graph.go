@@ -55,10 +55,7 @@ func runGraph(c *cli.Context) error {
 		return reportInvalid(c, err)
 	}
 	printWarnings(c.App.ErrWriter, f.warnings)
-	cands := make([]inventory.Host, len(f.hosts))
-	for i, h := range f.hosts {
-		cands[i] = inventory.Host{Name: h.Name, Environment: h.Environment}
-	}
+	cands := candidates(f.hosts)
 	targets, env := c.StringSlice("target"), c.String("environment")
 	sel, err := inventory.Select(cands, targets, env, c.Bool("all") || len(targets) == 0 && env == "")
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vigo-sh/vigocli/converge"
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/event"
 	"github.com/vigo-sh/vigocli/executors"
@@ -115,7 +114,7 @@ func runPush(c *cli.Context) error {
 	}
 	if c.Bool("rollback-on-failure") {
 		opts.RollbackOnFailure = true
-		cv.job.Rollback = cv.rollbackJob(rollbackOptions{onlyRun: cv.run}).Run
+		cv.job.Rollback = push.RollbackJob(cv.conv, push.RollbackOptions{OnlyRun: cv.conv.Run}).Run
 	}
 	return runRollout(c, cv.inv, cv.hosts, cv.job, opts, cv.masker)
 }
@@ -153,13 +152,10 @@ type converging struct {
 	inv    *inventory.Inventory
 	sp     *stockpile.Stockpile // for the envoys' rollout policy
 	hosts  []string
-	job    push.Job
+	job    push.Job[executors.Host]
 	masker *secrets.Masker
-	// For a rollback (cmd_rollback.go): each host's desired state, its
-	// resolved secrets (resolved before any login) and the run's ID.
-	byName  map[string]desired.Host
-	secrets func(host string) map[string]string
-	run     string
+	// conv is how job converges, which a rollback shares.
+	conv push.ConvergeOptions
 }
 
 // prepareConverge loads the fleet, selects hosts with the push selection
@@ -171,17 +167,10 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 	}
 	printWarnings(c.App.ErrWriter, f.warnings)
 	byName := map[string]desired.Host{}
-	var cands []inventory.Host
 	for _, dh := range f.hosts {
-		ih, ok := f.inv.Host(dh.Name)
-		if !ok {
-			continue
-		}
-		ih.Environment = dh.Environment
-		cands = append(cands, ih)
 		byName[dh.Name] = dh
 	}
-	hosts, err := selectHosts(c, cands)
+	hosts, err := selectHosts(c, candidates(f.hosts))
 	if err != nil {
 		return nil, err
 	}
@@ -206,25 +195,9 @@ func prepareConverge(c *cli.Context, dryRun bool) (*converging, error) {
 		s, _ := v.Value(path)
 		return s, nil
 	}, masker.Add)
-	run := newRunID()
-	job := push.Job{
-		Prepare: fleet.Prepare,
-		// Gated: the lock is taken while converge reads; converge waits
-		// for it before its first change (push.Job.Gated).
-		Gated: func(ctx context.Context, host string, batch int, r push.Remote, sink event.Sink, gate push.Gate) (push.Outcome, error) {
-			h, ok := r.(executors.Host)
-			if !ok {
-				return push.Outcome{}, fmt.Errorf("connection to %s cannot converge (%T)", host, r)
-			}
-			res, err := converge.Run(ctx, h, byName[host], converge.Options{
-				DryRun: dryRun, Secrets: fleet.Values(host),
-				StockpileDir: f.sp.Dir, SourceOutside: sourceOutside(c), Sink: sink, Batch: batch, Gate: gate, Run: run,
-			})
-			return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped, Phases: res.Phases}, err
-		},
-	}
-	return &converging{inv: f.inv, sp: f.sp, hosts: hosts, job: job, masker: masker,
-		byName: byName, secrets: fleet.Values, run: run}, nil
+	conv := push.ConvergeOptions{Hosts: byName, Secrets: fleet, DryRun: dryRun,
+		StockpileDir: f.sp.Dir, SourceOutside: sourceOutside(c), Run: newRunID()}
+	return &converging{inv: f.inv, sp: f.sp, hosts: hosts, job: push.ConvergeJob(conv), masker: masker, conv: conv}, nil
 }
 
 // selectionFlags choose hosts, the same way wherever hosts are chosen
@@ -236,6 +209,17 @@ func selectionFlags() []cli.Flag {
 		&cli.StringFlag{Name: "environment", Aliases: []string{"e"}, Usage: "only hosts of environment `NAME` (set by the envoys)"},
 		&cli.StringFlag{Name: "shard", Usage: "only part `I/N` of the selected hosts: names sorted and dealt round robin (one shard per CI job)"},
 	}
+}
+
+// candidates are the inventory hosts the selection flags choose among
+// when the desired state was built: those an envoy matches, each with the
+// environment inventory.Assign decided.
+func candidates(hosts []desired.Host) []inventory.Host {
+	out := make([]inventory.Host, len(hosts))
+	for i, h := range hosts {
+		out[i] = h.Inventory
+	}
+	return out
 }
 
 // resolveTargets turns each --target that is a host name as typed (a
@@ -324,13 +308,17 @@ func timeLimits(c *cli.Context) (time.Duration, error) {
 }
 
 // connector reaches inventory hosts through one transport pool.
-func connector(inv *inventory.Inventory, pool *transport.Pool) push.Connector {
-	return push.ConnectorFunc(func(ctx context.Context, name string) (push.Remote, error) {
+func connector(inv *inventory.Inventory, pool *transport.Pool) push.Connector[executors.Host] {
+	return push.ConnectorFunc[executors.Host](func(ctx context.Context, name string) (executors.Host, error) {
 		h, ok := inv.Host(name)
 		if !ok {
 			return nil, fmt.Errorf("host %q is not in the inventory", name)
 		}
-		return pool.Get(ctx, targetOf(h))
+		conn, err := pool.Get(ctx, targetOf(h))
+		if err != nil {
+			return nil, err
+		}
+		return conn, nil
 	})
 }
 
@@ -357,14 +345,14 @@ func newLoggedPool(c *cli.Context, log *slog.Logger) (*transport.Pool, error) {
 // runRollout runs job over hosts with the renderers the flags ask for,
 // prints the recap, writes the reports and turns the result into an exit
 // code. Everything printed passes through masker.
-func runRollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.Job, opts push.Options, masker *secrets.Masker) error {
+func runRollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.Job[executors.Host], opts push.Options, masker *secrets.Masker) error {
 	return rollout(c, inv, hosts, job, opts, masker, false)
 }
 
 // rollout is runRollout; check (envoys check) prints no live progress,
 // only the drift found (report.Check), and exits with the check's codes,
 // which push --dry-run --detailed-exitcode shares.
-func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.Job, opts push.Options, masker *secrets.Masker, check bool) error {
+func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.Job[executors.Host], opts push.Options, masker *secrets.Masker, check bool) error {
 	format, err := outputFormat(c)
 	if err != nil {
 		return err
@@ -379,7 +367,7 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 		return withCode(exitInvalid, err)
 	}
 	defer pool.Close()
-	opts.Connect = loggedConnector(connector(inv, pool), log)
+	connect := loggedConnector(connector(inv, pool), log)
 	if opts.Lock != nil {
 		opts.Lock.Owner = lock.NewOwner(opts.Command)
 	}
@@ -405,7 +393,7 @@ func rollout(c *cli.Context, inv *inventory.Inventory, hosts []string, job push.
 	}
 
 	ctx := c.Context
-	res := push.Run(ctx, hosts, job, opts)
+	res := push.Run(ctx, hosts, connect, job, opts)
 	run := collector.Run()
 
 	code := exitOK

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	pathpkg "path"
@@ -17,9 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vigo-sh/vigocli/converge"
 	"github.com/vigo-sh/vigocli/desired"
-	"github.com/vigo-sh/vigocli/event"
 	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/push"
 	"github.com/vigo-sh/vigocli/stockpile"
@@ -71,8 +67,7 @@ func runRollback(c *cli.Context) error {
 		return err
 	}
 	hints := &rollbackHints{}
-	job := cv.rollbackJob(rollbackOptions{to: c.String("to"), dryRun: dryRun, hints: hints})
-	job.Prepare = cv.job.Prepare
+	job := push.RollbackJob(cv.conv, push.RollbackOptions{To: c.String("to"), RolledBack: hints.add})
 	rerr := runRollout(c, cv.inv, cv.hosts, job, opts, cv.masker)
 	w := c.App.Writer
 	if format != "text" {
@@ -82,106 +77,6 @@ func runRollback(c *cli.Context) error {
 	hints.write(mw, cv.sp, dryRun)
 	mw.Close()
 	return rerr
-}
-
-// rollbackOptions say what a rollback job goes back to.
-type rollbackOptions struct {
-	to     string // executors.History.Pick
-	dryRun bool
-	// onlyRun: only containers this run created (push
-	// --rollback-on-failure), and hosts without one are no error.
-	onlyRun string
-	hints   *rollbackHints // nil: none kept
-}
-
-// rollbackJob is the job that puts each host's containers back on an
-// earlier deployment. Its Gated runs under the host's lock: the history
-// is read once the lock is held, so that a push that held it meanwhile
-// is seen. Run is Gated without a gate, for a caller that holds the lock
-// already (push --rollback-on-failure).
-func (cv *converging) rollbackJob(o rollbackOptions) push.Job {
-	gated := func(ctx context.Context, host string, batch int, r push.Remote, sink event.Sink, gate push.Gate) (push.Outcome, error) {
-		h, ok := r.(executors.Host)
-		if !ok {
-			return push.Outcome{}, fmt.Errorf("connection to %s cannot converge (%T)", host, r)
-		}
-		if gate != nil {
-			if _, err := gate(ctx, time.Now()); err != nil {
-				return push.Outcome{}, err
-			}
-		}
-		dh := cv.byName[host]
-		var back []desired.Resource
-		for _, res := range dh.Resources {
-			if _, ok := executors.ContainerName(res); !ok || res.Fields["state"] == "absent" {
-				continue
-			}
-			hist, err := executors.ReadHistory(ctx, h, res)
-			if err != nil {
-				return push.Outcome{}, err
-			}
-			if hist.Current == nil || (o.onlyRun != "" && hist.Current.Run != o.onlyRun) {
-				continue
-			}
-			d, err := hist.Pick(o.to)
-			if errors.Is(err, executors.ErrNoHistory) {
-				sink.Emit(event.Event{Kind: event.Warning, Resource: res.Name, Reason: "container " + hist.Container + ": no earlier deployment recorded; left as it is"})
-				continue
-			}
-			if err != nil {
-				return push.Outcome{}, err
-			}
-			rr, err := executors.RollbackResource(ctx, h, res, d)
-			if err != nil {
-				return push.Outcome{}, fmt.Errorf("container %s: %w", hist.Container, err)
-			}
-			back = append(back, rr)
-			o.hints.add(host, res, d, rr.Fields["image"] != d.Image, res.Fields["image"] == d.Image)
-		}
-		if len(back) == 0 {
-			if o.onlyRun != "" {
-				return push.Outcome{}, nil
-			}
-			return push.Outcome{}, errors.New("nothing to roll back: no container of this host has an earlier deployment recorded")
-		}
-		sub := dh
-		sub.Resources = keepOnly(back)
-		res, err := converge.Run(ctx, h, sub, converge.Options{
-			DryRun: o.dryRun, Secrets: cv.secrets(host), StockpileDir: cv.sp.Dir,
-			Sink: sink, Batch: batch, Run: cv.run,
-		})
-		return push.Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped, Phases: res.Phases}, err
-	}
-	return push.Job{
-		Gated: gated,
-		Run: func(ctx context.Context, host string, batch int, r push.Remote, sink event.Sink) (push.Outcome, error) {
-			return gated(ctx, host, batch, r, sink, nil)
-		},
-	}
-}
-
-// keepOnly drops the references to resources not in rs (the
-// rollback converges the containers alone).
-func keepOnly(rs []desired.Resource) []desired.Resource {
-	in := map[string]bool{}
-	for _, r := range rs {
-		in[r.ID()] = true
-	}
-	keep := func(ids []string) []string {
-		var out []string
-		for _, id := range ids {
-			if in[id] {
-				out = append(out, id)
-			}
-		}
-		return out
-	}
-	out := make([]desired.Resource, len(rs))
-	for i, r := range rs {
-		r.DependsOn, r.Notify, r.Subscribes = keep(r.DependsOn), keep(r.Notify), keep(r.Subscribes)
-		out[i] = r
-	}
-	return out
 }
 
 // newRunID names one run of vigo in the labels of the containers it
@@ -207,10 +102,9 @@ type rollbackHint struct {
 	hosts []string
 }
 
-func (hs *rollbackHints) add(host string, r desired.Resource, d executors.Deployment, byID, stock bool) {
-	if hs == nil {
-		return
-	}
+// add is a push.RollbackOptions.RolledBack.
+func (hs *rollbackHints) add(host string, r desired.Resource, d executors.Deployment, back desired.Resource) {
+	byID, stock := back.Fields["image"] != d.Image, r.Fields["image"] == d.Image
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	if hs.seen == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/executors"
 	"github.com/vigo-sh/vigocli/inventory"
 	"github.com/vigo-sh/vigocli/push"
@@ -64,21 +65,32 @@ func runTask(c *cli.Context) error {
 	if _, err := outputFormat(c); err != nil {
 		return err
 	}
-	path, _ := inventoryPath(c)
-	inv, err := inventory.Load(path)
-	if err != nil {
-		return reportInvalid(c, asInvalid(err, "invalid inventory "+path))
-	}
-	cands := inv.Hosts
-	if c.String("environment") != "" {
-		// Environments come from the envoys: only then is the stockpile read.
-		dir := stockpileFlag(c)
-		sp, err := stockpile.Load(dir, executors.BuiltinSchemas())
-		if err != nil {
-			return reportInvalid(c, asInvalid(err, "invalid stockpile "+dir))
+	var inv *inventory.Inventory
+	var cands []inventory.Host
+	if c.String("environment") == "" {
+		path, _ := inventoryPath(c)
+		var err error
+		if inv, err = inventory.Load(path); err != nil {
+			return reportInvalid(c, asInvalid(err, "invalid inventory "+path))
 		}
-		assigned, _ := inventory.Assign(inv.Hosts, sp.Envoys)
-		cands = nil
+		cands = inv.Hosts
+	} else {
+		// Environments come from the envoys: only then is the stockpile
+		// read, as every command reads it, and the environment decided
+		// as for push (envoys that disagree are an error).
+		f, all, done, err := loadSources(c, true)
+		if done {
+			return reportInvalid(c, err)
+		}
+		inv = f.inv
+		assigned, _ := inventory.Assign(inv.Hosts, f.sp.Envoys)
+		var es stockpile.Errors
+		if errors.As(desired.AssignErr(assigned), &es) {
+			all = append(all, es...)
+		}
+		if len(all) > 0 {
+			return reportInvalid(c, f.invalid(all, stockpileFlag(c)))
+		}
 		for _, a := range assigned {
 			cands = append(cands, a.Host)
 		}
@@ -100,5 +112,5 @@ func runTask(c *cli.Context) error {
 		return withCode(exitInvalid, fmt.Errorf("--changed-when %w", err))
 	}
 	opts.Command = "task run: " + command
-	return runRollout(c, inv, hosts, push.TaskJob(command, timeout, changed), opts, secrets.NewMasker())
+	return runRollout(c, inv, hosts, push.TaskJob[executors.Host](command, timeout, changed), opts, secrets.NewMasker())
 }

@@ -143,11 +143,11 @@ func logSink(log *slog.Logger) event.Sink {
 
 // loggedConnector logs each connection and wraps what it returns so that
 // remote commands, file operations and Docker engine requests are logged.
-func loggedConnector(next push.Connector, log *slog.Logger) push.Connector {
+func loggedConnector(next push.Connector[executors.Host], log *slog.Logger) push.Connector[executors.Host] {
 	if !log.Enabled(context.Background(), slog.LevelDebug) {
 		return next
 	}
-	return push.ConnectorFunc(func(ctx context.Context, host string) (push.Remote, error) {
+	return push.ConnectorFunc[executors.Host](func(ctx context.Context, host string) (executors.Host, error) {
 		t := time.Now()
 		r, err := next.Connect(ctx, host)
 		if err != nil {
@@ -155,10 +155,7 @@ func loggedConnector(next push.Connector, log *slog.Logger) push.Connector {
 			return nil, err
 		}
 		log.Debug("connection ready", "host", host, "took", time.Since(t).Round(time.Millisecond))
-		if h, ok := r.(executors.Host); ok {
-			return &loggedHost{Host: h, log: log.With("host", host)}, nil
-		}
-		return r, nil
+		return &loggedHost{Host: r, log: log.With("host", host)}, nil
 	})
 }
 

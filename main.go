@@ -76,12 +76,13 @@ func newApp() *cli.App {
 		Name:  "envoys",
 		Usage: "list the hosts the stockpile assigns, push their desired state, check drift or roll back",
 		Subcommands: []*cli.Command{
-			envoysListCommand(),     // cmd_offline.go
+			envoysListCommand(),     // cmd_list.go
 			envoysPushCommand(),     // cmd_push.go
 			envoysCheckCommand(),    // cmd_check.go
 			envoysRollbackCommand(), // cmd_rollback.go
 		},
 	}
+	// cmd_validate.go, cmd_render.go
 	app.Commands = append(app.Commands, validateCommand(), renderCommand(), envoys)
 	app.Commands = append(app.Commands, taskCommand(), lockCommand()) // cmd_task.go, cmd_lock.go
 	app.Commands = append(app.Commands, secretsCommand())             // cmd_secrets.go

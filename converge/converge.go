@@ -208,14 +208,14 @@ func (r *runner) link() (int, error) {
 	}
 	for i, x := range res {
 		for _, n := range x.Notify {
-			j, err := r.lookup(n, x)
+			j, err := r.lookup(n)
 			if err != nil {
 				return i, fmt.Errorf("%s: resource %q notify: %w", x.Pos, x.Name, err)
 			}
 			add(i, j)
 		}
 		for _, n := range x.Subscribes {
-			j, err := r.lookup(n, x)
+			j, err := r.lookup(n)
 			if err != nil {
 				return i, fmt.Errorf("%s: resource %q subscribes: %w", x.Pos, x.Name, err)
 			}
@@ -228,32 +228,15 @@ func (r *runner) link() (int, error) {
 	return -1, nil
 }
 
-// lookup finds a resource by name: the same module first, then the host's
-// other modules; "module/name" and "module.name" qualify it.
-func (r *runner) lookup(name string, from desired.Resource) (int, error) {
-	res := r.dh.Resources
-	for i, x := range res {
-		if x.Name == name && x.Module == from.Module {
+// lookup finds a resource by its ID ("module/name"): references were
+// resolved once, by the loader, and desired carries them as IDs.
+func (r *runner) lookup(id string) (int, error) {
+	for i, x := range r.dh.Resources {
+		if x.ID() == id {
 			return i, nil
 		}
 	}
-	var found []int
-	for i, x := range res {
-		if x.Name == name || x.Module+"/"+x.Name == name || x.Module+"."+x.Name == name {
-			found = append(found, i)
-		}
-	}
-	switch len(found) {
-	case 1:
-		return found[0], nil
-	case 0:
-		return 0, fmt.Errorf("no resource %q on this host", name)
-	}
-	var mods []string
-	for _, i := range found {
-		mods = append(mods, res[i].Module+"/"+res[i].Name)
-	}
-	return 0, fmt.Errorf("%q is ambiguous (%s): qualify it as module/name", name, strings.Join(mods, ", "))
+	return 0, fmt.Errorf("no resource %q on this host", id)
 }
 
 // dryRun reports the plan, including the refreshes that the planned

@@ -215,8 +215,8 @@ func TestMissingSecretFailsBeforeAnyChange(t *testing.T) {
 
 func composeStack(content string) desired.Host {
 	return desired.Host{Name: "svc1.compose.example.com", Resources: []desired.Resource{
-		withNotify(res("compose-app", "compose-file", "file", map[string]any{"target_path": "/opt/myapp/docker-compose.yml", "content": content}), "app-stack", ""),
-		withNotify(res("compose-app", "app-stack", "docker_compose", map[string]any{"compose_file": "/opt/myapp/docker-compose.yml", "pull": "always", "remove_orphans": "true"}), "", "compose-file"),
+		withNotify(res("compose-app", "compose-file", "file", map[string]any{"target_path": "/opt/myapp/docker-compose.yml", "content": content}), "compose-app/app-stack", ""),
+		withNotify(res("compose-app", "app-stack", "docker_compose", map[string]any{"compose_file": "/opt/myapp/docker-compose.yml", "pull": "always", "remove_orphans": "true"}), "", "compose-app/compose-file"),
 	}}
 }
 
@@ -299,11 +299,11 @@ func TestListenerBeforeSourceRunsAtEnd(t *testing.T) {
 	dh := docStack("v2.1.0")
 	run(t, h, dh, false)
 	// The redis container subscribes to a file that comes after it.
-	dh.Resources[1].Subscribes = []string{"conf"}
+	dh.Resources[1].Subscribes = []string{"redis/conf"}
 	dh.Resources = append(dh.Resources, res("redis", "conf", "file", map[string]any{"target_path": "/etc/redis.conf", "content": "maxmemory 512mb\n"}))
 	// And webapp is notified by the same file twice (notify + subscribes).
-	dh.Resources[4].Notify = []string{"app-container", "redis-container"}
-	dh.Resources[3].Subscribes = []string{"conf"}
+	dh.Resources[4].Notify = []string{"app-stack/app-container", "redis/redis-container"}
+	dh.Resources[3].Subscribes = []string{"redis/conf"}
 	_, s := run(t, h, dh, false)
 	want := []string{
 		"resource_ok redis-image none",
@@ -333,7 +333,7 @@ func TestListenerAfterSourceRunsAtItsPosition(t *testing.T) {
 	dh := docStack("v2.1.0")
 	run(t, h, dh, false)
 	conf := res("app-stack", "conf", "file", map[string]any{"target_path": "/etc/app.conf", "content": "x\n"})
-	conf.Notify = []string{"app-container"}
+	conf.Notify = []string{"app-stack/app-container"}
 	dh.Resources = append(dh.Resources[:3], append([]desired.Resource{conf}, dh.Resources[3:]...)...)
 	_, s := run(t, h, dh, false)
 	want := []string{
@@ -364,9 +364,9 @@ func TestListenerAfterSourceRunsAtItsPosition(t *testing.T) {
 func TestUnknownNotifyTarget(t *testing.T) {
 	h := fakeHost()
 	dh := docStack("v2.1.0")
-	dh.Resources[0].Notify = []string{"nope"}
+	dh.Resources[0].Notify = []string{"redis/nope"}
 	_, err := converge.Run(context.Background(), h, dh, converge.Options{Secrets: secretsMap})
-	if err == nil || !strings.Contains(err.Error(), `no resource "nope"`) {
+	if err == nil || !strings.Contains(err.Error(), `no resource "redis/nope"`) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -20,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite testdata/bad/*/want.txt")
 // check runs what `vigocli validate` runs on a stockpile directory, in
 // one pass: load, then (when the directory holds inventory.vgo) parse the
 // inventory, build every host and run the executors' checks, collecting
-// every error of every stage (see loadFleet in cmd_offline.go). It
+// every error of every stage (see loadFleet in load.go). It
 // returns the errors and warnings, one per line, with file names relative
 // to the directory.
 func check(dir string) string {

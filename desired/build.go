@@ -71,6 +71,18 @@ func BuildHost(sp *stockpile.Stockpile, inv *inventory.Inventory, name string, o
 	return dh, nil, nil
 }
 
+// AssignErr is the error of assigned (inventory.Assign) that forbids
+// acting on its hosts, each problem naming its hosts as Build's do: the
+// environment conflicts. For a command that reads the envoys without
+// building the desired state (task run --environment).
+func AssignErr(assigned []inventory.Assignment) error {
+	var c Collector
+	for _, a := range assigned {
+		c.Add(a.Host.Name, a.Conflicts)
+	}
+	return c.Err()
+}
+
 // Collector merges identical errors of several hosts into one line that
 // names the hosts.
 type Collector struct {
@@ -120,21 +132,9 @@ func (c *Collector) Err() error {
 func buildOne(sp *stockpile.Stockpile, a inventory.Assignment, opts Options, tr *template.Renderer) (Host, stockpile.Errors) {
 	var errs stockpile.Errors
 	ih := a.Host
-	h := Host{Name: ih.Name}
-
-	// Environment: the envoys that name one must agree.
-	var envFrom *stockpile.Envoy
-	for _, e := range a.Envoys {
-		if e.Environment == "" {
-			continue
-		}
-		if envFrom != nil && envFrom.Environment != e.Environment {
-			errs.Addf(e.Pos, "", "envoy %q puts the host in environment %q, but envoy %q (%s) puts it in %q", e.Match, e.Environment, envFrom.Match, envFrom.Pos, envFrom.Environment)
-			continue
-		}
-		envFrom = e
-		h.Environment = e.Environment
-	}
+	// The environment is inventory.Assign's decision.
+	h := Host{Name: ih.Name, Environment: ih.Environment, Inventory: ih}
+	errs = append(errs, a.Conflicts...)
 
 	// Roles: union in envoy order.
 	var roles []*stockpile.Role

@@ -7,6 +7,7 @@
 package desired
 
 import (
+	"github.com/vigo-sh/vigocli/inventory"
 	"github.com/vigo-sh/vigocli/stockpile"
 )
 
@@ -57,4 +58,8 @@ type Host struct {
 	Modules     []string       `json:"modules"` // apply order
 	Vars        map[string]any `json:"vars"`
 	Resources   []Resource     `json:"resources"` // apply order
+	// Inventory is the inventory host this was built for, as
+	// inventory.Assign matched it (its Environment decided there): what
+	// the selection flags choose among.
+	Inventory inventory.Host `json:"-"`
 }

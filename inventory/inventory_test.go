@@ -124,25 +124,36 @@ func names(hs []Host) []string {
 
 func TestAssign(t *testing.T) {
 	hs := hosts("web1.app.example.com", "web2.app.example.com", "db1.example.com", "lonely")
-	e1 := &stockpile.Envoy{Match: "*.app.example.com", Environment: "production"}
-	e2 := &stockpile.Envoy{Match: "web2.*", Environment: "canary"}
+	e1 := &stockpile.Envoy{Match: "*.app.example.com", Environment: "production", Pos: stockpile.Pos{File: "envoys/y.vgo", Line: 2, Col: 5}}
+	e2 := &stockpile.Envoy{Match: "web2.*", Environment: "canary", Pos: stockpile.Pos{File: "envoys/y.vgo", Line: 5, Col: 5}}
 	e3 := &stockpile.Envoy{Match: "db?.example.com"}
 	e4 := &stockpile.Envoy{Match: "nothing-*", MatchPos: stockpile.Pos{File: "envoys/x.vgo", Line: 3, Col: 12}}
 	got, warns := Assign(hs, []*stockpile.Envoy{e1, e2, e3, e4})
 	if len(got) != 3 {
 		t.Fatalf("assigned %d hosts, want 3 (lonely has no envoy)", len(got))
 	}
+	// Envoys that disagree on web2's environment are a conflict (the
+	// first one sets it), not "the last envoy wins".
+	conflict := `envoys/y.vgo:5:5: envoy "web2.*" puts the host in environment "canary", but envoy "*.app.example.com" (envoys/y.vgo:2:5) puts it in "production"`
 	want := []struct {
 		name, env string
 		envoys    []*stockpile.Envoy
+		conflicts string
 	}{
-		{"web1.app.example.com", "production", []*stockpile.Envoy{e1}},
-		{"web2.app.example.com", "canary", []*stockpile.Envoy{e1, e2}},
-		{"db1.example.com", "", []*stockpile.Envoy{e3}},
+		{"web1.app.example.com", "production", []*stockpile.Envoy{e1}, ""},
+		{"web2.app.example.com", "production", []*stockpile.Envoy{e1, e2}, conflict},
+		{"db1.example.com", "", []*stockpile.Envoy{e3}, ""},
 	}
 	for i, w := range want {
 		if got[i].Host.Name != w.name || got[i].Host.Environment != w.env || !reflect.DeepEqual(got[i].Envoys, w.envoys) {
 			t.Errorf("assignment %d = %s/%s/%v, want %s/%s/%v", i, got[i].Host.Name, got[i].Host.Environment, got[i].Envoys, w.name, w.env, w.envoys)
+		}
+		gotc := ""
+		if err := got[i].Conflicts.Err(); err != nil {
+			gotc = err.Error()
+		}
+		if gotc != w.conflicts {
+			t.Errorf("%s: conflicts %q, want %q", w.name, gotc, w.conflicts)
 		}
 	}
 	if len(warns) != 1 || warns[0].Error() != `envoys/x.vgo:3:12: envoy "nothing-*" matches no host in the inventory` {

@@ -15,24 +15,38 @@ import (
 type Assignment struct {
 	Host   Host
 	Envoys []*stockpile.Envoy
+	// Conflicts are the envoys that put the host in another environment
+	// than Host.Environment, each an error at that envoy naming the one
+	// that set it (and not the host: callers say which hosts). A host
+	// with conflicts must not be acted on.
+	Conflicts stockpile.Errors
 }
 
 // Assign matches every envoy's glob (path.Match on the host name) against
 // the hosts. Hosts matched by no envoy are left out. An envoy that matches
-// no host is a warning, returned, not printed. Host.Environment is set
-// from the last matching envoy that names one.
+// no host is a warning, returned, not printed. Host.Environment is decided
+// here, once, for every command: the envoys that name one must agree (the
+// first sets it; one that disagrees is a Conflict).
 func Assign(hosts []Host, envoys []*stockpile.Envoy) ([]Assignment, []*stockpile.Error) {
 	var out []Assignment
 	used := make([]bool, len(envoys))
 	for _, h := range hosts {
 		a := Assignment{Host: h}
+		var envFrom *stockpile.Envoy
 		for i, e := range envoys {
-			if ok, _ := path.Match(e.Match, h.Name); ok {
-				a.Envoys = append(a.Envoys, e)
-				used[i] = true
-				if e.Environment != "" {
-					a.Host.Environment = e.Environment
-				}
+			ok, _ := path.Match(e.Match, h.Name)
+			if !ok {
+				continue
+			}
+			a.Envoys = append(a.Envoys, e)
+			used[i] = true
+			switch {
+			case e.Environment == "":
+			case envFrom == nil:
+				envFrom, a.Host.Environment = e, e.Environment
+			case e.Environment != envFrom.Environment:
+				a.Conflicts.Addf(e.Pos, "", "envoy %q puts the host in environment %q, but envoy %q (%s) puts it in %q",
+					e.Match, e.Environment, envFrom.Match, envFrom.Pos, envFrom.Environment)
 			}
 		}
 		if len(a.Envoys) > 0 {

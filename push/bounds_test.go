@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/transport"
 )
 
@@ -16,19 +17,18 @@ import (
 // and of later batches converge.
 func TestHostTimeoutFailsOnlyTheHungHost(t *testing.T) {
 	rec := &recorder{}
-	job := Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+	job := Job[lock.Runner]{Run: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 		if host == "h1" {
 			<-ctx.Done() // hung until something ends it
 			return Outcome{}, errors.New("docker api GET /containers/json: " + ctx.Err().Error())
 		}
 		return Outcome{Changed: 1}, nil
-	}}
+	})}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res := Run(ctx, []string{"h1", "h2", "h3"}, job, Options{
+	res := Run(ctx, []string{"h1", "h2", "h3"}, ConnectorFunc[lock.Runner](func(_ context.Context, h string) (lock.Runner, error) { return localRunner{h}, nil }), job, Options{
 		BatchSize: Size{N: 2}, MaxFail: Size{N: 1}, HostTimeout: 300 * time.Millisecond,
-		Connect: ConnectorFunc(func(_ context.Context, h string) (Remote, error) { return localRunner{h}, nil }),
-		Sink:    rec,
+		Sink: rec,
 	})
 	st := statusOf(t, res)
 	if st["h1"] != event.StatusFailed || st["h2"] != event.StatusChanged || st["h3"] != event.StatusChanged {

@@ -22,72 +22,6 @@ import (
 	"github.com/vigo-sh/vigocli/transport"
 )
 
-// Remote is what the engine needs from a connected host. Jobs that need
-// more (the converge needs files and the Docker API) assert the concrete
-// connection type their Connector returns.
-type Remote interface {
-	Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResult, error)
-}
-
-// Connector opens, or reuses, the connection to one host. An error that
-// wraps transport.ErrUnreachable marks the host unreachable rather than
-// failed.
-type Connector interface {
-	Connect(ctx context.Context, host string) (Remote, error)
-}
-
-// Releaser is a Remote that can be given back: the engine calls Release
-// once it is done with the host (its lock released), and uses the Remote
-// no more.
-type Releaser interface {
-	Release()
-}
-
-// ConnectorFunc adapts a function to a Connector.
-type ConnectorFunc func(ctx context.Context, host string) (Remote, error)
-
-func (f ConnectorFunc) Connect(ctx context.Context, host string) (Remote, error) { return f(ctx, host) }
-
-// Outcome counts what a job did on one host, resource by resource (a task
-// command counts as one ran step, or one ok or changed step when the
-// operator said how to tell).
-type Outcome struct {
-	OK, Changed, Failed, Skipped int
-	Ran                          int // steps that ran without telling whether they changed anything
-	// Phases: how long the job's own phases took (converge: observe,
-	// plan, gate, apply), copied into the HostFinished event.
-	Phases map[string]time.Duration
-}
-
-// Gate is handed to a gated job: it waits until the host's lock is held
-// (or failed), and says whether observations that started at observed
-// must be made again (another run held the lock since).
-type Gate func(ctx context.Context, observed time.Time) (replan bool, err error)
-
-// Job is the work done on each host.
-type Job struct {
-	// Prepare runs before the host is touched (before connecting): the
-	// push resolves the host's secrets here, so a missing secret fails the
-	// host before anything changes on it. Optional.
-	Prepare func(ctx context.Context, host string) error
-	// Run does the work on a connected (and locked) host and emits its own
-	// resource or output events to sink (already tagged with host and
-	// batch). An error fails the host.
-	Run func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error)
-	// Gated, when set, is used instead of Run: the job only reads until
-	// it calls gate, which it must do before its first change (also when
-	// it changes nothing, so that a lock conflict is reported alike), so
-	// the engine takes the host's lock while the job reads. Without a
-	// lock (dry run, no Locker) gate returns at once.
-	Gated func(ctx context.Context, host string, batch int, r Remote, sink event.Sink, gate Gate) (Outcome, error)
-	// Rollback, when set and Options.RollbackOnFailure asks, runs on a
-	// host whose health check failed after its job changed it, still
-	// under the host's lock: it puts back what the host ran before (push:
-	// the containers this run recreated). Changed 0 means there was
-	// nothing to put back.
-	Rollback func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error)
-}
-
 // Health is the check run on each host after its job succeeded.
 type Health struct {
 	Cmd      string        // operator-written shell command; empty: no check
@@ -120,8 +54,7 @@ type Options struct {
 	// failed host).
 	RollbackOnFailure bool
 	Lock              *lock.Locker // nil: no lock
-	Connect           Connector
-	Command           string // what the run does, for events
+	Command           string       // what the run does, for events
 	Sink              event.Sink
 
 	// HostTimeout bounds everything done for one host: connect, lock,
@@ -160,11 +93,11 @@ func (r Result) Count(status string) int {
 	return n
 }
 
-// Run rolls job through hosts batch by batch. It returns when every host
-// has finished or been skipped; a cancelled ctx (Ctrl-C) stops starting
-// hosts, cancels the running jobs, releases their locks and still returns
-// a complete Result.
-func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
+// Run rolls job through hosts batch by batch, reaching each host through
+// connect. It returns when every host has finished or been skipped; a
+// cancelled ctx (Ctrl-C) stops starting hosts, cancels the running jobs,
+// releases their locks and still returns a complete Result.
+func Run[C lock.Runner](ctx context.Context, hosts []string, connect Connector[C], job Job[C], opts Options) Result {
 	sink := opts.Sink
 	if sink == nil {
 		sink = event.Discard
@@ -224,7 +157,7 @@ func Run(ctx context.Context, hosts []string, job Job, opts Options) Result {
 					skip(h, b, why)
 					return nil
 				}
-				hr := runHost(ctx, h, b, job, opts, sink, &releases)
+				hr := runHost(ctx, h, b, connect, job, opts, sink, &releases)
 				mu.Lock()
 				results[h] = &hr
 				if hr.Status == event.StatusFailed || hr.Status == event.StatusUnreachable || hr.Status == event.StatusRefused || hr.Status == event.StatusRolledBack {
@@ -331,7 +264,7 @@ func hostSink(s event.Sink, host string, batch int) event.Sink {
 // runHost does everything for one host: prepare, connect, lock, job,
 // health check, unlock. It never returns early without a HostFinished
 // (or HostUnreachable) event.
-func runHost(ctx context.Context, host string, batch int, job Job, opts Options, sink event.Sink, releases *sync.WaitGroup) (hr HostResult) {
+func runHost[C lock.Runner](ctx context.Context, host string, batch int, connect Connector[C], job Job[C], opts Options, sink event.Sink, releases *sync.WaitGroup) (hr HostResult) {
 	start := time.Now()
 	hs := hostSink(sink, host, batch)
 	hr = HostResult{Host: host, Batch: batch}
@@ -381,7 +314,7 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		}
 	}
 	t := time.Now()
-	r, err := opts.Connect.Connect(ctx, host)
+	r, err := connect.Connect(ctx, host)
 	phases["connect"] = time.Since(t)
 	if err != nil {
 		return fail(err)
@@ -390,7 +323,7 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 	// released included, so that a run holds the connections of the hosts
 	// it works on, not the fleet's.
 	done := func() {}
-	if rel, ok := r.(Releaser); ok {
+	if rel, ok := any(r).(Releaser); ok {
 		done = rel.Release
 	}
 	locking := opts.Lock != nil && !opts.DryRun
@@ -414,14 +347,15 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 	} else {
 		defer done()
 	}
-	var out Outcome
-	if job.Gated != nil {
-		out, err = job.Gated(ctx, host, batch, r, hs, hl.gate)
-	} else {
-		if _, err := hl.gate(ctx, time.Now()); err != nil {
-			return fail(err)
-		}
-		out, err = job.Run(ctx, host, batch, r, hs)
+	gated := false
+	gate := func(ctx context.Context, observed time.Time) (bool, error) {
+		gated = true
+		return hl.gate(ctx, observed)
+	}
+	out, err := job.Run(ctx, Host[C]{Name: host, Batch: batch, Conn: r, Sink: hs, Gate: gate})
+	if err == nil && !gated {
+		// A job that never asked still reports a lock it did not get.
+		_, err = hl.gate(ctx, time.Now())
 	}
 	for k, v := range out.Phases {
 		phases[k] = v
@@ -443,7 +377,7 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 		phases["health"] = time.Since(t)
 		if err != nil && opts.RollbackOnFailure && job.Rollback != nil && out.Changed > 0 && ctx.Err() == nil {
 			t := time.Now()
-			rerr := rollBack(ctx, host, batch, job, r, health, hs)
+			rerr := rollBack(ctx, Host[C]{Name: host, Batch: batch, Conn: r, Sink: hs, Gate: hl.gate}, job, health)
 			phases["rollback"] = time.Since(t)
 			if rerr != nil {
 				return fail(fmt.Errorf("%w; %w", err, rerr))
@@ -469,9 +403,10 @@ func runHost(ctx context.Context, host string, batch int, job Job, opts Options,
 // rollBack runs the job's rollback after a failed health check and checks
 // the host again: nil means the host is back on what it ran before and
 // healthy there.
-func rollBack(ctx context.Context, host string, batch int, job Job, r Remote, health Health, hs event.Sink) error {
+func rollBack[C lock.Runner](ctx context.Context, h Host[C], job Job[C], health Health) error {
+	hs, r := h.Sink, h.Conn
 	hs.Emit(event.Event{Kind: event.RollbackStarted, Reason: "health check failed"})
-	out, err := job.Rollback(ctx, host, batch, r, hs)
+	out, err := job.Rollback(ctx, h)
 	if err == nil && out.Failed > 0 {
 		err = fmt.Errorf("%d resource(s) failed", out.Failed)
 	}
@@ -499,7 +434,7 @@ type hostLock struct {
 	took   time.Duration // how long Acquire took
 }
 
-func startLock(ctx context.Context, l *lock.Locker, r Remote, hs event.Sink) *hostLock {
+func startLock(ctx context.Context, l *lock.Locker, r lock.Runner, hs event.Sink) *hostLock {
 	lctx, cancel := context.WithCancel(ctx)
 	hl := &hostLock{done: make(chan struct{}), cancel: cancel, hs: hs}
 	go func() {

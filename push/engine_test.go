@@ -43,7 +43,7 @@ func (r fakeRemote) Exec(ctx context.Context, cmd transport.Cmd) (transport.Exec
 	return transport.ExecResult{}, nil
 }
 
-func (f *fakeFleet) Connect(ctx context.Context, host string) (Remote, error) {
+func (f *fakeFleet) Connect(ctx context.Context, host string) (lock.Runner, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.connects = append(f.connects, host)
@@ -53,10 +53,21 @@ func (f *fakeFleet) Connect(ctx context.Context, host string) (Remote, error) {
 	return fakeRemote{f: f, name: host}, nil
 }
 
+// step adapts a test job that takes the host's lock before it starts
+// (the gate first) to a JobFunc.
+func step(f func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error)) JobFunc[lock.Runner] {
+	return func(ctx context.Context, h Host[lock.Runner]) (Outcome, error) {
+		if _, err := h.Gate(ctx, time.Now()); err != nil {
+			return Outcome{}, err
+		}
+		return f(ctx, h.Name, h.Batch, h.Conn, h.Sink)
+	}
+}
+
 // convergeJob changes one resource per host, or fails on the hosts in
 // fail.
-func convergeJob(fail map[string]bool, hold time.Duration) Job {
-	return Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+func convergeJob(fail map[string]bool, hold time.Duration) Job[lock.Runner] {
+	return Job[lock.Runner]{Run: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 		time.Sleep(hold)
 		if fail[host] {
 			sink.Emit(event.Event{Kind: event.ResourceFailed, Resource: "web", Error: "boom"})
@@ -64,7 +75,7 @@ func convergeJob(fail map[string]bool, hold time.Duration) Job {
 		}
 		sink.Emit(event.Event{Kind: event.ResourceChanged, Resource: "web", Action: "recreate"})
 		return Outcome{Changed: 1, OK: 1}, nil
-	}}
+	})}
 }
 
 func TestBatchesRunOneAfterAnother(t *testing.T) {
@@ -76,7 +87,7 @@ func TestBatchesRunOneAfterAnother(t *testing.T) {
 	var mu sync.Mutex
 	started := map[int]int{}
 	both := map[int]chan struct{}{1: make(chan struct{}), 2: make(chan struct{}), 3: make(chan struct{})}
-	job := Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+	job := Job[lock.Runner]{Run: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 		mu.Lock()
 		started[batch]++
 		if started[batch] == 2 {
@@ -89,8 +100,8 @@ func TestBatchesRunOneAfterAnother(t *testing.T) {
 			return Outcome{}, errors.New("the other host of the batch never started")
 		}
 		return Outcome{Changed: 1}, nil
-	}}
-	res := Run(context.Background(), hosts, job, Options{BatchSize: size, Connect: &fakeFleet{}, Sink: event.Serial(rec)})
+	})}
+	res := Run(context.Background(), hosts, &fakeFleet{}, job, Options{BatchSize: size, Sink: event.Serial(rec)})
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -121,7 +132,7 @@ func TestBatchesRunOneAfterAnother(t *testing.T) {
 func TestParallelLimit(t *testing.T) {
 	var mu sync.Mutex
 	running, peak := 0, 0
-	job := Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+	job := Job[lock.Runner]{Run: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 		mu.Lock()
 		running++
 		peak = max(peak, running)
@@ -131,8 +142,8 @@ func TestParallelLimit(t *testing.T) {
 		running--
 		mu.Unlock()
 		return Outcome{OK: 1}, nil
-	}}
-	res := Run(context.Background(), hostNames(6), job, Options{Parallel: 2, Connect: &fakeFleet{}})
+	})}
+	res := Run(context.Background(), hostNames(6), &fakeFleet{}, job, Options{Parallel: 2})
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -183,7 +194,7 @@ func TestMaxFail(t *testing.T) {
 			mf, _ := ParseSize(tc.maxFail)
 			bs, _ := ParseSize("2")
 			rec := &recorder{}
-			res := Run(context.Background(), hostNames(6), convergeJob(fail, 0), Options{BatchSize: bs, MaxFail: mf, Connect: &fakeFleet{}, Sink: event.Serial(rec)})
+			res := Run(context.Background(), hostNames(6), &fakeFleet{}, convergeJob(fail, 0), Options{BatchSize: bs, MaxFail: mf, Sink: event.Serial(rec)})
 			if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("statuses %v, want %v", got, tc.want)
 			}
@@ -209,8 +220,8 @@ func TestMaxFail(t *testing.T) {
 
 func TestFailFastStopsStartingHosts(t *testing.T) {
 	rec := &recorder{}
-	res := Run(context.Background(), hostNames(5), convergeJob(map[string]bool{"h2": true}, 0),
-		Options{Parallel: 1, FailFast: true, MaxFail: Size{N: 10}, Connect: &fakeFleet{}, Sink: event.Serial(rec)})
+	res := Run(context.Background(), hostNames(5), &fakeFleet{}, convergeJob(map[string]bool{"h2": true}, 0),
+		Options{Parallel: 1, FailFast: true, MaxFail: Size{N: 10}, Sink: event.Serial(rec)})
 	want := map[string]string{"h1": "changed", "h2": "failed", "h3": "skipped", "h4": "skipped", "h5": "skipped"}
 	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("statuses %v, want %v", got, want)
@@ -223,7 +234,7 @@ func TestFailFastStopsStartingHosts(t *testing.T) {
 func TestFailFastNeverInterruptsRunningHost(t *testing.T) {
 	// h1 fails while h2 is mid-resource: h2 must finish its job.
 	h2started := make(chan struct{})
-	job := Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+	job := Job[lock.Runner]{Run: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 		if host == "h1" {
 			<-h2started
 			return Outcome{}, errors.New("boom")
@@ -234,8 +245,8 @@ func TestFailFastNeverInterruptsRunningHost(t *testing.T) {
 			return Outcome{}, ctx.Err()
 		}
 		return Outcome{Changed: 1}, nil
-	}}
-	res := Run(context.Background(), hostNames(2), job, Options{FailFast: true, Connect: &fakeFleet{}})
+	})}
+	res := Run(context.Background(), hostNames(2), &fakeFleet{}, job, Options{FailFast: true})
 	if got := statusOf(t, res); got["h2"] != "changed" {
 		t.Errorf("h2 = %s, want changed", got["h2"])
 	}
@@ -244,7 +255,7 @@ func TestFailFastNeverInterruptsRunningHost(t *testing.T) {
 func TestUnreachableApartFromFailed(t *testing.T) {
 	rec := &recorder{}
 	fleet := &fakeFleet{unreachable: map[string]bool{"h2": true}}
-	res := Run(context.Background(), hostNames(4), convergeJob(map[string]bool{"h3": true}, 0), Options{Connect: fleet, Sink: event.Serial(rec)})
+	res := Run(context.Background(), hostNames(4), fleet, convergeJob(map[string]bool{"h3": true}, 0), Options{Sink: event.Serial(rec)})
 	want := map[string]string{"h1": "changed", "h2": "unreachable", "h3": "failed", "h4": "changed"}
 	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("statuses %v, want %v", got, want)
@@ -274,8 +285,8 @@ func TestHealthCheckHaltsRollout(t *testing.T) {
 		return 0
 	}}
 	bs, _ := ParseSize("2")
-	res := Run(context.Background(), hostNames(6), convergeJob(nil, 0), Options{
-		BatchSize: bs, Connect: fleet, Sink: event.Serial(rec),
+	res := Run(context.Background(), hostNames(6), fleet, convergeJob(nil, 0), Options{
+		BatchSize: bs, Sink: event.Serial(rec),
 		Health: Health{Cmd: "curl -sf http://localhost:8080/health", Retries: 2, Interval: time.Millisecond},
 	})
 	want := map[string]string{"h1": "changed", "h2": "changed", "h3": "failed", "h4": "changed", "h5": "skipped", "h6": "skipped"}
@@ -311,7 +322,7 @@ func TestPrepareFailsBeforeConnecting(t *testing.T) {
 		}
 		return nil
 	}
-	res := Run(context.Background(), hostNames(3), job, Options{Connect: fleet})
+	res := Run(context.Background(), hostNames(3), fleet, job, Options{})
 	if got := statusOf(t, res); got["h2"] != "failed" || got["h1"] != "changed" {
 		t.Errorf("statuses %v", got)
 	}
@@ -326,8 +337,8 @@ func TestDryRunPlansEveryHost(t *testing.T) {
 	health := 0
 	fleet := &fakeFleet{health: func(string, string) int { health++; return 1 }}
 	bs, _ := ParseSize("1")
-	res := Run(context.Background(), hostNames(4), convergeJob(map[string]bool{"h1": true}, 0),
-		Options{BatchSize: bs, DryRun: true, Connect: fleet, Health: Health{Cmd: "false"}, Lock: &lock.Locker{Dir: t.TempDir() + "/never"}})
+	res := Run(context.Background(), hostNames(4), fleet, convergeJob(map[string]bool{"h1": true}, 0),
+		Options{BatchSize: bs, DryRun: true, Health: Health{Cmd: "false"}, Lock: &lock.Locker{Dir: t.TempDir() + "/never"}})
 	if res.Count(event.StatusSkipped) != 0 || res.Halted != "" {
 		t.Errorf("dry-run skipped hosts: %v (halted %q)", statusOf(t, res), res.Halted)
 	}
@@ -341,15 +352,15 @@ func TestInterruptSkipsRestAndReleasesLocks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := &recorder{}
-	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
 	// One machine plays every host, so one host at a time (--parallel 1).
-	job := Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+	job := Job[lock.Runner]{Run: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 		cancel() // Ctrl-C arrives while the first batch runs
 		<-ctx.Done()
 		return Outcome{}, fmt.Errorf("apply web: %w", ctx.Err())
-	}}
+	})}
 	bs, _ := ParseSize("2")
-	res := Run(ctx, hostNames(4), job, Options{BatchSize: bs, Parallel: 1, Connect: conn, Sink: event.Serial(rec),
+	res := Run(ctx, hostNames(4), conn, job, Options{BatchSize: bs, Parallel: 1, Sink: event.Serial(rec),
 		Lock: &lock.Locker{Dir: dir + "/lock", Owner: lock.NewOwner("test")}})
 	want := map[string]string{"h1": "failed", "h2": "skipped", "h3": "skipped", "h4": "skipped"}
 	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -368,7 +379,7 @@ func TestInterruptSkipsRestAndReleasesLocks(t *testing.T) {
 
 func TestTaskJobStreamsOutputLines(t *testing.T) {
 	rec := &recorder{}
-	res := Run(context.Background(), []string{"h1"}, TaskJob("docker pull x", 0, ChangedWhen{}), Options{Connect: &fakeFleet{}, Sink: event.Serial(rec)})
+	res := Run(context.Background(), []string{"h1"}, &fakeFleet{}, TaskJob[lock.Runner]("docker pull x", 0, ChangedWhen{}), Options{Sink: event.Serial(rec)})
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -387,9 +398,10 @@ func TestTaskJobStreamsOutputLines(t *testing.T) {
 }
 
 // gatedJob reads (waiting read), then calls the gate, then reports.
-func gatedJob(read time.Duration, during func(host string)) (Job, *sync.Map) {
+func gatedJob(read time.Duration, during func(host string)) (Job[lock.Runner], *sync.Map) {
 	var seen sync.Map // host -> replan
-	return Job{Gated: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink, gate Gate) (Outcome, error) {
+	return Job[lock.Runner]{Run: func(ctx context.Context, h Host[lock.Runner]) (Outcome, error) {
+		host, sink, gate := h.Name, h.Sink, h.Gate
 		observed := time.Now()
 		if during != nil {
 			during(host)
@@ -408,7 +420,7 @@ func gatedJob(read time.Duration, during func(host string)) (Job, *sync.Map) {
 func TestGatedJobLocksWhileReading(t *testing.T) {
 	dir := t.TempDir()
 	rec := &recorder{}
-	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
 	lockPath := dir + "/lock"
 	held := make(chan bool, 1)
 	job, seen := gatedJob(0, func(string) {
@@ -423,7 +435,7 @@ func TestGatedJobLocksWhileReading(t *testing.T) {
 		}
 		held <- false
 	})
-	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, Sink: event.Serial(rec),
+	res := Run(context.Background(), []string{"h1"}, conn, job, Options{Sink: event.Serial(rec),
 		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})
 	if res.Err != nil || !<-held {
 		t.Fatalf("err %v; lock seen while reading: false", res.Err)
@@ -455,9 +467,9 @@ func TestGatedJobLockConflictFailsBeforeResources(t *testing.T) {
 	}
 	defer other.Release(context.Background())
 	rec := &recorder{}
-	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
 	job, _ := gatedJob(0, nil)
-	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, Sink: event.Serial(rec),
+	res := Run(context.Background(), []string{"h1"}, conn, job, Options{Sink: event.Serial(rec),
 		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})
 	if res.Hosts[0].Status != event.StatusFailed || !errors.Is(res.Hosts[0].Err, lock.ErrLocked) || !strings.Contains(res.Err.Error(), "push other") {
 		t.Fatalf("result %+v", res.Hosts[0])
@@ -474,7 +486,7 @@ func TestGatedJobReplansAfterWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
 	job, seen := gatedJob(0, nil)
 	rec := &recorder{}
 	sink := event.SinkFunc(func(e event.Event) {
@@ -483,7 +495,7 @@ func TestGatedJobReplansAfterWaiting(t *testing.T) {
 			go other.Release(context.Background())
 		}
 	})
-	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, Sink: event.Serial(sink),
+	res := Run(context.Background(), []string{"h1"}, conn, job, Options{Sink: event.Serial(sink),
 		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test"), Wait: 10 * time.Second, Poll: 10 * time.Millisecond}})
 	if res.Err != nil {
 		t.Fatal(res.Err)
@@ -501,9 +513,9 @@ func TestDryRunGateNeverWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Release(context.Background())
-	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
 	job, _ := gatedJob(0, nil)
-	res := Run(context.Background(), []string{"h1"}, job, Options{Connect: conn, DryRun: true,
+	res := Run(context.Background(), []string{"h1"}, conn, job, Options{DryRun: true,
 		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})
 	if res.Err != nil {
 		t.Fatalf("dry run with a held lock: %v", res.Err)
@@ -530,14 +542,14 @@ func TestRollbackOnFailure(t *testing.T) {
 		}
 		return 0
 	}}
-	job := Job{
-		Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+	job := Job[lock.Runner]{
+		Run: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			version[host] = "v2"
 			return Outcome{Changed: 1}, nil
-		},
-		Rollback: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+		}),
+		Rollback: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			rolled[host]++
@@ -546,12 +558,12 @@ func TestRollbackOnFailure(t *testing.T) {
 			}
 			version[host] = "v1"
 			return Outcome{Changed: 1}, nil
-		},
+		}),
 	}
 	run := func(hosts []string, on bool) Result {
 		bs, _ := ParseSize("1")
 		mf, _ := ParseSize("10")
-		return Run(context.Background(), hosts, job, Options{BatchSize: bs, MaxFail: mf, Connect: fleet, Sink: event.Serial(rec),
+		return Run(context.Background(), hosts, fleet, job, Options{BatchSize: bs, MaxFail: mf, Sink: event.Serial(rec),
 			RollbackOnFailure: on, Health: Health{Cmd: "check", Interval: time.Millisecond}})
 	}
 	res := run([]string{"h1", "h2", "h3", "h4"}, true)
@@ -575,7 +587,7 @@ func TestRollbackOnFailure(t *testing.T) {
 	}
 	// A rolled back host counts against --max-fail.
 	bs, _ := ParseSize("1")
-	res = Run(context.Background(), []string{"h5", "h6"}, job, Options{BatchSize: bs, Connect: fleet, Sink: event.Discard,
+	res = Run(context.Background(), []string{"h5", "h6"}, fleet, job, Options{BatchSize: bs, Sink: event.Discard,
 		RollbackOnFailure: true, Health: Health{Cmd: "check"}})
 	if got := statusOf(t, res); got["h5"] != event.StatusRolledBack || got["h6"] != event.StatusSkipped {
 		t.Errorf("statuses %v, want h5 rolled_back and h6 skipped", got)

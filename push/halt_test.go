@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/transport"
 )
 
@@ -16,7 +17,7 @@ import (
 // ErrUnreachable).
 func TestHaltNamesHostsByOutcome(t *testing.T) {
 	f := &fakeFleet{unreachable: map[string]bool{"h2": true}}
-	connect := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) {
+	connect := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) {
 		if host == "h3" {
 			return nil, fmt.Errorf("connect h3:22: %w", &transport.HostKeyError{Host: "h3:22", Want: []string{"SHA256:old (known_hosts:1)"}, Got: "SHA256:new", KeyType: "ssh-ed25519"})
 		}
@@ -24,8 +25,8 @@ func TestHaltNamesHostsByOutcome(t *testing.T) {
 	})
 	bs, _ := ParseSize("3")
 	rec := &recorder{}
-	res := Run(context.Background(), hostNames(6), convergeJob(map[string]bool{"h1": true}, 0),
-		Options{BatchSize: bs, Connect: connect, Sink: event.Serial(rec)})
+	res := Run(context.Background(), hostNames(6), connect, convergeJob(map[string]bool{"h1": true}, 0),
+		Options{BatchSize: bs, Sink: event.Serial(rec)})
 	want := map[string]string{"h1": "failed", "h2": "unreachable", "h3": "refused", "h4": "skipped", "h5": "skipped", "h6": "skipped"}
 	if got := statusOf(t, res); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("statuses %v, want %v", got, want)

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/transport"
 )
 
 // healthCheck runs h.Cmd on the host until it exits 0, at most
 // 1+h.Retries times, and emits one HealthCheck event per attempt.
-func healthCheck(ctx context.Context, r Remote, h Health, sink event.Sink) error {
+func healthCheck(ctx context.Context, r lock.Runner, h Health, sink event.Sink) error {
 	var last error
 	for attempt := 1; attempt <= 1+max(h.Retries, 0); attempt++ {
 		if attempt > 1 && h.Interval > 0 {
@@ -48,7 +49,7 @@ func healthCheck(ctx context.Context, r Remote, h Health, sink event.Sink) error
 // runShell runs an operator-written shell command with an optional
 // timeout; output lines go to sink as CommandOutput events when sink is
 // not nil. A non-zero exit is an error.
-func runShell(ctx context.Context, r Remote, shell string, timeout time.Duration, sink event.Sink) error {
+func runShell(ctx context.Context, r lock.Runner, shell string, timeout time.Duration, sink event.Sink) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)

@@ -10,6 +10,7 @@ import (
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/event"
 	"github.com/vigo-sh/vigocli/executors/executorstest"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/report"
 	"github.com/vigo-sh/vigocli/stockpile"
 	"github.com/vigo-sh/vigocli/transport"
@@ -27,12 +28,12 @@ func TestHostErrorThroughTheLayers(t *testing.T) {
 		Name: "redis-image", Module: "m", Type: "docker_image", Pos: stockpile.Pos{File: "m.vgo", Line: 3, Col: 5},
 		Fields: map[string]any{"image": "redis:9"}, // not in the fake registry: the pull fails
 	}}}
-	job := Job{Run: func(ctx context.Context, h string, batch int, _ Remote, sink event.Sink) (Outcome, error) {
-		res, err := converge.Run(ctx, fake, dh, converge.Options{Sink: sink, Batch: batch})
+	job := Job[lock.Runner]{Run: func(ctx context.Context, h Host[lock.Runner]) (Outcome, error) {
+		res, err := converge.Run(ctx, fake, dh, converge.Options{Sink: h.Sink, Batch: h.Batch, Gate: h.Gate})
 		return Outcome{OK: res.OK, Changed: res.Changed, Failed: res.Failed, Skipped: res.Skipped}, err
 	}}
 	rec := &recorder{}
-	res := Run(context.Background(), []string{host}, job, Options{Connect: &fakeFleet{}, Sink: event.Serial(rec)})
+	res := Run(context.Background(), []string{host}, &fakeFleet{}, job, Options{Sink: event.Serial(rec)})
 
 	var he *event.HostError
 	if !errors.As(res.Err, &he) || he.Host != host {

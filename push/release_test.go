@@ -50,18 +50,18 @@ func TestConnectionReleasedAfterLock(t *testing.T) {
 			var mu sync.Mutex
 			got := map[string][]bool{}
 			rec := &recorder{}
-			conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) {
+			conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) {
 				if host == "h3" {
 					return nil, errUnreachableForTest
 				}
 				return releasingRunner{localRunner: localRunner{name: host}, locked: tc.locked, rec: rec, mu: &mu, got: got}, nil
 			})
 			job := convergeJob(map[string]bool{"h2": tc.fail}, 0)
-			opts := Options{Parallel: 1, Connect: conn, Sink: event.Serial(rec), DryRun: tc.dry}
+			opts := Options{Parallel: 1, Sink: event.Serial(rec), DryRun: tc.dry}
 			if tc.locked {
 				opts.Lock = &lock.Locker{Dir: dir, Owner: lock.NewOwner("test")}
 			}
-			Run(context.Background(), []string{"h1", "h2", "h3"}, job, opts)
+			Run(context.Background(), []string{"h1", "h2", "h3"}, conn, job, opts)
 			mu.Lock()
 			defer mu.Unlock()
 			for _, h := range []string{"h1", "h2"} {

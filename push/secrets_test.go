@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigo-sh/vigocli/desired"
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/secrets"
 	"github.com/vigo-sh/vigocli/stockpile"
 )
@@ -122,9 +123,9 @@ func TestFleetSecretsMaskLaterBatches(t *testing.T) {
 	m := secrets.NewMasker()
 	fleet := ResolveFleet(context.Background(), hosts, get, m.Add)
 	rec := &recorder{}
-	job := Job{
+	job := Job[lock.Runner]{
 		Prepare: fleet.Prepare,
-		Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+		Run: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 			// h1 (batch 1) prints what a later host's secret looks like:
 			// a host may echo anything.
 			sink.Emit(event.Event{Kind: event.CommandOutput, Output: "h1 saw " + later + " on the wire"})
@@ -132,12 +133,11 @@ func TestFleetSecretsMaskLaterBatches(t *testing.T) {
 				t.Errorf("h2 values %v", v)
 			}
 			return Outcome{Changed: 1}, nil
-		},
+		}),
 	}
-	res := Run(context.Background(), []string{"h1", "h2", "h3"}, job, Options{
+	res := Run(context.Background(), []string{"h1", "h2", "h3"}, ConnectorFunc[lock.Runner](func(_ context.Context, h string) (lock.Runner, error) { return localRunner{h}, nil }), job, Options{
 		BatchSize: Size{N: 1}, MaxFail: Size{N: 1},
-		Connect: ConnectorFunc(func(_ context.Context, h string) (Remote, error) { return localRunner{h}, nil }),
-		Sink:    m.Sink(rec),
+		Sink: m.Sink(rec),
 	})
 	for _, e := range rec.all() {
 		if strings.Contains(fmt.Sprint(e), later) || strings.Contains(fmt.Sprint(e), "first-batch-value") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/lock"
 	"github.com/vigo-sh/vigocli/transport"
 )
 
@@ -58,9 +59,13 @@ func ParseChangedWhen(s string) (ChangedWhen, error) {
 // task run). Its output is streamed as CommandOutput events, one per
 // line; a non-zero exit fails the host (unless it is changed.ExitCode). A
 // command that ran counts as ran, not changed, unless changed says how to
-// tell.
-func TaskJob(command string, timeout time.Duration, changed ChangedWhen) Job {
-	return Job{Run: func(ctx context.Context, host string, batch int, r Remote, sink event.Sink) (Outcome, error) {
+// tell. The command runs once the host's lock is held.
+func TaskJob[C lock.Runner](command string, timeout time.Duration, changed ChangedWhen) Job[C] {
+	return Job[C]{Run: func(ctx context.Context, h Host[C]) (Outcome, error) {
+		if _, err := h.Gate(ctx, time.Now()); err != nil {
+			return Outcome{}, err
+		}
+		sink := h.Sink
 		start := time.Now()
 		var m *matchSink
 		out := sink
@@ -68,7 +73,7 @@ func TaskJob(command string, timeout time.Duration, changed ChangedWhen) Job {
 			m = &matchSink{next: sink, re: changed.Output}
 			out = m
 		}
-		err := runShell(ctx, r, command, timeout, out)
+		err := runShell(ctx, h.Conn, command, timeout, out)
 		status := event.StatusRan
 		var exit *transport.ExitError
 		switch {

@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/vigo-sh/vigocli/event"
+	"github.com/vigo-sh/vigocli/lock"
 )
 
 func TestTaskOutcomeFollowsChangedWhen(t *testing.T) {
-	conn := ConnectorFunc(func(ctx context.Context, host string) (Remote, error) { return localRunner{name: host}, nil })
+	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
 	for _, tc := range []struct {
 		cmd, when string
 		host      string // the host's status
@@ -30,7 +31,7 @@ func TestTaskOutcomeFollowsChangedWhen(t *testing.T) {
 			t.Fatalf("%q: %v", tc.when, err)
 		}
 		rec := &recorder{}
-		res := Run(context.Background(), []string{"h1"}, TaskJob(tc.cmd, 0, cw), Options{Connect: conn, Sink: event.Serial(rec)})
+		res := Run(context.Background(), []string{"h1"}, conn, TaskJob[lock.Runner](tc.cmd, 0, cw), Options{Sink: event.Serial(rec)})
 		if got := res.Hosts[0].Status; got != tc.host {
 			t.Errorf("%q --changed-when %q: host %s, want %s", tc.cmd, tc.when, got, tc.host)
 		}
@@ -63,8 +64,8 @@ func TestHostHealthOverridesHealth(t *testing.T) {
 		mu.Unlock()
 		return 0
 	}}
-	job := TaskJob("job", 0, ChangedWhen{})
-	res := Run(context.Background(), []string{"h1", "h2"}, job, Options{Connect: fleet,
+	job := TaskJob[lock.Runner]("job", 0, ChangedWhen{})
+	res := Run(context.Background(), []string{"h1", "h2"}, fleet, job, Options{
 		Health:     Health{Cmd: "default-check"},
 		HostHealth: map[string]Health{"h2": {Cmd: "policy-check"}}})
 	if res.Err != nil {
