@@ -161,14 +161,16 @@ func (s *containerSpec) Apply(ctx context.Context, h Host, st Step) (Outcome, er
 	return Outcome{}, fmt.Errorf("docker_container: unexpected action %s", st.Action)
 }
 
-// swapTimeout bounds the part of a recreate that must not be abandoned
-// halfway (stop old, remove old, rename new, start new).
-const swapTimeout = 60 * time.Second
+// swapRequests is how many engine requests the part of a recreate that
+// must not be abandoned halfway makes (stop old, remove old, rename new,
+// start new): it is bounded by that many request limits
+// (--request-timeout), each request also by one.
+const swapRequests = 4
 
 // swap replaces the old container with the new one made under the
 // temporary name. Once the old one is being stopped the swap is finished
 // even when the push is interrupted (on a context detached from its
-// cancellation, bounded by swapTimeout), so that Ctrl-C does not leave the
+// cancellation, bounded by swapRequests request limits), so that Ctrl-C does not leave the
 // service down. Any error says exactly what was left behind.
 func (s *containerSpec) swap(ctx context.Context, h Host, api *dockerAPI, oldID, newID string) error {
 	temp := s.Name + tempSuffix
@@ -183,7 +185,7 @@ func (s *containerSpec) swap(ctx context.Context, h Host, api *dockerAPI, oldID,
 	if err := ctx.Err(); err != nil {
 		return left(err)
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), swapTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), swapRequests*api.bounds.Request)
 	defer cancel()
 	if err := api.StopContainer(sctx, oldID); err != nil {
 		return left(err)
