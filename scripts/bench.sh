@@ -14,6 +14,8 @@
 # alternates), each doing, with the images present on every host:
 #   create  both stacks' containers removed first
 #   noop    the same push again
+#   warm    (vigo only) the no-op again with --persist, through the
+#           connections an untimed --persist no-op just opened
 #   retag   app_tag v2.1.0 -> v2.2.0 (the webapp container is replaced)
 # Ansible runs its fastest way: pipelining, ControlPersist, forks = hosts,
 # no fact gathering; its containers are named ans-redis/ans-webapp on
