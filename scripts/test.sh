@@ -29,7 +29,7 @@ step "lab up"
 HOSTS=${HOSTS:-14} COMPOSE_HOSTS=${COMPOSE_HOSTS:-1} BASTION=${BASTION:-1} lab/lab up
 cleanup() {
 	step "lab down"
-	lab/lab down || true
+	lab/lab down || echo "lab down failed (exit $?); lab/check-clean says what is left" >&2
 }
 trap cleanup EXIT
 
