@@ -69,8 +69,9 @@ func connectionsCommand() *cli.Command {
 			"SSH connections from a holder process of yours, started when needed, which\n" +
 			"keeps each host's connection open for D after its last use: the next run skips\n" +
 			"the TCP connection, key exchange and authentication. Host keys are checked\n" +
-			"when a connection is made, exactly as without --persist (a changed key is\n" +
-			"refused). The holder listens on DIR/holder.sock (DIR 0700, socket 0600) and\n" +
+			"when a connection is made, exactly as without --persist, and again against\n" +
+			"the run's known_hosts each time a held connection is reused (a changed key\n" +
+			"is refused). The holder listens on DIR/holder.sock (DIR 0700, socket 0600) and\n" +
 			"serves only your own uid; it exits once it holds nothing.\n\n" +
 			"vigocli connections lists what is held (host, since, last use, runs and\n" +
 			"channels using it now); vigocli connections close HOST... or --all closes.",
