@@ -24,6 +24,9 @@
 #   login floor   every host at once, SSH handshake plus one round trip
 #                 (exec true), by OpenSSH and by a minimal x/crypto/ssh
 #                 client (simfleet probe); the faster counts
+#   warm floor    (warm) the same round trip on connections made before,
+#                 untimed (simfleet probe -warm): what a run that skips
+#                 the handshake cannot do for less
 #   engine floor  (create, retag) the engine calls vigo makes for that
 #                 phase, made directly on every host's Docker socket at
 #                 once by a minimal client over one SSH connection per
@@ -191,6 +194,12 @@ login_floor() {
 	p=$("$work/simfleet" probe -i "$LAB/id_ed25519" -known-hosts "$LAB/known_hosts" $(hostports))
 	awk -v o="$(fl "$t1 - $t0")" -v p="$p" 'BEGIN { printf "%.3f", (o < p ? o : p) }'
 }
+# warm_floor prints the time of one exec true on every host at once over
+# connections opened beforehand (the floor of a warm no-op).
+warm_floor() {
+	# shellcheck disable=SC2046
+	"$work/simfleet" probe -warm -i "$LAB/id_ed25519" -known-hosts "$LAB/known_hosts" $(hostports)
+}
 # engine_floor PHASE prints the engine floor of create or retag.
 engine_floor() {
 	local ef=("$work/enginefloor" -i "$LAB/id_ed25519" -known-hosts "$LAB/known_hosts")
@@ -237,7 +246,7 @@ run() {
 		[ "$phase" != retag ] || cmd+=(-e app_tag=v2.2.0)
 	fi
 	for try in 1 2 3 4 5; do
-		lf=$(login_floor)
+		if [ "$phase" = warm ]; then lf=$(warm_floor); else lf=$(login_floor); fi
 		[ "$phase" = noop ] || [ "$phase" = warm ] || ef=$(engine_floor "$phase")
 		[ "$phase" != warm ] || "${cmd[@]}" >"$work/warm-prime.log" 2>&1 || true
 		m=$("$work/simfleet" measure -out "$work/$tool-$phase-$rep.log" -- "${cmd[@]}")
@@ -267,8 +276,8 @@ run() {
 	est_done=$((est_done + $(model "$tool" "$phase" "$n")))
 	local el=$(($(date +%s) - started)) left
 	left=$(awk -v e="$el" -v d="$est_done" -v t="$est_total" 'BEGIN { printf "%d", e / d * (t - d) }')
-	printf '[%d/%d] %3d hosts rep %d %-7s %-6s wall %7.2fs cpu %6.2fs rss %4d MB | login floor %6.2fs%s | %s elapsed, about %s left\n' \
-		"$step_no" "$steps" "$n" "$rep" "$tool" "$phase" "$wall" "$(fl "$user + $sys")" $((rss / 1024)) "$lf" \
+	printf '[%d/%d] %3d hosts rep %d %-7s %-6s wall %7.2fs cpu %6.2fs rss %4d MB | %s floor %6.2fs%s | %s elapsed, about %s left\n' \
+		"$step_no" "$steps" "$n" "$rep" "$tool" "$phase" "$wall" "$(fl "$user + $sys")" $((rss / 1024)) "$([ "$phase" = warm ] && echo warm || echo login)" "$lf" \
 		"$([ -z "$ef" ] || printf ' engine floor %6.2fs' "$ef")" "$(mmss "$el")" "$(mmss "$left")" >&2
 }
 
@@ -301,10 +310,10 @@ table() {
 		w2 = "warm" SUBSEP "vigo"
 		if (n[w2] > 0) {
 			ww = med(w, w2, n[w2]); aw = med(w, "noop" SUBSEP "ansible", n["noop" SUBSEP "ansible"]); lf = med(l, "warm", nl["warm"])
-			cw = med(w, "noop" SUBSEP "vigo", n["noop" SUBSEP "vigo"])
-			printf "| warm no-op (--persist) | %.2f / %.2f / %d | (no-op) %.2f | %.1fx | %.2f s | - | %.2fx (login) |\n",
+			cw = med(w, "noop" SUBSEP "vigo", n["noop" SUBSEP "vigo"]); cf = med(l, "noop", nl["noop"])
+			printf "| warm no-op (--persist) | %.2f / %.2f / %d | (no-op) %.2f | %.1fx | %.2f s (warm) | - | %.2fx (warm) |\n",
 				ww, med(c, w2, n[w2]), r[w2] / 1024, aw, aw / ww, lf, ww / lf
-			printf "\nwarm no-op: %.1fx faster than the cold no-op (%.2f s -> %.2f s)\n", cw / ww, cw, ww
+			printf "\nwarm no-op: %.1fx faster than the cold no-op (%.2f s -> %.2f s); the floors: %.1fx (login %.2f s -> warm %.2f s)\n", cw / ww, cw, ww, cf / lf, cf, lf
 		}
 	}' "$OUT/bench.csv"
 }

@@ -2,7 +2,7 @@
 // run's CSV (scripts/bench.sh writes docs/bench/bench.csv) and writes an
 // SVG of grouped bars, per size and phase: vigo, Ansible and the floor
 // beside that phase (the engine floor for create and retag, the login
-// floor for the no-op), medians over the repetitions, wall time on a log
+// floor for the no-op, the warm floor for the warm no-op), medians over the repetitions, wall time on a log
 // scale, each bar labelled with its seconds and each group with its
 // ratios (Ansible / vigo, vigo / floor).
 //
@@ -77,7 +77,7 @@ type group struct {
 	Vigo      float64
 	Ansible   float64
 	Floor     float64
-	FloorKind string // "engine floor" or "login floor"
+	FloorKind string // "engine floor", "login floor" or "warm floor"
 }
 
 var phaseOrder = map[string]int{"create": 0, "noop": 1, "warm": 2, "retag": 3}
@@ -153,7 +153,11 @@ func read(r io.Reader) ([]group, error) {
 		g := group{Hosts: k.hosts, Phase: k.phase, Vigo: median(s["vigo"]), Ansible: median(s["ansible"])}
 		if e := median(s["engine"]); e > 0 {
 			g.Floor, g.FloorKind = e, "engine floor"
-		} else if l := median(s["login"]); l > 0 {
+		} else if l := median(s["login"]); l > 0 && k.phase == "warm" {
+			// The warm phase's row carries the warm floor (exec true on
+			// connections already open: simfleet probe -warm).
+			g.Floor, g.FloorKind = l, "warm floor"
+		} else if l > 0 {
 			g.Floor, g.FloorKind = l, "login floor"
 		}
 		out = append(out, g)

@@ -19,6 +19,7 @@ const sample = `rep,tool,phase,hosts,wall_s,user_s,sys_s,max_rss_kb,login_floor_
 2,vigo,noop,10,2.5,0.1,0.1,16000,1.1,
 2,vigo,noop,10,0.5,0.1,0.1,16000,1.1,
 1,vigo,noop,50,30,0.5,0.2,30000,25,
+1,vigo,warm,50,12,0.4,0.1,30000,9,
 1,ansible,noop,50,600,90,10,60000,28,
 `
 
@@ -32,6 +33,7 @@ func TestReadTakesMediansAndTheRightFloor(t *testing.T) {
 		{10, "noop", 1.5, 45, 1.1, "login floor"},
 		{10, "retag", 9, 50, 8.5, "engine floor"},
 		{50, "noop", 30, 600, 26.5, "login floor"},
+		{50, "warm", 12, 0, 9, "warm floor"},
 	}
 	if len(gs) != len(want) {
 		t.Fatalf("groups %+v, want %+v", gs, want)
@@ -92,11 +94,12 @@ func TestRunWritesOneBarPerMeasurement(t *testing.T) {
 			}
 		}
 	}
-	// 4 groups x 3 series, plus the 3 legend squares.
-	if bars != 4*3+3 {
-		t.Errorf("%d filled rects, want %d", bars, 4*3+3)
+	// 4 groups x 3 series, the warm group's 2 (no Ansible), plus the 3
+	// legend squares.
+	if bars != 4*3+2+3 {
+		t.Errorf("%d filled rects, want %d", bars, 4*3+2+3)
 	}
-	for _, s := range []string{"A/v 30x", "v/fl 1.4x", "A/v 20x", "10 hosts", "50 hosts", "no-op"} {
+	for _, s := range []string{"A/v 30x", "v/fl 1.4x", "A/v 20x", "v/fl 1.3x", "10 hosts", "50 hosts", "no-op"} {
 		if !strings.Contains(svg, s) {
 			t.Errorf("no %q in the SVG", s)
 		}

@@ -84,7 +84,7 @@ func draw(w io.Writer, groups []group, title string) error {
 	for _, s := range series {
 		name := s.name
 		if s.name == "floor" {
-			name = "floor (engine: create, retag; login: no-op)"
+			name = "floor (engine: create, retag; login: no-op; warm: warm no-op)"
 		}
 		p(`<rect x="%.1f" y="30" width="12" height="12" fill="%s"/><text x="%.1f" y="40">%s</text>`+"\n", lx, s.color, lx+16, esc(name))
 		lx += 16 + 7*float64(len(name)) + 18

@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string) error {
 	case "measure":
 		return measure(args[1:])
 	case "probe":
-		return probe(ctx, args[1:])
+		return probe(ctx, args[1:], os.Stdout)
 	}
 	return fmt.Errorf("unknown command %q: want serve, measure or probe", args[0])
 }
