@@ -34,7 +34,10 @@
 #                 (floor-redis, floor-webapp on 6381/8082, removed after)
 # Wall time, controller CPU (user+sys of the tool and its reaped children,
 # from wait4) and max RSS per phase go to OUT/bench.csv, machine facts to
-# OUT/facts.txt, one table per size to OUT/table.md (medians over RUNS)
+# OUT/facts.txt, one table per size to OUT/table.md (medians over RUNS),
+# where vigo's hosts spent their time (per-host phases_ms of its
+# --output json: connect, lock, observe, gate, plan, apply, health;
+# median, p90 and max over the hosts of every phase) to OUT/phases.md
 # and the chart to OUT/bench.svg (cmd/benchchart).
 # A vigo phase that finds a host locked by another run (the lab is
 # shared) is discarded and made again, as is a no-op that finds the stack
@@ -194,6 +197,30 @@ login_floor() {
 	p=$("$work/simfleet" probe -i "$LAB/id_ed25519" -known-hosts "$LAB/known_hosts" $(hostports))
 	awk -v o="$(fl "$t1 - $t0")" -v p="$p" 'BEGIN { printf "%.3f", (o < p ? o : p) }'
 }
+# changed LOG: the run changed something (Ansible's recap, vigo's JSON
+# report).
+changed() { grep -qE 'changed=[1-9]|"changed": [1-9]' "$1"; }
+# phases SIZE TOOL-PHASE LOG: the per-host phases of one vigo run (its
+# JSON report) as a markdown row per phase: median, p90, max in ms.
+phases() {
+	awk -v size="$1" -v run="$2" '
+	/"phases_ms": \{/ { in_ph = 1; next }
+	in_ph && /}/ { in_ph = 0; next }
+	in_ph { gsub(/[",]/, ""); k = $1; sub(/:$/, "", k); n[k]++; v[k, n[k]] = $2 + 0 }
+	function q(k, f,   i, j, t, a, m) {
+		m = n[k]; for (i = 1; i <= m; i++) a[i] = v[k, i]
+		for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		i = int(f * m + 0.999999); if (i < 1) i = 1; if (i > m) i = m
+		return a[i]
+	}
+	END {
+		split("connect lock observe gate plan apply health", order, " ")
+		for (o = 1; o <= 7; o++) {
+			k = order[o]; if (!n[k]) continue
+			printf "| %d | %s | %s | %d | %.0f | %.0f | %.0f |\n", size, run, k, n[k], q(k, 0.5), q(k, 0.9), q(k, 1)
+		}
+	}' "$3"
+}
 # warm_floor prints the time of one exec true on every host at once over
 # connections opened beforehand (the floor of a warm no-op).
 warm_floor() {
@@ -236,7 +263,7 @@ run() {
 	if [ "$tool" = vigo ]; then
 		# --request-timeout: a container start can take over a minute
 		# at 50 hosts on 2 cores; a limit is not a speed setting.
-		cmd=("$work/vigocli" envoys push --all --request-timeout 10m)
+		cmd=("$work/vigocli" envoys push --all --request-timeout 10m -o json)
 		[ "$phase" != retag ] || cmd+=(--var app_tag=v2.2.0)
 		# warm: the no-op again through held connections (--persist);
 		# an untimed no-op before it starts the holder and dials.
@@ -257,7 +284,7 @@ run() {
 		# someone else: that attempt converged it again, so retry too.
 		if [ "$code" != 0 ] && [ "$tool" = vigo ] && grep -q 'locked by' "$work/$tool-$phase-$rep.log"; then
 			echo "  $n hosts rep $rep $tool $phase: a host was locked by another run; again in 10s" >&2
-		elif [ "$code" = 0 ] && { [ "$phase" = noop ] || [ "$phase" = warm ]; } && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then
+		elif [ "$code" = 0 ] && { [ "$phase" = noop ] || [ "$phase" = warm ]; } && changed "$work/$tool-$phase-$rep.log"; then
 			echo "  $n hosts rep $rep $tool $phase: the stack had been changed by another run; again in 10s" >&2
 		else
 			break
@@ -268,10 +295,11 @@ run() {
 		echo "bench: $tool $phase at $n hosts failed (exit $code):" >&2; tail -15 "$work/$tool-$phase-$rep.log" >&2; exit 1
 	fi
 	[ "$phase" != warm ] || "$work/vigocli" connections close --all >/dev/null 2>&1 || true
-	if { [ "$phase" = noop ] || [ "$phase" = warm ]; } && grep -qE 'changed=[1-9]' "$work/$tool-$phase-$rep.log"; then
+	if { [ "$phase" = noop ] || [ "$phase" = warm ]; } && changed "$work/$tool-$phase-$rep.log"; then
 		echo "bench: $tool's no-op changed something" >&2; exit 1
 	fi
 	echo "$rep,$tool,$phase,$n,$wall,$user,$sys,$rss,$lf,$ef" >>"$OUT/bench.csv"
+	[ "$tool" != vigo ] || phases "$n" "$phase (rep $rep)" "$work/$tool-$phase-$rep.log" >>"$OUT/phases.md"
 	step_no=$((step_no + 1))
 	est_done=$((est_done + $(model "$tool" "$phase" "$n")))
 	local el=$(($(date +%s) - started)) left
@@ -321,6 +349,12 @@ table() {
 echo "rep,tool,phase,hosts,wall_s,user_s,sys_s,max_rss_kb,login_floor_s,engine_floor_s" >"$OUT/bench.csv"
 : >"$OUT/table.md"
 {
+	echo "Where vigo's hosts spent their time: per-host phases_ms of its --output json, in ms, over the hosts of each run"
+	echo
+	echo "| hosts | push | phase | hosts measured | median | p90 | max |"
+	echo "|---|---|---|---|---|---|---|"
+} >"$OUT/phases.md"
+{
 	echo "date: $(date -u +%FT%TZ)"
 	echo "command: HOSTS=\"$HOSTS\" FIRST=$FIRST RUNS=$RUNS scripts/bench.sh"
 	echo "hosts: web$FIRST..web$((FIRST + max - 1)) (the first N of them at size N)"
@@ -354,4 +388,4 @@ for n in $HOSTS; do
 	"$work/benchchart" -in "$OUT/bench.csv" -out "$OUT/bench.svg"
 done
 echo
-echo "CSV: $OUT/bench.csv; machine: $OUT/facts.txt; table: $OUT/table.md; chart: $OUT/bench.svg"
+echo "CSV: $OUT/bench.csv; machine: $OUT/facts.txt; table: $OUT/table.md; vigo's phases per host: $OUT/phases.md; chart: $OUT/bench.svg"
