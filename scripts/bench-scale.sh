@@ -12,6 +12,12 @@
 #   SIZES=20 scripts/bench-scale.sh          # the smoke form CI runs
 #
 # PARALLEL=N passes --parallel N (empty: the whole batch at once).
+# LOGS=DIR keeps every push's output there (create-N.out, noop-N.out) with
+# its --verbose log (create-N.log: each connection, dial retries with their
+# errors, each host's end with its phase timings). Without LOGS a failed
+# push's output is still kept, in a directory the script names. A failed
+# push does not stop the run: the other sizes are measured, and the script
+# exits 1 at the end.
 # PROFILE=DIR writes vigocli's CPU and heap profiles of every push there
 # (go tool pprof vigocli DIR/noop-1000.cpu).
 # The fleet runs on the same machine and competes with vigo for the CPU:
@@ -23,6 +29,7 @@ export PATH=$PATH:/usr/local/go/bin GOFLAGS=${GOFLAGS:--mod=mod}
 SIZES=${SIZES:-100 1000 5000}
 PARALLEL=${PARALLEL:-}
 PROFILE=${PROFILE:-}
+LOGS=${LOGS:-}
 
 # Every host is a listener and a connection on the fleet's side, and a
 # connection on vigo's side: raise the descriptor limit (root may raise
@@ -39,6 +46,14 @@ trap cleanup EXIT
 go build -o "$work/vigocli" .
 go build -o "$work/simfleet" ./cmd/simfleet
 [ -z "$PROFILE" ] || { mkdir -p "$PROFILE"; cp "$work/vigocli" "$PROFILE/vigocli"; }
+[ -z "$LOGS" ] || mkdir -p "$LOGS"
+failed= kept=$LOGS
+# keep copies a push's output (and log) out of the work directory, which
+# is removed at the end.
+keep() {
+	[ -n "$kept" ] || kept=$(mktemp -d "${TMPDIR:-/tmp}/bench-scale-logs.XXXXXX")
+	cp "$@" "$kept/"
+}
 
 sp=$work/stockpile
 mkdir -p "$sp/envoys"
@@ -63,18 +78,29 @@ for n in $SIZES; do
 	done
 	grep -q '^ready' "$dir/serve.out" || { echo "bench-scale: the fleet of $n did not start" >&2; exit 1; }
 	cp "$dir/inventory.vgo" "$sp/inventory.vgo"
+	created=
 	for phase in create noop; do
-		prof=()
+		prof=() logs=()
 		[ -z "$PROFILE" ] || prof=(--cpuprofile "$PROFILE/$phase-$n.cpu" --memprofile "$PROFILE/$phase-$n.mem")
-		m=$("$work/simfleet" measure -out "$dir/$phase.log" -- "$work/vigocli" "${prof[@]}" "${args[@]}")
+		[ -z "$LOGS" ] || logs=(--verbose --log-file "$dir/$phase-$n.log")
+		m=$("$work/simfleet" measure -out "$dir/$phase-$n.out" -- "$work/vigocli" "${prof[@]}" "${logs[@]}" "${args[@]}")
 		read -r code wall user sys rss fds < <(echo "$m" | sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g')
 		awk -v n="$n" -v p="$phase" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v f="$fds" -v c="$code" \
 			'BEGIN { printf "%-7d %-7s %9.2f %9.2f %12.2f %10.1f %8d %5d\n", n, p, w, u+s, (u+s)*1000/n, r/1024, f, c }'
-		if [ "$code" != 0 ]; then tail -5 "$dir/$phase.log" >&2; exit 1; fi
-		if [ "$phase" = noop ] && grep -qE 'changed=[1-9]' "$dir/$phase.log"; then
-			echo "bench-scale: the no-op push changed something" >&2; exit 1
+		if [ "$code" != 0 ]; then
+			failed=1
+			keep "$dir/$phase-$n".*
+			tail -5 "$dir/$phase-$n.out" >&2
+			echo "bench-scale: the $phase push of $n hosts failed (exit $code): its output is kept in $kept" >&2
+		elif [ -n "$LOGS" ]; then
+			keep "$dir/$phase-$n".*
+		fi
+		[ "$phase" != create ] || [ "$code" != 0 ] || created=1
+		if [ "$phase" = noop ] && [ -n "$created" ] && grep -qE 'changed=[1-9]' "$dir/$phase-$n.out"; then
+			echo "bench-scale: the no-op push of $n hosts changed something" >&2; failed=1
 		fi
 	done
 	kill "$fleet"; wait "$fleet" 2>/dev/null || true; fleet=
 	if [ -s "$dir/serve.err" ]; then echo "fleet of $n said:" >&2; sort "$dir/serve.err" | uniq -c | head -5 >&2; fi
 done
+[ -z "$failed" ]

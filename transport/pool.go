@@ -484,11 +484,14 @@ func (p *Pool) dial(ctx context.Context, e endpoint, depth int) (*link, error) {
 		}
 		lastErr = err
 		if attempt >= p.opts.DialAttempts || !transient(err) || ctx.Err() != nil {
+			p.log.Info("dial failed", "host", e.String(), "attempts", attempt, "err", err)
 			break
 		}
 		wait := time.Duration(1<<(attempt-1)) * 250 * time.Millisecond
 		wait += time.Duration(rand.Int64N(int64(wait / 2)))
-		p.log.Debug("dial failed, retrying", "host", e.String(), "attempt", attempt, "wait", wait, "err", err)
+		// Info, not Debug: --verbose shows why a host became unreachable
+		// (a fleet's rare handshake timeouts are otherwise invisible).
+		p.log.Info("dial failed, retrying", "host", e.String(), "attempt", attempt, "wait", wait, "err", err)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

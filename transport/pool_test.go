@@ -1,10 +1,12 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -137,6 +139,28 @@ func TestUnreachableNamesHost(t *testing.T) {
 	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), fmt.Sprintf("deploy@127.0.0.1:%d", port)) ||
 		!strings.Contains(err.Error(), "refused") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestDialFailuresLoggedAtInfo: --verbose (the Info level) shows every
+// failed dial attempt with its error, so that a host found unreachable in a
+// big run says why.
+func TestDialFailuresLoggedAtInfo(t *testing.T) {
+	env := newEnv(t)
+	var buf bytes.Buffer
+	o := env.options()
+	o.DialAttempts = 2
+	o.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	p := env.pool(t, o)
+	port := freePort(t) // nothing listens
+	if _, err := p.Get(context.Background(), Target{Name: "gone", Address: "127.0.0.1", Port: port, User: "deploy"}); err == nil {
+		t.Fatal("dial of a closed port succeeded")
+	}
+	log := buf.String()
+	for _, want := range []string{"dial failed, retrying", "attempt=1", "dial failed\"", "attempts=2", "refused", fmt.Sprintf("deploy@127.0.0.1:%d", port)} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
 	}
 }
 
