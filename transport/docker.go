@@ -75,7 +75,7 @@ func (c *Conn) dialStdio(ctx context.Context) (net.Conn, error) {
 		return nil, fmt.Errorf("docker dial-stdio: %w", err)
 	}
 	stderr := &tailBuffer{}
-	sess.Stderr = stderr
+	sess.Stderr = smallCopyWriter{stderr}
 	in, err := sess.StdinPipe()
 	if err == nil {
 		var out io.Reader

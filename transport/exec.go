@@ -101,8 +101,8 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 
 	stdout, stderr := c.outputBuffers()
 	pid := &pidWriter{dst: teeTo(stdout, cmd.Stdout), got: make(chan struct{})}
-	sess.Stdout = pid
-	sess.Stderr = teeTo(stderr, cmd.Stderr)
+	sess.Stdout = smallCopyWriter{pid}
+	sess.Stderr = smallCopyWriter{teeTo(stderr, cmd.Stderr)}
 	var stdin io.WriteCloser
 	if cmd.Stdin != nil {
 		if stdin, err = sess.StdinPipe(); err != nil {
@@ -119,7 +119,7 @@ func (c *Conn) execRemote(ctx context.Context, cmd Cmd, line string) (ExecResult
 		// Not waited for: a command that exits without reading all of its
 		// stdin must not hang Exec on a blocked reader.
 		go func() {
-			_, _ = io.Copy(stdin, cmd.Stdin)
+			_, _ = growingCopy(stdin, cmd.Stdin)
 			stdin.Close()
 		}()
 	}

@@ -615,6 +615,12 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	}
 	stop := context.AfterFunc(dctx, func() { raw.Close() })
 
+	// x/crypto turns a failure to read or write during authentication
+	// (a deadline, a dropped connection) into a refused method, and the
+	// auth callback would then report the key refused: rc keeps the
+	// connection's own error so that such a failure is told apart (and
+	// retried like any other transient one).
+	rc := &recordingConn{Conn: raw}
 	kf := p.knownHostsFor(e)
 	plan := p.keys.plan(e)
 	check := p.hk.callback(kf)
@@ -633,18 +639,21 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 		ClientVersion:     "SSH-2.0-vigo",
 	}
 	// The name given here is what known_hosts is searched for.
-	sc, chans, reqs, err := ssh.NewClientConn(raw, e.KnownHostsName(), cfg)
+	sc, chans, reqs, err := ssh.NewClientConn(rc, e.KnownHostsName(), cfg)
 	stopped := stop()
 	if err != nil {
 		raw.Close()
 		var hke *HostKeyError
+		connErr := rc.failure()
 		switch {
 		case errors.As(err, &hke):
 			return nil, fmt.Errorf("connect %s: %w", where, hke)
+		case (!stopped || dctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(connErr, os.ErrDeadlineExceeded)) && ctx.Err() == nil:
+			return nil, fail(fmt.Errorf("handshake timed out after %s: %w", timeout, context.DeadlineExceeded))
+		case errors.As(err, new(*authExhausted)) && connErr != nil:
+			return nil, fail(fmt.Errorf("connection lost during authentication: %w", connErr))
 		case errors.As(err, new(*authExhausted)):
 			return nil, fail(plan.authError(err))
-		case (!stopped || dctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) && ctx.Err() == nil:
-			return nil, fail(fmt.Errorf("handshake timed out after %s: %w", timeout, context.DeadlineExceeded))
 		}
 		return nil, fail(err)
 	}
@@ -675,6 +684,36 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	}
 	p.log.Debug("connected", "host", where)
 	return c, nil
+}
+
+// recordingConn is a connection that keeps its first read or write error.
+type recordingConn struct {
+	net.Conn
+	err atomic.Pointer[error]
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil {
+		c.err.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+func (c *recordingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		c.err.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+// failure returns the connection's first read or write error, nil if none.
+func (c *recordingConn) failure() error {
+	if p := c.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // verifiedKey is the host key a connection was verified with, kept so
