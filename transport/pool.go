@@ -625,9 +625,19 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	plan := p.keys.plan(e)
 	check := p.hk.callback(kf)
 	var seen verifiedKey
+	next := plan.next(ssh.PublicKeys(plan.signers...))
+	var authLost error // the connection's error when authentication gave up
 	cfg := &ssh.ClientConfig{
-		User:         e.User,
-		AuthCallback: plan.next(ssh.PublicKeys(plan.signers...)),
+		User: e.User,
+		// Runs in NewClientConn's goroutine, before the connection is
+		// closed (after which reads fail for that reason alone).
+		AuthCallback: func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+			m, err := next(ac)
+			if err != nil {
+				authLost = rc.failure()
+			}
+			return m, err
+		},
 		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 			err := check(hostname, remote, key)
 			if err == nil {
@@ -644,14 +654,13 @@ func (p *Pool) dialOnce(ctx context.Context, e endpoint, via *link) (*link, erro
 	if err != nil {
 		raw.Close()
 		var hke *HostKeyError
-		connErr := rc.failure()
 		switch {
 		case errors.As(err, &hke):
 			return nil, fmt.Errorf("connect %s: %w", where, hke)
-		case (!stopped || dctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(connErr, os.ErrDeadlineExceeded)) && ctx.Err() == nil:
+		case (!stopped || dctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(authLost, os.ErrDeadlineExceeded)) && ctx.Err() == nil:
 			return nil, fail(fmt.Errorf("handshake timed out after %s: %w", timeout, context.DeadlineExceeded))
-		case errors.As(err, new(*authExhausted)) && connErr != nil:
-			return nil, fail(fmt.Errorf("connection lost during authentication: %w", connErr))
+		case errors.As(err, new(*authExhausted)) && authLost != nil:
+			return nil, fail(fmt.Errorf("connection lost during authentication: %w", authLost))
 		case errors.As(err, new(*authExhausted)):
 			return nil, fail(plan.authError(err))
 		}
