@@ -18,6 +18,11 @@
 # push's output is still kept, in a directory the script names. A failed
 # push does not stop the run: the other sizes are measured, and the script
 # exits 1 at the end.
+# WARM=1 adds two no-op pushes with --persist 10m after the cold ones:
+# "persist" (cold, starting the holder and handing it the connections)
+# and "warm" (over the held connections). Their CPU adds the holder's
+# (from /proc), since the holder does the SSH work of a warm run; RSS
+# and descriptors are vigocli's alone (the holder's RSS is printed).
 # PROFILE=DIR writes vigocli's CPU and heap profiles of every push there
 # (go tool pprof vigocli DIR/noop-1000.cpu).
 # The fleet runs on the same machine and competes with vigo for the CPU:
@@ -30,6 +35,7 @@ SIZES=${SIZES:-100 1000 5000}
 PARALLEL=${PARALLEL:-}
 PROFILE=${PROFILE:-}
 LOGS=${LOGS:-}
+WARM=${WARM:-}
 
 # Every host is a listener and a connection on the fleet's side, and a
 # connection on vigo's side: raise the descriptor limit (root may raise
@@ -43,6 +49,10 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+# holder_cpu prints the user+system CPU seconds of process $1 so far.
+holder_cpu() {
+	awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 go build -o "$work/vigocli" .
 go build -o "$work/simfleet" ./cmd/simfleet
 [ -z "$PROFILE" ] || { mkdir -p "$PROFILE"; cp "$work/vigocli" "$PROFILE/vigocli"; }
@@ -100,6 +110,28 @@ for n in $SIZES; do
 			echo "bench-scale: the no-op push of $n hosts changed something" >&2; failed=1
 		fi
 	done
+	if [ -n "$WARM" ]; then
+		rt=$dir/holder holder=
+		for phase in persist warm; do
+			h0=0
+			[ -z "$holder" ] || h0=$(holder_cpu "$holder")
+			m=$(VIGO_RUNTIME_DIR=$rt "$work/simfleet" measure -out "$dir/$phase-$n.out" -- "$work/vigocli" "${args[@]}" --persist 10m)
+			read -r code wall user sys rss fds < <(echo "$m" | sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g')
+			# the holder this run's vigocli started (its path is this run's)
+			[ -n "$holder" ] || holder=$(pgrep -f -x "$work/vigocli connections hold" | head -1)
+			h1=$(holder_cpu "$holder")
+			awk -v n="$n" -v p="$phase" -v w="$wall" -v u="$user" -v s="$sys" -v h="$(echo "$h1 - $h0" | bc)" -v r="$rss" -v f="$fds" -v c="$code" \
+				'BEGIN { printf "%-7d %-7s %9.2f %9.2f %12.2f %10.1f %8d %5d  (holder CPU %.2f s)\n", n, p, w, u+s+h, (u+s+h)*1000/n, r/1024, f, c, h }'
+			if [ "$code" != 0 ]; then
+				failed=1
+				keep "$dir/$phase-$n".*
+				echo "bench-scale: the $phase push of $n hosts failed (exit $code): its output is kept in $kept" >&2
+			fi
+		done
+		[ -z "$holder" ] || echo "holder of $n hosts: max RSS $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' "/proc/$holder/status")"
+		VIGO_RUNTIME_DIR=$rt "$work/vigocli" connections close --all >/dev/null 2>&1 || true
+		[ -z "$holder" ] || kill "$holder" 2>/dev/null || true
+	fi
 	kill "$fleet"; wait "$fleet" 2>/dev/null || true; fleet=
 	if [ -s "$dir/serve.err" ]; then echo "fleet of $n said:" >&2; sort "$dir/serve.err" | uniq -c | head -5 >&2; fi
 done
