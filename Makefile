@@ -51,7 +51,7 @@ lab-status:
 bench:
 	scripts/bench.sh
 
-## bench-scale: vigo against a simulated fleet (SIZES="100 1000 5000" PARALLEL= PROFILE=DIR LOGS=DIR)
+## bench-scale: vigo against a simulated fleet (SIZES="100 1000 5000" PARALLEL= PROFILE=DIR LOGS=DIR WARM=1)
 bench-scale:
 	scripts/bench-scale.sh
 
