@@ -225,3 +225,14 @@ func (f *Fleet) closeListeners() {
 
 // Wait blocks until every listener has stopped.
 func (f *Fleet) Wait() { f.wg.Wait() }
+
+// Start is Listen for a fleet needed for a while (a test, a probe): stop
+// ends the fleet and waits until its listener has stopped.
+func (f *Fleet) Start(ctx context.Context) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	if err := f.Listen(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	return func() { cancel(); f.Wait() }, nil
+}

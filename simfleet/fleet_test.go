@@ -30,11 +30,11 @@ func TestFleetSpeaksWhatVigoSpeaks(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	serveCtx, stop := context.WithCancel(ctx)
-	if err := f.Listen(serveCtx); err != nil {
+	stop, err := f.Start(ctx)
+	if err != nil {
 		t.Skipf("cannot listen on loopback port 22022: %v", err)
 	}
-	defer func() { stop(); f.Wait() }()
+	defer stop()
 
 	pool, err := transport.NewPool(transport.PoolOptions{SSHConfigPath: "none", AgentSocket: "none",
 		GlobalKnownHostsFiles: []string{"none"}, KnownHostsFiles: []string{filepath.Join(dir, KnownHostsFile)}})

@@ -23,11 +23,11 @@ func TestProbeWarmTimesRoundTripsOnOpenConnections(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	serveCtx, stop := context.WithCancel(ctx)
-	if err := f.Listen(serveCtx); err != nil {
+	stop, err := f.Start(ctx)
+	if err != nil {
 		t.Skipf("cannot listen on loopback port 22023: %v", err)
 	}
-	defer func() { stop(); f.Wait() }()
+	defer stop()
 	key, known := filepath.Join(dir, simfleet.IdentityFile), filepath.Join(dir, simfleet.KnownHostsFile)
 	for _, mode := range [][]string{{"-warm"}, nil} {
 		var out strings.Builder
