@@ -33,7 +33,8 @@
 #                 host (cmd/enginefloor), on containers of its own
 #                 (floor-redis, floor-webapp on 6381/8082, removed after)
 # Wall time, controller CPU (user+sys of the tool and its reaped children,
-# from wait4) and max RSS per phase go to OUT/bench.csv, machine facts to
+# from wait4) and max RSS per phase go to OUT/bench.csv (its login_floor_s
+# holds the warm floor on warm rows), machine facts to
 # OUT/facts.txt, one table per size to OUT/table.md (medians over RUNS),
 # where vigo's hosts spent their time (per-host phases_ms of its
 # --output json: connect, lock, observe, gate, plan, apply, health;
