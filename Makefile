@@ -47,7 +47,7 @@ lab-down:
 lab-status:
 	lab/lab status
 
-## bench: vigo and Ansible side by side on lab hosts, with the login and engine floors (HOSTS="10 50" FIRST=15 RUNS=1; default HOSTS=4 FIRST=11 RUNS=3); CSV, facts, table and chart under docs/bench/
+## bench: vigo and Ansible side by side on lab hosts, with the login, warm and engine floors (HOSTS="10 50" FIRST=15 RUNS=1; default HOSTS=4 FIRST=11 RUNS=3); CSV, facts, tables, per-host phases and chart under docs/bench/
 bench:
 	scripts/bench.sh
 
