@@ -75,24 +75,16 @@ func loadFleet(c *cli.Context, needInventory bool) (*fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	collect := func(err error) error {
-		var es stockpile.Errors
-		if errors.As(err, &es) {
-			all = append(all, es...)
-			return nil
-		}
-		return err
-	}
 	hosts, warns, err := desired.Build(sp, inv, desired.Options{Vars: vars})
 	if len(all) == 0 {
 		// Warnings of a stockpile or inventory read only in part would
 		// be about the parts left out.
 		f.warnings = warns
 	}
-	if err := collect(err); err != nil {
+	if err := collect(&all, err); err != nil {
 		return nil, err
 	}
-	if err := collect(executors.Check(hosts, executors.CheckOptions{StockpileDir: sp.Dir, SourceOutside: sourceOutside(c)})); err != nil {
+	if err := collect(&all, executors.Check(hosts, executors.CheckOptions{StockpileDir: sp.Dir, SourceOutside: sourceOutside(c)})); err != nil {
 		return nil, err
 	}
 	if len(all) > 0 {
@@ -114,15 +106,7 @@ func loadSources(c *cli.Context, needInventory bool) (f *fleet, all stockpile.Er
 	if sp == nil {
 		return nil, nil, true, asInvalid(spErr, "invalid stockpile "+dir)
 	}
-	collect := func(err error) error {
-		var es stockpile.Errors
-		if errors.As(err, &es) {
-			all = append(all, es...)
-			return nil
-		}
-		return err
-	}
-	if err := collect(spErr); err != nil {
+	if err := collect(&all, spErr); err != nil {
 		return nil, nil, true, err
 	}
 	f = &fleet{sp: sp}
@@ -138,7 +122,7 @@ func loadSources(c *cli.Context, needInventory bool) (f *fleet, all stockpile.Er
 		all = append(all, &stockpile.Error{Msg: invErr.Error()})
 		return f, all, true, f.invalid(all, dir)
 	}
-	if err := collect(invErr); err != nil {
+	if err := collect(&all, invErr); err != nil {
 		return nil, nil, true, err
 	}
 	if inv == nil { // not even YAML: nothing to build
@@ -258,4 +242,15 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// collect adds err's positioned problems (stockpile.Errors) to all, so
+// that a load reports every one of them; any other error is returned.
+func collect(all *stockpile.Errors, err error) error {
+	var es stockpile.Errors
+	if errors.As(err, &es) {
+		*all = append(*all, es...)
+		return nil
+	}
+	return err
 }

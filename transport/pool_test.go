@@ -5,14 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,26 +356,8 @@ func TestKeepAliveDropsDeadConnection(t *testing.T) {
 // third connection is opened.
 func TestMaxConnectingCapsHandshakesInFlight(t *testing.T) {
 	env := newEnv(t)
-	var accepted atomic.Int64
-	var targets []Target
-	for i := 0; i < 6; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				accepted.Add(1)
-				go func() { io.Copy(io.Discard, c); c.Close() }() // silent
-			}
-		}()
-		targets = append(targets, Target{Name: fmt.Sprint("h", i), Address: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, User: "root"})
-	}
+	hosts := newSilentHosts(t, 6)
+	targets, accepted := hosts.targets, &hosts.accepted
 	o := env.options()
 	o.MaxConnecting, o.ConnectTimeout, o.DialAttempts = 2, time.Second, 1
 	p := env.pool(t, o)
