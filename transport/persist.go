@@ -474,6 +474,14 @@ func (p *Pool) dialHeld(ctx context.Context, e endpoint) (l *link, ok bool, err 
 		p.log.Debug("persist: no runtime directory, dialling directly", "err", err)
 		return nil, false, nil
 	}
+	// A slot first, as a dial takes one (its wait is not the holder's
+	// time): the holder's answer and the handshake with it cost the
+	// controller about what a host's handshake does.
+	done, err := p.cpuSlot(ctx)
+	if err != nil {
+		return nil, true, unreachable(fmt.Errorf("connect %s: %w", e, err))
+	}
+	defer done()
 	// The holder dials with its own retries: bound the wait by them.
 	timeout := p.opts.ConnectTimeout
 	if e.ConnectTimeout > 0 {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,24 +121,7 @@ func TestPersistKnownHostsChangedAfterHold(t *testing.T) {
 // or `close`: they fail with a deadline error. Before the fix both
 // waited for as long as the caller's context, which the CLI never bounds.
 func TestPersistHungHolderBounded(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "run")
-	if err := prepareRuntimeDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("unix", filepath.Join(dir, holderSocket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
+	dir, _ := silentHolder(t)
 	for name, call := range map[string]func() error{
 		"list":  func() error { _, err := ListHeld(context.Background(), dir); return err },
 		"close": func() error { _, err := CloseHeld(context.Background(), dir, nil, true); return err },
@@ -150,5 +136,63 @@ func TestPersistHungHolderBounded(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatalf("%s on a hung holder did not return", name)
 		}
+	}
+}
+
+// silentHolder serves a holder socket in a new runtime directory that
+// accepts connections, counts them and never answers (a wedged holder).
+func silentHolder(t *testing.T) (dir string, accepted *atomic.Int64) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "run")
+	if err := prepareRuntimeDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", filepath.Join(dir, holderSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	accepted = new(atomic.Int64)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() { io.Copy(io.Discard, c); c.Close() }() // held open, never answered
+		}
+	}()
+	return dir, accepted
+}
+
+// TestHeldOpensTakeAHandshakeSlot: opening held connections (--persist)
+// takes the pool's handshake slots as dialling does: with MaxConnecting
+// 2 and a holder slow to answer, six hosts are asked for two at a time.
+// Before the fix every host of a run asked at once: a warm run of 5,000
+// simulated hosts put 5,000 handshakes on the holder and two hosts timed
+// out reading its socket.
+func TestHeldOpensTakeAHandshakeSlot(t *testing.T) {
+	env := newEnv(t)
+	dir, asked := silentHolder(t)
+	o := env.options()
+	o.MaxConnecting, o.DialAttempts = 2, 1
+	o.Persist = PersistOptions{Idle: time.Minute, Dir: dir}
+	p := env.pool(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range 6 {
+		tg := Target{Name: fmt.Sprint("h", i), Address: "127.0.0.1", Port: 1 + i, User: "root"}
+		wg.Go(func() { p.Get(ctx, tg) })
+	}
+	for i := 0; i < 300 && asked.Load() < 2; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // room for any more than 2
+	n := asked.Load()
+	cancel()
+	wg.Wait()
+	if n != 2 {
+		t.Errorf("%d held connections asked for at once with MaxConnecting 2, want 2", n)
 	}
 }

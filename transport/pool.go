@@ -535,18 +535,31 @@ func (p *Pool) connectSlot(ctx context.Context, hostport string) (done func(), e
 		leave()
 		return nil, ctx.Err()
 	}
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
+	release, err := p.cpuSlot(ctx)
+	if err != nil {
 		<-hs.ch
 		leave()
-		return nil, ctx.Err()
+		return nil, err
 	}
 	return func() {
-		<-p.slots
+		release()
 		<-hs.ch
 		leave()
 	}, nil
+}
+
+// cpuSlot waits for one of the pool's handshake slots alone: the bound on
+// the controller's CPU (MaxConnecting). Opening a held connection takes
+// one too: it is a handshake with the holder, not with the host's sshd,
+// and without the bound a warm run of thousands of hosts opened them all
+// at once. done gives it back.
+func (p *Pool) cpuSlot(ctx context.Context) (done func(), err error) {
+	select {
+	case p.slots <- struct{}{}:
+		return func() { <-p.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // transient reports whether a dial error is worth another try.
