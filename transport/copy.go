@@ -9,7 +9,9 @@ import (
 // (a lock's handshake, a probe's answer), and io.Copy gave each of them a
 // 32 KiB buffer — three per command (stdin, stdout, stderr), the largest
 // allocation site of a fleet's no-op, held for as long as a lock session
-// lives. Big transfers still reach io.Copy's 32 KiB after six full reads.
+// lives; the holder's relay (--persist) copies four streams per channel
+// of every host it serves. Big transfers still reach io.Copy's 32 KiB
+// after six full reads.
 const (
 	copyMinBuf = 1 << 10
 	copyMaxBuf = 32 << 10

@@ -512,20 +512,20 @@ func relayChannel(nc ssh.NewChannel, l *link, ent *heldEntry) {
 	toDown.Add(2)
 	go func() {
 		defer toDown.Done()
-		_, _ = io.Copy(down, up)
+		_, _ = growingCopy(down, up)
 	}()
 	go func() {
 		defer toDown.Done()
-		_, _ = io.Copy(down.Stderr(), up.Stderr())
+		_, _ = growingCopy(down.Stderr(), up.Stderr())
 	}()
 	toUp.Add(2)
 	go func() {
 		defer toUp.Done()
-		_, _ = io.Copy(up, down)
+		_, _ = growingCopy(up, down)
 	}()
 	go func() {
 		defer toUp.Done()
-		_, _ = io.Copy(up.Stderr(), down.Stderr())
+		_, _ = growingCopy(up.Stderr(), down.Stderr())
 	}()
 	go func() {
 		toUp.Wait()
