@@ -140,7 +140,7 @@ func RunHolder(ctx context.Context, o HolderOptions) error {
 		l.Close()
 		return fmt.Errorf("holder socket: %w", err)
 	}
-	cfg := &ssh.ServerConfig{NoClientAuth: true, ServerVersion: "SSH-2.0-vigo-holder"}
+	cfg := &ssh.ServerConfig{NoClientAuth: true, ServerVersion: "SSH-2.0-vigo-holder", Config: ssh.Config{KeyExchanges: holderKex}}
 	cfg.AddHostKey(signer)
 	h := &holder{opts: o, log: log, srvCfg: cfg, pools: map[string]*heldPool{}, entries: map[string]*heldEntry{}, lastBusy: time.Now()}
 	log.Info("holder listening", "socket", sock, "pid", os.Getpid())
