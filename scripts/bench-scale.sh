@@ -24,7 +24,8 @@
 # (from /proc), since the holder does the SSH work of a warm run; RSS
 # and descriptors are vigocli's alone (the holder's RSS is printed).
 # PROFILE=DIR writes vigocli's CPU and heap profiles of every push there
-# (go tool pprof vigocli DIR/noop-1000.cpu).
+# (go tool pprof vigocli DIR/noop-1000.cpu), and with WARM=1 the
+# holder's CPU profile over both --persist pushes (DIR/holder-1000.cpu).
 # The fleet runs on the same machine and competes with vigo for the CPU:
 # wall times are pessimistic; CPU and RSS are vigo's own.
 # Figures only: nothing here asserts a time.
@@ -112,10 +113,19 @@ for n in $SIZES; do
 	done
 	if [ -n "$WARM" ]; then
 		rt=$dir/holder holder=
+		if [ -n "$PROFILE" ]; then
+			# the holder started here, to profile it (else the persist
+			# push starts it); its profile is written when it ends
+			VIGO_RUNTIME_DIR=$rt setsid "$work/vigocli" --cpuprofile "$PROFILE/holder-$n.cpu" connections hold </dev/null >/dev/null 2>&1 &
+			holder=$!
+			for _ in $(seq 1 100); do [ -S "$rt/holder.sock" ] && break; sleep 0.05; done
+		fi
 		for phase in persist warm; do
+			prof=()
+			[ -z "$PROFILE" ] || prof=(--cpuprofile "$PROFILE/$phase-$n.cpu" --memprofile "$PROFILE/$phase-$n.mem")
 			h0=0
 			[ -z "$holder" ] || h0=$(holder_cpu "$holder")
-			m=$(VIGO_RUNTIME_DIR=$rt "$work/simfleet" measure -out "$dir/$phase-$n.out" -- "$work/vigocli" "${args[@]}" --persist 10m)
+			m=$(VIGO_RUNTIME_DIR=$rt "$work/simfleet" measure -out "$dir/$phase-$n.out" -- "$work/vigocli" "${args[@]}" --persist 10m "${prof[@]}")
 			read -r code wall user sys rss fds < <(echo "$m" | sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g')
 			# the holder this run's vigocli started (its path is this run's)
 			[ -n "$holder" ] || holder=$(pgrep -f -x "$work/vigocli connections hold" | head -1)
@@ -130,7 +140,10 @@ for n in $SIZES; do
 		done
 		[ -z "$holder" ] || echo "holder of $n hosts: max RSS $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' "/proc/$holder/status")"
 		VIGO_RUNTIME_DIR=$rt "$work/vigocli" connections close --all >/dev/null 2>&1 || true
-		[ -z "$holder" ] || kill "$holder" 2>/dev/null || true
+		if [ -n "$holder" ]; then
+			kill "$holder" 2>/dev/null || true
+			wait "$holder" 2>/dev/null || true # ours when PROFILE started it: its profile is complete
+		fi
 	fi
 	kill "$fleet"; wait "$fleet" 2>/dev/null || true; fleet=
 	if [ -s "$dir/serve.err" ]; then echo "fleet of $n said:" >&2; sort "$dir/serve.err" | uniq -c | head -5 >&2; fi
