@@ -33,7 +33,8 @@
 #                 host (cmd/enginefloor), on containers of its own
 #                 (floor-redis, floor-webapp on 6381/8082, removed after)
 # Wall time, controller CPU (user+sys of the tool and its reaped children,
-# from wait4) and max RSS per phase go to OUT/bench.csv (its login_floor_s
+# from wait4; a warm row adds the holder's CPU during the run, from
+# /proc) and max RSS per phase go to OUT/bench.csv (its login_floor_s
 # holds the warm floor on warm rows), machine facts to
 # OUT/facts.txt, one table per size to OUT/table.md (medians over RUNS),
 # where vigo's hosts spent their time (per-host phases_ms of its
@@ -198,6 +199,8 @@ login_floor() {
 	p=$("$work/simfleet" probe -i "$LAB/id_ed25519" -known-hosts "$LAB/known_hosts" $(hostports))
 	awk -v o="$(fl "$t1 - $t0")" -v p="$p" 'BEGIN { printf "%.3f", (o < p ? o : p) }'
 }
+# cpu_of PID: the user and system CPU seconds of a process so far.
+cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.3f %.3f\n", $14 / t, $15 / t }' "/proc/$1/stat" 2>/dev/null || echo "0 0"; }
 # changed LOG: the run changed something (Ansible's recap, vigo's JSON
 # report).
 changed() { grep -qE 'changed=[1-9]|"changed": [1-9]' "$1"; }
@@ -260,7 +263,7 @@ echo "bench: sizes $HOSTS, $RUNS repetition(s), hosts from web$FIRST; about $(mm
 
 # run TOOL PHASE REP N: measure one phase and its floors, append a CSV row.
 run() {
-	local tool=$1 phase=$2 rep=$3 n=$4 lf ef="" m cmd code wall user sys rss try
+	local tool=$1 phase=$2 rep=$3 n=$4 lf ef="" m cmd code wall user sys rss try holder h0 hu0 hs0 hu1 hs1
 	if [ "$tool" = vigo ]; then
 		# --request-timeout: a container start can take over a minute
 		# at 50 hosts on 2 cores; a limit is not a speed setting.
@@ -277,8 +280,20 @@ run() {
 		if [ "$phase" = warm ]; then lf=$(warm_floor); else lf=$(login_floor); fi
 		[ "$phase" = noop ] || [ "$phase" = warm ] || ef=$(engine_floor "$phase")
 		[ "$phase" != warm ] || "${cmd[@]}" >"$work/warm-prime.log" 2>&1 || true
+		# warm: the holder does the run's SSH work, and is not vigocli's
+		# child: its CPU during the run is added to vigo's.
+		holder= h0="0 0"
+		if [ "$phase" = warm ]; then
+			holder=$(pgrep -f -x "$work/vigocli connections hold" | head -1) || true
+			[ -z "$holder" ] || h0=$(cpu_of "$holder")
+		fi
 		m=$("$work/simfleet" measure -out "$work/$tool-$phase-$rep.log" -- "${cmd[@]}")
 		read -r code wall user sys rss _ < <(echo "$m" | sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g')
+		if [ -n "$holder" ]; then
+			read -r hu0 hs0 <<<"$h0"
+			read -r hu1 hs1 <<<"$(cpu_of "$holder")"
+			user=$(fl "$user + $hu1 - $hu0") sys=$(fl "$sys + $hs1 - $hs0")
+		fi
 		# Another run holding a host's lock (the lab is shared): the
 		# attempt is discarded, not measured, and made again.
 		# A no-op that changed something found the stack changed by
