@@ -263,7 +263,7 @@ echo "bench: sizes $HOSTS, $RUNS repetition(s), hosts from web$FIRST; about $(mm
 
 # run TOOL PHASE REP N: measure one phase and its floors, append a CSV row.
 run() {
-	local tool=$1 phase=$2 rep=$3 n=$4 lf ef="" m cmd code wall user sys rss try holder h0 hu0 hs0 hu1 hs1
+	local tool=$1 phase=$2 rep=$3 n=$4 lf ef="" m cmd code wall user sys rss try holder h0 hu0 hs0 hu1 hs1 hnote
 	if [ "$tool" = vigo ]; then
 		# --request-timeout: a container start can take over a minute
 		# at 50 hosts on 2 cores; a limit is not a speed setting.
@@ -282,7 +282,7 @@ run() {
 		[ "$phase" != warm ] || "${cmd[@]}" >"$work/warm-prime.log" 2>&1 || true
 		# warm: the holder does the run's SSH work, and is not vigocli's
 		# child: its CPU during the run is added to vigo's.
-		holder= h0="0 0"
+		holder= h0="0 0" hnote=
 		if [ "$phase" = warm ]; then
 			holder=$(pgrep -f -x "$work/vigocli connections hold" | head -1) || true
 			[ -z "$holder" ] || h0=$(cpu_of "$holder")
@@ -293,6 +293,7 @@ run() {
 			read -r hu0 hs0 <<<"$h0"
 			read -r hu1 hs1 <<<"$(cpu_of "$holder")"
 			user=$(fl "$user + $hu1 - $hu0") sys=$(fl "$sys + $hs1 - $hs0")
+			hnote=" (holder $(awk "BEGIN { printf \"%.2f\", $hu1 - $hu0 + $hs1 - $hs0 }")s)"
 		fi
 		# Another run holding a host's lock (the lab is shared): the
 		# attempt is discarded, not measured, and made again.
@@ -320,8 +321,8 @@ run() {
 	est_done=$((est_done + $(model "$tool" "$phase" "$n")))
 	local el=$(($(date +%s) - started)) left
 	left=$(awk -v e="$el" -v d="$est_done" -v t="$est_total" 'BEGIN { printf "%d", e / d * (t - d) }')
-	printf '[%d/%d] %3d hosts rep %d %-7s %-6s wall %7.2fs cpu %6.2fs rss %4d MB | %s floor %6.2fs%s | %s elapsed, about %s left\n' \
-		"$step_no" "$steps" "$n" "$rep" "$tool" "$phase" "$wall" "$(fl "$user + $sys")" $((rss / 1024)) "$([ "$phase" = warm ] && echo warm || echo login)" "$lf" \
+	printf '[%d/%d] %3d hosts rep %d %-7s %-6s wall %7.2fs cpu %6.2fs%s rss %4d MB | %s floor %6.2fs%s | %s elapsed, about %s left\n' \
+		"$step_no" "$steps" "$n" "$rep" "$tool" "$phase" "$wall" "$(fl "$user + $sys")" "$hnote" $((rss / 1024)) "$([ "$phase" = warm ] && echo warm || echo login)" "$lf" \
 		"$([ -z "$ef" ] || printf ' engine floor %6.2fs' "$ef")" "$(mmss "$el")" "$(mmss "$left")" >&2
 }
 
