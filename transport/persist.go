@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,6 +66,10 @@ var holderKex = []string{"curve25519-sha256"}
 type persistState struct {
 	once     sync.Once
 	startErr error
+	// failed is set once the holder could not be used (no answer in time,
+	// a failed handshake, none running and none started): the rest of
+	// the run dials directly instead of waiting on it host after host.
+	failed atomic.Bool
 }
 
 // ErrNoHolder is returned by ListHeld and CloseHeld when no holder runs.
@@ -479,19 +484,28 @@ func (p *Pool) heldOptions() *heldOptions {
 // connection or the holder's dial error (host key refused, unreachable)
 // is returned.
 func (p *Pool) dialHeld(ctx context.Context, e endpoint) (l *link, ok bool, err error) {
+	if p.persist.failed.Load() {
+		return nil, false, nil
+	}
 	dir, err := orRuntimeDir(p.opts.Persist.Dir)
 	if err != nil {
 		p.log.Debug("persist: no runtime directory, dialling directly", "err", err)
 		return nil, false, nil
 	}
 	// A slot first, as a dial takes one (its wait is not the holder's
-	// time): the holder's answer and the handshake with it cost the
-	// controller about what a host's handshake does.
+	// time): on a warm run the holder's answer and the handshake with it
+	// cost the controller about what a host's handshake does. (On a run
+	// that makes the holder dial, the slot also covers that dial, so such
+	// a run is paced like a cold one.) The holder's handshake deadline
+	// starts with its answer, so the slot cannot be taken in between.
 	done, err := p.cpuSlot(ctx)
 	if err != nil {
 		return nil, true, unreachable(fmt.Errorf("connect %s: %w", e, err))
 	}
 	defer done()
+	if p.persist.failed.Load() {
+		return nil, false, nil // while this host waited for its slot
+	}
 	// The holder dials with its own retries: bound the wait by them.
 	timeout := p.opts.ConnectTimeout
 	if e.ConnectTimeout > 0 {
@@ -511,7 +525,7 @@ func (p *Pool) dialHeld(ctx context.Context, e endpoint) (l *link, ok bool, err 
 		if ctx.Err() != nil {
 			return nil, true, unreachable(fmt.Errorf("connect %s: %w", e, ctx.Err()))
 		}
-		p.log.Debug("persist: no holder, dialling directly", "host", e.String(), "err", err)
+		p.holderFailed(e, err)
 		return nil, false, nil
 	}
 	if rep.Error != nil {
@@ -524,11 +538,20 @@ func (p *Pool) dialHeld(ctx context.Context, e endpoint) (l *link, ok bool, err 
 		if ctx.Err() != nil {
 			return nil, true, unreachable(fmt.Errorf("connect %s: %w", e, ctx.Err()))
 		}
-		p.log.Debug("persist: holder handshake failed, dialling directly", "host", e.String(), "err", err)
+		p.holderFailed(e, fmt.Errorf("handshake with the holder: %w", err))
 		return nil, false, nil
 	}
 	p.log.Debug("connected through the holder", "host", e.String())
 	return l, true, nil
+}
+
+// holderFailed makes the rest of the run dial directly: a holder that
+// did not answer one host in time, or failed its handshake, would make
+// every other host wait as long (a slot each, MaxConnecting at a time).
+func (p *Pool) holderFailed(e endpoint, err error) {
+	if p.persist.failed.CompareAndSwap(false, true) {
+		p.log.Info("persist: the holder cannot be used, this run dials its hosts directly", "host", e.String(), "err", err)
+	}
 }
 
 // holderClient runs the SSH client over the holder connection c, with

@@ -143,6 +143,13 @@ func TestPersistHungHolderBounded(t *testing.T) {
 // accepts connections, counts them and never answers (a wedged holder).
 func silentHolder(t *testing.T) (dir string, accepted *atomic.Int64) {
 	t.Helper()
+	return fakeHolder(t, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
+}
+
+// fakeHolder serves a holder socket in a new runtime directory that
+// accepts connections, counts them and hands each to serve.
+func fakeHolder(t *testing.T, serve func(net.Conn)) (dir string, accepted *atomic.Int64) {
+	t.Helper()
 	dir = filepath.Join(t.TempDir(), "run")
 	if err := prepareRuntimeDir(dir); err != nil {
 		t.Fatal(err)
@@ -160,7 +167,7 @@ func silentHolder(t *testing.T) (dir string, accepted *atomic.Int64) {
 				return
 			}
 			accepted.Add(1)
-			go func() { io.Copy(io.Discard, c); c.Close() }() // held open, never answered
+			go serve(c)
 		}
 	}()
 	return dir, accepted
@@ -170,8 +177,8 @@ func silentHolder(t *testing.T) (dir string, accepted *atomic.Int64) {
 // takes the pool's handshake slots as dialling does: with MaxConnecting
 // 2 and a holder slow to answer, six hosts are asked for two at a time.
 // Before the fix every host of a run asked at once: a warm run of 5,000
-// simulated hosts put 5,000 handshakes on the holder and two hosts timed
-// out reading its socket.
+// simulated hosts put 5,000 handshakes on the holder and a host's first
+// engine request then timed out reading the holder's socket.
 func TestHeldOpensTakeAHandshakeSlot(t *testing.T) {
 	env := newEnv(t)
 	dir, asked := silentHolder(t)
@@ -194,5 +201,34 @@ func TestHeldOpensTakeAHandshakeSlot(t *testing.T) {
 	wg.Wait()
 	if n != 2 {
 		t.Errorf("%d held connections asked for at once with MaxConnecting 2, want 2", n)
+	}
+}
+
+// TestFailedHolderNotAskedAgain: once the holder fails a run (here it
+// closes every connection unanswered; wedged, it would make each host
+// wait out its deadline), the run's other hosts dial directly without
+// asking it. With MaxConnecting 2, at most the first two of six hosts
+// ask. Before the fix every host asked in turn, so a wedged holder cost a
+// run one full wait per MaxConnecting hosts.
+func TestFailedHolderNotAskedAgain(t *testing.T) {
+	env := newEnv(t)
+	dir, asked := fakeHolder(t, func(c net.Conn) { c.Close() })
+	o := env.options()
+	o.MaxConnecting, o.DialAttempts = 2, 1
+	o.Persist = PersistOptions{Idle: time.Minute, Dir: dir}
+	p := env.pool(t, o)
+	var wg sync.WaitGroup
+	for i := range 6 {
+		// Nothing listens on these ports: the direct dials are refused.
+		tg := Target{Name: fmt.Sprint("h", i), Address: "127.0.0.1", Port: 1 + i, User: "root"}
+		wg.Go(func() {
+			if _, err := p.Get(context.Background(), tg); !errors.Is(err, ErrUnreachable) {
+				t.Errorf("%s: want unreachable (refused), got %v", tg.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := asked.Load(); n > 2 {
+		t.Errorf("%d of 6 hosts asked a holder that had failed the run, want at most 2", n)
 	}
 }

@@ -27,6 +27,7 @@ type PoolOptions struct {
 	// MaxConnecting caps dials and handshakes in progress at once in the
 	// whole pool (default 16 per CPU, at least 32): a handshake costs the
 	// controller CPU, and a fleet's handshakes overlap up to this bound.
+	// Opening a held connection (Persist) counts as one.
 	MaxConnecting int
 	// MaxConnectingPerHost caps dials and handshakes in progress at once
 	// to one sshd (one address and port; default 10): sshd's MaxStartups
