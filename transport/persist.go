@@ -60,7 +60,9 @@ type PersistOptions struct {
 // read the run's memory. ML-KEM was half the cost of every handshake on
 // it: in a warm run of 1,000 simulated hosts, 6% of vigocli's CPU and 5%
 // of the holder's (bench-scale's profiles, before and after).
-var holderKex = []string{"curve25519-sha256"}
+// P-256 is there for FIPS 140 mode (GODEBUG=fips140=on), where x/crypto
+// offers no X25519 exchange.
+var holderKex = []string{ssh.KeyExchangeCurve25519, ssh.KeyExchangeECDHP256}
 
 // persistState is a pool's view of the holder: started at most once.
 type persistState struct {

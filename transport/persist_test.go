@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"crypto/fips140"
 	"errors"
 	"fmt"
 	"os"
@@ -534,5 +535,35 @@ func TestHolderRelaySkipsBigCopyBuffers(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPersistUnderFIPS140: in FIPS 140 mode x/crypto offers no X25519
+// key exchange, so a run-holder link that asked for curve25519-sha256
+// alone failed its handshake and every run dialled its hosts directly
+// (after the holder had dialled them too). The test runs itself again
+// with GODEBUG=fips140=on and checks there that a second run goes
+// through the holder.
+func TestPersistUnderFIPS140(t *testing.T) {
+	if !fips140.Enabled() {
+		if testing.Short() {
+			t.Skip("runs the test binary again")
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPersistUnderFIPS140$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "GODEBUG=fips140=on")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestPersistUnderFIPS140")) {
+			t.Fatalf("under GODEBUG=fips140=on: %v\n%s", err, out)
+		}
+		return
+	}
+	f := startPersist(t, HolderOptions{})
+	for i := range 2 {
+		if err := f.run(t, time.Minute, func(c *Conn) { exercise(t, c) }); err != nil {
+			t.Fatalf("run %d: %v\nsshd:\n%s", i+1, err, f.sshd.Log())
+		}
+	}
+	if n := f.proxy.accepted.Load(); n != 1 {
+		t.Errorf("%d TCP connections to the host over two runs in FIPS mode, want 1", n)
 	}
 }
