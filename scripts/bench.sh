@@ -285,13 +285,17 @@ run() {
 		holder= h0="0 0" hnote=
 		if [ "$phase" = warm ]; then
 			holder=$(pgrep -f -x "$work/vigocli connections hold" | head -1) || true
-			[ -z "$holder" ] || h0=$(cpu_of "$holder")
+			if [ -n "$holder" ]; then h0=$(cpu_of "$holder"); else echo "  no holder found: this warm row's CPU is vigocli's alone" >&2; fi
 		fi
 		m=$("$work/simfleet" measure -out "$work/$tool-$phase-$rep.log" -- "${cmd[@]}")
 		read -r code wall user sys rss _ < <(echo "$m" | sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g')
 		if [ -n "$holder" ]; then
 			read -r hu0 hs0 <<<"$h0"
 			read -r hu1 hs1 <<<"$(cpu_of "$holder")"
+			if awk "BEGIN { exit !($hu1 < $hu0 || $hs1 < $hs0) }"; then
+				echo "  the holder ended during the run: this warm row's CPU is vigocli's alone" >&2
+				hu1=$hu0 hs1=$hs0
+			fi
 			user=$(fl "$user + $hu1 - $hu0") sys=$(fl "$sys + $hs1 - $hs0")
 			hnote=" (holder $(awk "BEGIN { printf \"%.2f\", $hu1 - $hu0 + $hs1 - $hs0 }")s)"
 		fi
