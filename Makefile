@@ -25,11 +25,9 @@ lint:
 vet:
 	$(GO) vet ./...
 
+## fuzz: every fuzz target for a bounded number of executions (FUZZTIME=2m for a duration)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 20s -fuzzminimizetime 5s ./stockpile
-	$(GO) test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s -fuzzminimizetime 5s ./template
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s -fuzzminimizetime 5s ./inventory
-	$(GO) test -run '^$$' -fuzz '^FuzzResolveDir$$' -fuzztime 20s -fuzzminimizetime 5s ./transport
+	scripts/fuzz.sh
 
 ## demo: install what is needed, bring the lab up, push examples/docker-stack, run the doc's task
 demo:

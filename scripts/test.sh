@@ -44,14 +44,8 @@ HOSTS=1 RUNS=1 OUT=$(mktemp -d) scripts/bench.sh
 step "the README's by-hand section, verbatim (example hosts web1..web3, svc1)"
 BYHAND_REBUILD=0 scripts/byhand.sh
 
-step "fuzz (bounded)"
-# -fuzzminimizetime bounds the minimisation of new inputs, which otherwise
-# eats most of the budget (execs stall at 0/sec for seconds at a time).
-fuzz() { go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-20s}" -fuzzminimizetime 5s "$2"; }
-fuzz FuzzLoad ./stockpile
-fuzz FuzzRender ./template
-fuzz FuzzParse ./inventory
-fuzz FuzzResolveDir ./transport
+step "fuzz (bounded: a number of executions per target)"
+scripts/fuzz.sh
 
 trap - EXIT
 cleanup
