@@ -93,6 +93,10 @@ const maxFrame = 1 << 20
 // `vigocli connections` must not wait on it forever.
 const holderCallTimeout = 5 * time.Second
 
+// holderHandshakeTimeout bounds the SSH handshake on a run-holder link,
+// on both sides, from the holder's answer to an open.
+const holderHandshakeTimeout = 10 * time.Second
+
 // RuntimeDir is the default holder directory: $XDG_RUNTIME_DIR/vigo when
 // XDG_RUNTIME_DIR is set and is the current user's (a tmpfs only the user
 // can enter, emptied at logout; sudo may leave another user's in the
@@ -527,6 +531,15 @@ func (p *Pool) dialHeld(ctx context.Context, e endpoint) (l *link, ok bool, err 
 		if ctx.Err() != nil {
 			return nil, true, unreachable(fmt.Errorf("connect %s: %w", e, ctx.Err()))
 		}
+		// Out of time on this host: a holder busy with it (its own queue,
+		// a redial, a slow bastion) still answers a list from memory, and
+		// only this host dials directly; a wedged one fails the run.
+		if errors.Is(err, context.DeadlineExceeded) {
+			if _, lerr := ListHeld(ctx, dir); lerr == nil {
+				p.log.Info("persist: the holder took too long for this host, dialling it directly", "host", e.String(), "wait", wait)
+				return nil, false, nil
+			}
+		}
 		p.holderFailed(e, err)
 		return nil, false, nil
 	}
@@ -534,7 +547,11 @@ func (p *Pool) dialHeld(ctx context.Context, e endpoint) (l *link, ok bool, err 
 		c.Close()
 		return nil, true, rep.Error.err()
 	}
-	l, err = p.holderClient(actx, c, dir, e)
+	// The handshake's own deadline, as on the holder's side: the answer
+	// may have come at the end of the wait.
+	hctx, hcancel := context.WithTimeout(ctx, holderHandshakeTimeout)
+	defer hcancel()
+	l, err = p.holderClient(hctx, c, dir, e)
 	if err != nil {
 		c.Close()
 		if ctx.Err() != nil {

@@ -232,3 +232,40 @@ func TestFailedHolderNotAskedAgain(t *testing.T) {
 		t.Errorf("%d of 6 hosts asked a holder that had failed the run, want at most 2", n)
 	}
 }
+
+// TestBusyHolderNotAbandoned: a holder that answers a list at once but
+// takes longer than the run's wait to open one host (busy dialling it)
+// costs the run that host's warm connection, not the holder: the host
+// dials directly and the rest of the run still asks. Before, the first
+// open that ran out of time made the whole run dial directly.
+func TestBusyHolderNotAbandoned(t *testing.T) {
+	env := newEnv(t)
+	var opens atomic.Int64
+	dir, _ := fakeHolder(t, func(c net.Conn) {
+		defer c.Close()
+		var req holdRequest
+		if readFrame(c, &req) != nil {
+			return
+		}
+		if req.Op == "list" {
+			_ = writeFrame(c, holdReply{})
+			return
+		}
+		opens.Add(1)
+		io.Copy(io.Discard, c) // busy with the host until the run gives up
+	})
+	o := env.options()
+	o.ConnectTimeout, o.DialAttempts = 100*time.Millisecond, 1
+	o.Persist = PersistOptions{Idle: time.Minute, Dir: dir}
+	p := env.pool(t, o)
+	// Nothing listens on port 1: the direct dial is refused.
+	if _, err := p.Get(context.Background(), Target{Name: "h", Address: "127.0.0.1", Port: 1, User: "root"}); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("want unreachable (refused), got %v", err)
+	}
+	if opens.Load() != 1 {
+		t.Fatalf("%d opens asked of the holder, want 1", opens.Load())
+	}
+	if p.persist.failed.Load() {
+		t.Error("a holder that still answered was given up for the rest of the run")
+	}
+}

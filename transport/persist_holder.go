@@ -454,7 +454,7 @@ func (h *holder) watch(ent *heldEntry) {
 // relay serves the controller's SSH connection on c, relaying each of
 // its channels to the host connection l.
 func (h *holder) relay(c net.Conn, ent *heldEntry, l *link) {
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(holderHandshakeTimeout))
 	sc, chans, reqs, err := ssh.NewServerConn(c, h.srvCfg)
 	if err != nil {
 		h.log.Debug("controller handshake failed", "err", err)
