@@ -25,7 +25,7 @@ lint:
 vet:
 	$(GO) vet ./...
 
-## fuzz: every fuzz target for a bounded number of executions (FUZZTIME=2m for a duration)
+## fuzz: every fuzz target for a bounded number of executions (FUZZTIME=1000000x for more)
 fuzz:
 	scripts/fuzz.sh
 

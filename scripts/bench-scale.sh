@@ -136,6 +136,12 @@ for n in $SIZES; do
 			# the holder this run's vigocli started (its path is this run's)
 			[ -n "$holder" ] || holder=$(pgrep -f -x "$work/vigocli connections hold" | head -1) || true
 			h1=$(holder_cpu "$holder")
+			if [ -z "$holder" ]; then
+				echo "bench-scale: no holder found: the $phase row's CPU is vigocli's alone" >&2
+			elif [ "$(echo "$h1 < $h0" | bc)" = 1 ]; then
+				echo "bench-scale: the holder ended during the $phase push: that row's CPU is vigocli's alone" >&2
+				h1=$h0
+			fi
 			awk -v n="$n" -v p="$phase" -v w="$wall" -v u="$user" -v s="$sys" -v h="$(echo "$h1 - $h0" | bc)" -v r="$rss" -v f="$fds" -v c="$code" \
 				'BEGIN { printf "%-7d %-7s %9.2f %9.2f %12.2f %10.1f %8d %5d  (holder CPU %.2f s)\n", n, p, w, u+s+h, (u+s+h)*1000/n, r/1024, f, c, h }'
 			if [ "$code" != 0 ]; then
