@@ -40,29 +40,17 @@ func stallingServer(t *testing.T, env *testEnv, onKey func(c net.Conn)) (port in
 		t.Fatal(err)
 	}
 	accepted = new(atomic.Int64)
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			cfg := &ssh.ServerConfig{PublicKeyCallback: func(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) {
-				onKey(c)
-				return nil, errors.New("not reached")
-			}}
-			cfg.AddHostKey(signer)
-			go func() {
-				defer c.Close()
-				sc, _, _, err := ssh.NewServerConn(c, cfg)
-				if err == nil {
-					sc.Close()
-				}
-			}()
+	go acceptCounting(l, accepted, func(c net.Conn) {
+		defer c.Close()
+		cfg := &ssh.ServerConfig{PublicKeyCallback: func(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) {
+			onKey(c)
+			return nil, errors.New("not reached")
+		}}
+		cfg.AddHostKey(signer)
+		if sc, _, _, err := ssh.NewServerConn(c, cfg); err == nil {
+			sc.Close()
 		}
-	}()
+	})
 	return port, accepted
 }
 

@@ -160,16 +160,7 @@ func fakeHolder(t *testing.T, serve func(net.Conn)) (dir string, accepted *atomi
 	}
 	t.Cleanup(func() { l.Close() })
 	accepted = new(atomic.Int64)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			go serve(c)
-		}
-	}()
+	go acceptCounting(l, accepted, serve)
 	return dir, accepted
 }
 

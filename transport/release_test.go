@@ -113,6 +113,19 @@ Host *
 	}
 }
 
+// acceptCounting accepts connections on l until it is closed, counting
+// them in count and serving each with serve in a goroutine of its own.
+func acceptCounting(l net.Listener, count *atomic.Int64, serve func(net.Conn)) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		count.Add(1)
+		go serve(c)
+	}
+}
+
 // silentHosts listens on n ports that accept and never answer, and
 // count the connections accepted.
 type silentHosts struct {
@@ -128,16 +141,7 @@ func newSilentHosts(t *testing.T, n int) *silentHosts {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				s.accepted.Add(1)
-				go func() { io.Copy(io.Discard, c); c.Close() }()
-			}
-		}()
+		go acceptCounting(l, &s.accepted, func(c net.Conn) { io.Copy(io.Discard, c); c.Close() })
 		s.targets = append(s.targets, Target{Name: fmt.Sprint("h", i), Address: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, User: "root"})
 	}
 	return s
