@@ -44,12 +44,12 @@ type Options struct {
 	// Batch is copied into the events (1-based; 0: none).
 	Batch int
 	// Gate, when set, is called after planning and before the first
-	// change (never in a dry run), also when the plan changes nothing:
-	// push takes the host's lock while converge reads, and Gate waits for
-	// it. observed is when observing started; replan says the lock does
-	// not cover that time (another run held it meanwhile), so the host
-	// is observed and planned again under the lock. An error stops the
-	// host before any change and before any resource event.
+	// change (never in a dry run, nor when the plan changes nothing):
+	// push takes the host's lock there. observed is when observing
+	// started; replan says the lock does not cover that time (another
+	// run held it meanwhile), so the host is observed and planned again
+	// under the lock. An error stops the host before any change and
+	// before any resource event.
 	Gate func(ctx context.Context, observed time.Time) (replan bool, err error)
 	// Run is the run's ID, recorded on the containers it creates, so that
 	// push --rollback-on-failure can tell them (executors.LabelRun).
@@ -117,7 +117,7 @@ func Run(ctx context.Context, h executors.Host, dh desired.Host, opts Options) (
 		r.dryRun()
 		return r.finish(res, nil)
 	}
-	if opts.Gate != nil {
+	if opts.Gate != nil && r.changes() {
 		t := time.Now()
 		replan, err := opts.Gate(ctx, observed)
 		res.Phases["gate"] = time.Since(t)
@@ -137,6 +137,16 @@ func Run(ctx context.Context, h executors.Host, dh desired.Host, opts Options) (
 	err := r.apply(ctx)
 	res.Phases["apply"] = time.Since(t)
 	return r.finish(res, err)
+}
+
+// changes says whether the plan changes anything.
+func (r *runner) changes() bool {
+	for _, s := range r.steps {
+		if s.Changes() {
+			return true
+		}
+	}
+	return false
 }
 
 // observe reads everything needs asks for and plans every resource.

@@ -326,37 +326,29 @@ func runHost[C lock.Runner](ctx context.Context, host string, batch int, connect
 	if rel, ok := any(r).(Releaser); ok {
 		done = rel.Release
 	}
-	locking := opts.Lock != nil && !opts.DryRun
+	// The lock is taken when the job first calls its gate (before its
+	// first change): a host with nothing to change is never locked.
 	hl := &hostLock{}
-	if locking {
-		hl = startLock(ctx, opts.Lock, r, hs)
-		defer func() {
-			held := hl.stop()
+	if opts.Lock != nil && !opts.DryRun {
+		hl = newHostLock(ctx, opts.Lock, r, hs)
+	}
+	defer func() {
+		held := hl.stop()
+		if hl.started() {
 			phases["lock"] = hl.took
-			if !held {
-				done()
-				return
-			}
-			releases.Add(1)
-			go func() {
-				defer releases.Done()
-				hl.release(ctx, host, hs)
-				done()
-			}()
+		}
+		if !held {
+			done()
+			return
+		}
+		releases.Add(1)
+		go func() {
+			defer releases.Done()
+			hl.release(ctx, host, hs)
+			done()
 		}()
-	} else {
-		defer done()
-	}
-	gated := false
-	gate := func(ctx context.Context, observed time.Time) (bool, error) {
-		gated = true
-		return hl.gate(ctx, observed)
-	}
-	out, err := job.Run(ctx, Host[C]{Name: host, Batch: batch, Conn: r, Sink: hs, Gate: gate})
-	if err == nil && !gated {
-		// A job that never asked still reports a lock it did not get.
-		_, err = hl.gate(ctx, time.Now())
-	}
+	}()
+	out, err := job.Run(ctx, Host[C]{Name: host, Batch: batch, Conn: r, Sink: hs, Gate: hl.gate})
 	for k, v := range out.Phases {
 		phases[k] = v
 	}
@@ -422,41 +414,55 @@ func rollBack[C lock.Runner](ctx context.Context, h Host[C], job Job[C], health 
 	return nil
 }
 
-// hostLock is the lock of one host, taken in the background while the
-// job reads.
+// hostLock is the lock of one host, taken when the job first calls its
+// gate.
 type hostLock struct {
-	done   chan struct{} // closed when Acquire returned; nil: no lock
+	l      *lock.Locker // nil: no lock (dry run, no Locker)
+	ctx    context.Context
+	r      lock.Runner
+	hs     event.Sink
+	start  sync.Once
+	done   chan struct{} // closed when Acquire returned; nil: not taken
 	cancel context.CancelFunc
 	held   *lock.Held
 	err    error
-	once   sync.Once // LockAcquired is emitted once
-	hs     event.Sink
+	once   sync.Once     // LockAcquired is emitted once
 	took   time.Duration // how long Acquire took
 }
 
-func startLock(ctx context.Context, l *lock.Locker, r lock.Runner, hs event.Sink) *hostLock {
-	lctx, cancel := context.WithCancel(ctx)
-	hl := &hostLock{done: make(chan struct{}), cancel: cancel, hs: hs}
+func newHostLock(ctx context.Context, l *lock.Locker, r lock.Runner, hs event.Sink) *hostLock {
+	return &hostLock{l: l, ctx: ctx, r: r, hs: hs}
+}
+
+// begin starts taking the lock in the background.
+func (hl *hostLock) begin() {
+	lctx, cancel := context.WithCancel(hl.ctx)
+	hl.done, hl.cancel = make(chan struct{}), cancel
 	go func() {
 		defer close(hl.done)
 		t := time.Now()
-		hl.held, hl.err = l.Acquire(lctx, r,
+		hl.held, hl.err = hl.l.Acquire(lctx, hl.r,
 			func(st lock.State) {
-				hs.Emit(event.Event{Kind: event.LockWaiting, Reason: "held by " + st.Owner.String()})
+				hl.hs.Emit(event.Event{Kind: event.LockWaiting, Reason: "held by " + st.Owner.String()})
 			},
 			func(st lock.State) {
-				hs.Emit(event.Event{Kind: event.LockBroken, Reason: st.Stale + "; was held by " + st.Owner.String()})
+				hl.hs.Emit(event.Event{Kind: event.LockBroken, Reason: st.Stale + "; was held by " + st.Owner.String()})
 			})
 		hl.took = time.Since(t)
 	}()
-	return hl
 }
 
-// gate waits for the lock. Without a lock it returns at once.
+// started says whether the lock was asked for.
+func (hl *hostLock) started() bool { return hl.done != nil }
+
+// gate takes the lock and waits for it, and says whether observations
+// that started at observed must be made again. Without a lock it
+// returns at once.
 func (hl *hostLock) gate(ctx context.Context, observed time.Time) (bool, error) {
-	if hl.done == nil {
+	if hl.l == nil {
 		return false, nil
 	}
+	hl.start.Do(hl.begin)
 	select {
 	case <-hl.done:
 	case <-ctx.Done():
@@ -472,6 +478,9 @@ func (hl *hostLock) gate(ctx context.Context, observed time.Time) (bool, error) 
 // stop stops a lock still being taken (an interrupted Acquire leaves no
 // lock) and says whether the lock is held.
 func (hl *hostLock) stop() (held bool) {
+	if !hl.started() {
+		return false
+	}
 	hl.cancel()
 	<-hl.done
 	if hl.held != nil {

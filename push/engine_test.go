@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -417,31 +418,41 @@ func gatedJob(read time.Duration, during func(host string)) (Job[lock.Runner], *
 	}}, &seen
 }
 
-func TestGatedJobLocksWhileReading(t *testing.T) {
+// ownerWritten says whether a lock directory's owner record is filled
+// in (the lock is held).
+func ownerWritten(dir string) bool {
+	fi, err := os.Stat(dir + "/owner")
+	return err == nil && fi.Size() > 0
+}
+
+func TestGatedJobLocksAtTheGate(t *testing.T) {
 	dir := t.TempDir()
 	rec := &recorder{}
 	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
 	lockPath := dir + "/lock"
-	held := make(chan bool, 1)
-	job, seen := gatedJob(0, func(string) {
-		// The lock is being taken while the job reads: shortly after
-		// the job starts it is held although the job never waited.
-		for i := 0; i < 500; i++ {
-			if fi, err := os.Stat(lockPath + "/owner"); err == nil && fi.Size() > 0 {
-				held <- true
-				return
-			}
-			time.Sleep(2 * time.Millisecond)
+	var whileReading, afterGate bool
+	job := Job[lock.Runner]{Run: func(ctx context.Context, h Host[lock.Runner]) (Outcome, error) {
+		observed := time.Now()
+		time.Sleep(50 * time.Millisecond) // reading: the lock is not asked for yet
+		whileReading = ownerWritten(lockPath)
+		replan, err := h.Gate(ctx, observed)
+		if err != nil {
+			return Outcome{}, err
 		}
-		held <- false
-	})
+		if replan {
+			t.Error("uncontended lock asked for a replan")
+		}
+		afterGate = ownerWritten(lockPath)
+		h.Sink.Emit(event.Event{Kind: event.ResourceChanged, Resource: "web"})
+		return Outcome{Changed: 1, Phases: map[string]time.Duration{"observe": time.Millisecond}}, nil
+	}}
 	res := Run(context.Background(), []string{"h1"}, conn, job, Options{Sink: event.Serial(rec),
 		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})
-	if res.Err != nil || !<-held {
-		t.Fatalf("err %v; lock seen while reading: false", res.Err)
+	if res.Err != nil {
+		t.Fatal(res.Err)
 	}
-	if replan, _ := seen.Load("h1"); replan != false {
-		t.Errorf("uncontended lock asked for a replan")
+	if whileReading || !afterGate {
+		t.Errorf("lock held while reading: %v, after the gate: %v; want false, true", whileReading, afterGate)
 	}
 	// Run returns after the release.
 	if st, err := (&lock.Locker{Dir: lockPath}).Status(context.Background(), localRunner{}); err != nil || st.Held {
@@ -455,6 +466,59 @@ func TestGatedJobLocksWhileReading(t *testing.T) {
 	}
 	if _, ok := rec.find(event.LockReleased, "h1"); !ok {
 		t.Error("no lock_released")
+	}
+}
+
+// countingRunner counts the commands run on the host.
+type countingRunner struct {
+	localRunner
+	n *atomic.Int32
+}
+
+func (r countingRunner) Exec(ctx context.Context, cmd transport.Cmd) (transport.ExecResult, error) {
+	r.n.Add(1)
+	return r.localRunner.Exec(ctx, cmd)
+}
+
+// A job that never calls its gate (it found nothing to change) costs
+// the host no lock session: it neither waits for nor disturbs another
+// run's lock.
+func TestUngatedJobTakesNoLock(t *testing.T) {
+	dir := t.TempDir()
+	lockPath := dir + "/lock"
+	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release(context.Background())
+	var n atomic.Int32
+	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) {
+		return countingRunner{localRunner{name: host}, &n}, nil
+	})
+	rec := &recorder{}
+	job := Job[lock.Runner]{Run: func(ctx context.Context, h Host[lock.Runner]) (Outcome, error) {
+		h.Sink.Emit(event.Event{Kind: event.ResourceOK, Resource: "web"})
+		return Outcome{OK: 1}, nil
+	}}
+	res := Run(context.Background(), []string{"h1"}, conn, job, Options{Sink: event.Serial(rec),
+		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})
+	if res.Err != nil || res.Hosts[0].Status != event.StatusOK {
+		t.Fatalf("no-op host beside another run's lock: %+v %v", res.Hosts[0], res.Err)
+	}
+	if got := n.Load(); got != 0 {
+		t.Errorf("%d commands run on a host with nothing to change, want none", got)
+	}
+	fin, _ := rec.find(event.HostFinished, "h1")
+	if _, ok := fin.Phases["lock"]; ok {
+		t.Errorf("host_finished phases %v have a lock", fin.Phases)
+	}
+	for _, k := range []event.Kind{event.LockAcquired, event.LockWaiting, event.LockReleased} {
+		if _, ok := rec.find(k, "h1"); ok {
+			t.Errorf("%s on a host never locked", k)
+		}
+	}
+	if st, err := (&lock.Locker{Dir: lockPath}).Status(context.Background(), localRunner{}); err != nil || !st.Held {
+		t.Errorf("the other run's lock is gone: %+v %v", st, err)
 	}
 }
 

@@ -44,18 +44,20 @@ type Outcome struct {
 	Phases map[string]time.Duration
 }
 
-// Gate is handed to every job: it waits until the host's lock is held
-// (or failed), and says whether observations that started at observed
-// must be made again (another run held the lock since). Without a lock
-// (dry run, no Locker) it returns at once.
+// Gate is handed to every job: it takes the host's lock, waits until it
+// is held (or failed), and says whether observations that started at
+// observed must be made again (another run held the lock since). Without
+// a lock (dry run, no Locker) it returns at once.
 type Gate func(ctx context.Context, observed time.Time) (replan bool, err error)
 
 // Host is one host as a job sees it: its name, its batch, its
 // connection, the sink for its events (they are tagged with host and
 // batch) and its gate. A job only reads until it calls Gate, which it
-// must do before its first change (also when it changes nothing, so that
-// a lock conflict is reported alike): the engine takes the host's lock
-// while the job reads.
+// must do before its first change. A job that finds nothing to change
+// need not call it: the host is then never locked, so a read-only run
+// costs the host no lock session, and neither waits for another run's
+// lock nor holds it up (what it read may be a moment of another run's
+// work, as any read of a host another run changes).
 type Host[C lock.Runner] struct {
 	Name  string
 	Batch int

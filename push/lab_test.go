@@ -399,8 +399,9 @@ func TestLabConcurrentPushesLock(t *testing.T) {
 	f := newFleet(t)
 	f.converged("v2.1.0")
 	web4 := labHosts[0]
-	// Same moment, same host, no waiting: exactly one runs.
-	args := []string{"envoys", "push", "--target", web4, "--health-check", "sleep 3"}
+	// Same moment, same host, the same change to make, no waiting:
+	// exactly one runs.
+	args := []string{"envoys", "push", "--target", web4, "--var", "app_tag=v2.2.0", "--health-check", "sleep 3"}
 	_, waitA := f.start(args...)
 	_, waitB := f.start(args...)
 	a, b := waitA(), waitB()
@@ -417,8 +418,10 @@ func TestLabConcurrentPushesLock(t *testing.T) {
 		t.Errorf("the losing push should fail on the lock before any resource:\n%s", loser.stdout)
 	}
 
-	// With --lock-wait the second waits for the first, host by host.
-	args = []string{"envoys", "push", "--target", "web[45]*", "--health-check", "sleep 2", "--lock-wait", "1m", "--output", "json"}
+	// With --lock-wait the second waits for the first (web4 changes
+	// back; web5 has nothing to change), then observes again and finds
+	// the change made.
+	args = []string{"envoys", "push", "--target", "web[45]*", "--var", "app_tag=v2.1.0", "--health-check", "sleep 2", "--lock-wait", "1m", "--output", "json"}
 	_, waitA = f.start(args...)
 	_, waitB = f.start(args...)
 	a, b = waitA(), waitB()
@@ -427,6 +430,22 @@ func TestLabConcurrentPushesLock(t *testing.T) {
 	}
 	if !strings.Contains(a.stdout+b.stdout, "waiting: held by") {
 		t.Errorf("neither push reports waiting for the lock")
+	}
+	f.noLocks()
+
+	// A push with nothing to change takes no lock: beside a task that
+	// holds web4's lock it neither waits nor fails, and leaves the
+	// task's lock held.
+	_, waitTask := f.start("task", "run", "sleep 5", "--target", web4)
+	f.waitLock(web4)
+	if r := f.vigo("envoys", "push", "--target", web4); r.code != 0 || !strings.Contains(r.stdout, "changed=0") {
+		t.Errorf("no-op push beside a held lock: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if f.lockFree(web4) {
+		t.Error("the task's lock is gone after a no-op push")
+	}
+	if r := waitTask(); r.code != 0 {
+		t.Errorf("the task holding the lock: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	f.noLocks()
 }
@@ -442,22 +461,24 @@ func TestLabStaleLock(t *testing.T) {
 	f := newFleet(t)
 	f.converged("v2.1.0")
 	web4 := labHosts[0]
-	// A killed push drops its connection: the lock session on the host
-	// sees its stdin end and releases the lock.
-	cmd, wait := f.start("envoys", "push", "--target", web4, "--health-check", "sleep 60")
+	// A killed run drops its connection: the lock session on the host
+	// sees its stdin end and releases the lock. (A task holds the lock
+	// while its command runs; a push holds it only on a host it changes.)
+	hold := []string{"task", "run", "sleep 60", "--target", web4}
+	cmd, wait := f.start(hold...)
 	f.waitLock(web4)
 	_ = cmd.Process.Kill()
 	wait()
 	for i := 0; !f.lockFree(web4); i++ {
 		if i == 50 {
-			t.Fatal("the lock of a killed push stayed")
+			t.Fatal("the lock of a killed run stayed")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	// The holding shell killed outright on the host (no trap runs): the
 	// kernel drops its flock, the lock is free at once.
 	const holderPID = "sed -n '3s/ .*//p' /run/vigo/owner"
-	cmd, wait = f.start("envoys", "push", "--target", web4, "--health-check", "sleep 60")
+	cmd, wait = f.start(hold...)
 	f.waitLock(web4)
 	f.sh(web4, "kill -9 $("+holderPID+")")
 	_ = cmd.Process.Kill()
@@ -466,8 +487,8 @@ func TestLabStaleLock(t *testing.T) {
 		t.Fatal("the lock of a holder killed outright is still held")
 	}
 	// A hung holder (stopped; its heartbeat stale) is ended by the
-	// next push.
-	cmd, wait = f.start("envoys", "push", "--target", web4, "--health-check", "sleep 60")
+	// next push that has something to change.
+	cmd, wait = f.start(hold...)
 	f.waitLock(web4)
 	f.sh(web4, "kill -STOP $("+holderPID+") && echo 0 >/run/vigo/beat")
 	_ = cmd.Process.Kill()
@@ -476,7 +497,7 @@ func TestLabStaleLock(t *testing.T) {
 	if !strings.Contains(r.stdout, "STALE: no heartbeat") {
 		t.Fatalf("lock status does not see the stale lock:\n%s%s", r.stdout, r.stderr)
 	}
-	r = f.vigo("envoys", "push", "--target", web4)
+	r = f.vigo("envoys", "push", "--target", web4, "--var", "app_tag=v2.2.0")
 	if r.code != 0 || !strings.Contains(r.stdout, "broke stale lock") {
 		t.Fatalf("push over a stale lock: exit %d\n%s", r.code, r.stdout)
 	}
