@@ -44,7 +44,7 @@ func TestGateCalledBeforeChangesOnly(t *testing.T) {
 		calls := 0
 		var observed time.Time
 		before := time.Now()
-		s, r, _, err := gateRun(t, tc.tag, false, func(_ context.Context, at time.Time) (bool, error) {
+		s, r, mutated, err := gateRun(t, tc.tag, false, func(_ context.Context, at time.Time) (bool, error) {
 			calls++
 			observed = at
 			return false, nil
@@ -56,7 +56,7 @@ func TestGateCalledBeforeChangesOnly(t *testing.T) {
 			t.Errorf("%s: phases %v", tc.tag, r.Phases)
 		}
 		if tc.calls == 0 {
-			if _, ok := r.Phases["gate"]; ok || r.Changed != 0 || r.OK != 4 {
+			if _, ok := r.Phases["gate"]; ok || r.Changed != 0 || r.OK != 4 || mutated != 0 {
 				t.Errorf("%s: no-op gated or changed: phases %v, %v", tc.tag, r.Phases, s.summary())
 			}
 			continue

@@ -212,8 +212,9 @@ probe() { echo "held $d $age"; printf '%s\n' "$ojson"; }
 
 // holdScript takes the lock and holds it: $3 is the owner JSON. It prints
 // "acquired DIR REL WAITED" (REL: centiseconds since this lock's last
-// release on this boot, or "none"; WAITED: 1 when another holder was seen
-// first), then reads stdin, refreshing the heartbeat on every line, until
+// release on this boot, or "none"; 0 when the last holder left its record,
+// killed outright: when it ended is not known; WAITED: 1 when another
+// holder was seen first), then reads stdin, refreshing the heartbeat on every line, until
 // stdin ends or a signal comes; then it records the release and exits,
 // which drops the flock. When another run holds the lock it prints the
 // probe instead and exits. A holder of this same run (its token) is
@@ -238,6 +239,7 @@ release() { upcs; : >"$d/owner"; echo "$now $boot" >"$d/released"; }
 starttime $$
 rel=none
 if read -r ru rb 2>/dev/null <"$d/released" && [ "$rb" = "$boot" ]; then upcs; rel=$(( now - ru )); fi
+[ ! -s "$d/owner" ] || rel=0
 upcs
 { printf '%s\n%s\n%s %s %s\nend\n' "$2" "$3" "$$" "$start" "$boot" >"$d/owner" && echo "$now" >"$d/beat"; } || die "cannot write the lock's record in $d"
 trap 'release; exit 0' HUP INT TERM PIPE

@@ -317,6 +317,39 @@ func TestCoversObservationsOnlyWithoutAnotherHolder(t *testing.T) {
 	}
 }
 
+// A holder killed outright (SIGKILL, the OOM killer) records no release:
+// when it ended is not known, so observations made before the next run
+// took the lock are not covered, however old the last recorded release.
+func TestHolderKilledHardCoversNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := lockDir(t)
+	if err := acquire(t, newTestLocker(dir, "push old")).Release(ctx); err != nil {
+		t.Fatal(err) // an old release on record
+	}
+	time.Sleep(50 * time.Millisecond)
+	acquire(t, newTestLocker(dir, "push killed"))
+	observed := time.Now() // B reads the host while the killed run still works
+	pid := holder(t, dir)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return syscall.Kill(pid, 0) != nil })
+	b := acquire(t, newTestLocker(dir, "push B"))
+	if b.Covers(observed) {
+		t.Error("reads made while a holder killed outright still held the lock are covered")
+	}
+	if err := b.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// That run recorded its release: the next one is covered again.
+	time.Sleep(50 * time.Millisecond)
+	c := acquire(t, newTestLocker(dir, "push C"))
+	defer c.Release(ctx)
+	if !c.Covers(time.Now()) {
+		t.Error("after a recorded release, reads made since are not covered")
+	}
+}
+
 // ageHeartbeat makes the holder's last heartbeat look old by the host's
 // uptime clock.
 func ageHeartbeat(t *testing.T, dir string, by time.Duration) {

@@ -32,8 +32,9 @@ type ConvergeOptions struct {
 }
 
 // ConvergeJob converges each host to its desired state (vigocli envoys
-// push, check): converge reads while the engine takes the host's lock,
-// and waits for it before its first change.
+// push, check): converge reads and plans, and takes the host's lock at
+// its gate, before its first change; a host it finds converged is not
+// locked.
 func ConvergeJob(o ConvergeOptions) Job[executors.Host] {
 	return Job[executors.Host]{
 		Prepare: o.Secrets.Prepare,

@@ -261,8 +261,9 @@ func hostSink(s event.Sink, host string, batch int) event.Sink {
 	})
 }
 
-// runHost does everything for one host: prepare, connect, lock, job,
-// health check, unlock. It never returns early without a HostFinished
+// runHost does everything for one host: prepare, connect, the job (which
+// takes the host's lock at its gate, before its first change), health
+// check (under the lock), unlock. It never returns early without a HostFinished
 // (or HostUnreachable) event.
 func runHost[C lock.Runner](ctx context.Context, host string, batch int, connect Connector[C], job Job[C], opts Options, sink event.Sink, releases *sync.WaitGroup) (hr HostResult) {
 	start := time.Now()
@@ -364,6 +365,14 @@ func runHost[C lock.Runner](ctx context.Context, host string, batch int, connect
 		health = h
 	}
 	if health.Cmd != "" && !opts.DryRun {
+		// A health check runs under the host's lock, also on a host the
+		// job did not change (and so did not lock): another run may be
+		// recreating its containers right now.
+		if !hl.started() {
+			if _, err := hl.gate(ctx, time.Now()); err != nil {
+				return fail(err)
+			}
+		}
 		t := time.Now()
 		err := healthCheck(ctx, r, health, hs)
 		phases["health"] = time.Since(t)
@@ -461,6 +470,9 @@ func (hl *hostLock) started() bool { return hl.done != nil }
 func (hl *hostLock) gate(ctx context.Context, observed time.Time) (bool, error) {
 	if hl.l == nil {
 		return false, nil
+	}
+	if err := ctx.Err(); err != nil && !hl.started() {
+		return false, err // no lock session for a host already given up
 	}
 	hl.start.Do(hl.begin)
 	select {

@@ -522,6 +522,47 @@ func TestUngatedJobTakesNoLock(t *testing.T) {
 	}
 }
 
+// A health check runs under the host's lock, also on a host the job did
+// not change: another run may be changing its containers meanwhile. So
+// an unchanged host with a health check meets another run's lock (and
+// fails at once without --lock-wait); once the lock is free it takes it.
+func TestHealthCheckOfUnchangedHostTakesTheLock(t *testing.T) {
+	dir := t.TempDir()
+	lockPath := dir + "/lock"
+	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
+	job := Job[lock.Runner]{Run: func(ctx context.Context, h Host[lock.Runner]) (Outcome, error) {
+		return Outcome{OK: 1}, nil // nothing to change: no gate
+	}}
+	opts := func(rec *recorder) Options {
+		return Options{Sink: event.Serial(rec), Health: Health{Cmd: "true"}, Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}}
+	}
+	rec := &recorder{}
+	res := Run(context.Background(), []string{"h1"}, conn, job, opts(rec))
+	if res.Hosts[0].Status != event.StatusFailed || !errors.Is(res.Hosts[0].Err, lock.ErrLocked) {
+		t.Fatalf("health check beside another run's lock: %+v", res.Hosts[0])
+	}
+	if _, ok := rec.find(event.HealthCheck, "h1"); ok {
+		t.Error("the health check ran although the lock was refused")
+	}
+	if err := other.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec = &recorder{}
+	res = Run(context.Background(), []string{"h1"}, conn, job, opts(rec))
+	if res.Err != nil || res.Hosts[0].Status != event.StatusOK {
+		t.Fatalf("health check with the lock free: %+v %v", res.Hosts[0], res.Err)
+	}
+	for _, k := range []event.Kind{event.LockAcquired, event.LockReleased} {
+		if _, ok := rec.find(k, "h1"); !ok {
+			t.Errorf("no %s around the health check", k)
+		}
+	}
+}
+
 func TestGatedJobLockConflictFailsBeforeResources(t *testing.T) {
 	dir := t.TempDir()
 	lockPath := dir + "/lock"

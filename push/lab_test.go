@@ -399,11 +399,13 @@ func TestLabConcurrentPushesLock(t *testing.T) {
 	f := newFleet(t)
 	f.converged("v2.1.0")
 	web4 := labHosts[0]
-	// Same moment, same host, the same change to make, no waiting:
-	// exactly one runs.
-	args := []string{"envoys", "push", "--target", web4, "--var", "app_tag=v2.2.0", "--health-check", "sleep 3"}
-	_, waitA := f.start(args...)
-	_, waitB := f.start(args...)
+	// Same moment, same host, no waiting: exactly one runs. Each push
+	// changes what the other leaves alone (the app's tag, redis's
+	// memory), so whichever comes second still has a change to make and
+	// meets the lock, however late it observes.
+	health := []string{"--target", web4, "--health-check", "sleep 3"}
+	_, waitA := f.start(append([]string{"envoys", "push", "--var", "app_tag=v2.2.0"}, health...)...)
+	_, waitB := f.start(append([]string{"envoys", "push", "--var", "redis_maxmemory=256mb"}, health...)...)
 	a, b := waitA(), waitB()
 	codes := []int{a.code, b.code}
 	sort.Ints(codes)
@@ -418,12 +420,12 @@ func TestLabConcurrentPushesLock(t *testing.T) {
 		t.Errorf("the losing push should fail on the lock before any resource:\n%s", loser.stdout)
 	}
 
-	// With --lock-wait the second waits for the first (web4 changes
-	// back; web5 has nothing to change), then observes again and finds
-	// the change made.
-	args = []string{"envoys", "push", "--target", "web[45]*", "--var", "app_tag=v2.1.0", "--health-check", "sleep 2", "--lock-wait", "1m", "--output", "json"}
-	_, waitA = f.start(args...)
-	_, waitB = f.start(args...)
+	// With --lock-wait the second waits for the first, host by host, and
+	// then makes its own change. On web4 the two want redis's memory
+	// different, so both always change it; web5 changes only for B.
+	wait := []string{"--target", "web[45]*", "--var", "app_tag=v2.1.0", "--health-check", "sleep 2", "--lock-wait", "1m", "--output", "json"}
+	_, waitA = f.start(append([]string{"envoys", "push"}, wait...)...)
+	_, waitB = f.start(append([]string{"envoys", "push", "--var", "redis_maxmemory=128mb"}, wait...)...)
 	a, b = waitA(), waitB()
 	if a.code != 0 || b.code != 0 {
 		t.Fatalf("with --lock-wait: exit codes %d %d\n%s\n%s", a.code, b.code, a.stderr, b.stderr)
@@ -436,7 +438,10 @@ func TestLabConcurrentPushesLock(t *testing.T) {
 	// A push with nothing to change takes no lock: beside a task that
 	// holds web4's lock it neither waits nor fails, and leaves the
 	// task's lock held.
-	_, waitTask := f.start("task", "run", "sleep 5", "--target", web4)
+	if r := f.vigo("envoys", "push", "--target", web4); r.code != 0 {
+		t.Fatalf("converging web4: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	task, waitTask := f.start("task", "run", "sleep 60", "--target", web4)
 	f.waitLock(web4)
 	if r := f.vigo("envoys", "push", "--target", web4); r.code != 0 || !strings.Contains(r.stdout, "changed=0") {
 		t.Errorf("no-op push beside a held lock: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -444,10 +449,14 @@ func TestLabConcurrentPushesLock(t *testing.T) {
 	if f.lockFree(web4) {
 		t.Error("the task's lock is gone after a no-op push")
 	}
-	if r := waitTask(); r.code != 0 {
-		t.Errorf("the task holding the lock: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	_ = task.Process.Kill()
+	waitTask()
+	for i := 0; !f.lockFree(web4); i++ {
+		if i == 50 {
+			t.Fatal("the lock of the killed task stayed")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	f.noLocks()
 }
 
 // lockFree asks vigo whether host's lock is free.
@@ -546,8 +555,8 @@ func TestLabInterrupt(t *testing.T) {
 // BenchmarkLabNoopPush measures a no-op push of the documentation's stack
 // (4 resources per host) across web4..web9 and reports the wall time of
 // one push and seconds per host: all hosts at once (wall time / hosts), and
-// one host at a time (--parallel 1: the latency of one host, handshake,
-// lock, one read of Docker state, unlock).
+// one host at a time (--parallel 1: the latency of one host, handshake
+// and one read of Docker state; a no-op takes no lock).
 func BenchmarkLabNoopPush(b *testing.B) {
 	f := newFleet(b)
 	f.converged("v2.1.0")
