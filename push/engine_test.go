@@ -353,7 +353,7 @@ func TestInterruptSkipsRestAndReleasesLocks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := &recorder{}
-	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
+	conn := localHosts()
 	// One machine plays every host, so one host at a time (--parallel 1).
 	job := Job[lock.Runner]{Run: step(func(ctx context.Context, host string, batch int, r lock.Runner, sink event.Sink) (Outcome, error) {
 		cancel() // Ctrl-C arrives while the first batch runs
@@ -398,6 +398,22 @@ func TestTaskJobStreamsOutputLines(t *testing.T) {
 	}
 }
 
+// otherRunHolds takes the lock in dir as another run ("push other")
+// would; the caller releases it.
+func otherRunHolds(t *testing.T, dir string) *lock.Held {
+	t.Helper()
+	other, err := (&lock.Locker{Dir: dir, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return other
+}
+
+// localHosts connects every host to this machine (localRunner).
+func localHosts() Connector[lock.Runner] {
+	return ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
+}
+
 // gatedJob reads (waiting read), then calls the gate, then reports.
 func gatedJob(read time.Duration, during func(host string)) (Job[lock.Runner], *sync.Map) {
 	var seen sync.Map // host -> replan
@@ -428,7 +444,7 @@ func ownerWritten(dir string) bool {
 func TestGatedJobLocksAtTheGate(t *testing.T) {
 	dir := t.TempDir()
 	rec := &recorder{}
-	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
+	conn := localHosts()
 	lockPath := dir + "/lock"
 	var whileReading, afterGate bool
 	job := Job[lock.Runner]{Run: func(ctx context.Context, h Host[lock.Runner]) (Outcome, error) {
@@ -486,10 +502,7 @@ func (r countingRunner) Exec(ctx context.Context, cmd transport.Cmd) (transport.
 func TestUngatedJobTakesNoLock(t *testing.T) {
 	dir := t.TempDir()
 	lockPath := dir + "/lock"
-	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := otherRunHolds(t, lockPath)
 	defer other.Release(context.Background())
 	var n atomic.Int32
 	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) {
@@ -529,11 +542,8 @@ func TestUngatedJobTakesNoLock(t *testing.T) {
 func TestHealthCheckOfUnchangedHostTakesTheLock(t *testing.T) {
 	dir := t.TempDir()
 	lockPath := dir + "/lock"
-	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
+	other := otherRunHolds(t, lockPath)
+	conn := localHosts()
 	job := Job[lock.Runner]{Run: func(ctx context.Context, h Host[lock.Runner]) (Outcome, error) {
 		return Outcome{OK: 1}, nil // nothing to change: no gate
 	}}
@@ -566,13 +576,10 @@ func TestHealthCheckOfUnchangedHostTakesTheLock(t *testing.T) {
 func TestGatedJobLockConflictFailsBeforeResources(t *testing.T) {
 	dir := t.TempDir()
 	lockPath := dir + "/lock"
-	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := otherRunHolds(t, lockPath)
 	defer other.Release(context.Background())
 	rec := &recorder{}
-	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
+	conn := localHosts()
 	job, _ := gatedJob(0, nil)
 	res := Run(context.Background(), []string{"h1"}, conn, job, Options{Sink: event.Serial(rec),
 		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})
@@ -587,11 +594,8 @@ func TestGatedJobLockConflictFailsBeforeResources(t *testing.T) {
 func TestGatedJobReplansAfterWaiting(t *testing.T) {
 	dir := t.TempDir()
 	lockPath := dir + "/lock"
-	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
+	other := otherRunHolds(t, lockPath)
+	conn := localHosts()
 	job, seen := gatedJob(0, nil)
 	rec := &recorder{}
 	sink := event.SinkFunc(func(e event.Event) {
@@ -613,12 +617,9 @@ func TestGatedJobReplansAfterWaiting(t *testing.T) {
 func TestDryRunGateNeverWaits(t *testing.T) {
 	dir := t.TempDir()
 	lockPath := dir + "/lock"
-	other, err := (&lock.Locker{Dir: lockPath, Owner: lock.NewOwner("push other")}).Acquire(context.Background(), localRunner{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := otherRunHolds(t, lockPath)
 	defer other.Release(context.Background())
-	conn := ConnectorFunc[lock.Runner](func(ctx context.Context, host string) (lock.Runner, error) { return localRunner{name: host}, nil })
+	conn := localHosts()
 	job, _ := gatedJob(0, nil)
 	res := Run(context.Background(), []string{"h1"}, conn, job, Options{DryRun: true,
 		Lock: &lock.Locker{Dir: lockPath, Owner: lock.NewOwner("test")}})

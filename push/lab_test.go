@@ -451,9 +451,16 @@ func TestLabConcurrentPushesLock(t *testing.T) {
 	}
 	_ = task.Process.Kill()
 	waitTask()
-	for i := 0; !f.lockFree(web4); i++ {
+	f.waitFree(web4, "the lock of the killed task stayed")
+}
+
+// waitFree waits up to 5s for host's lock to be free, else fails with
+// msg.
+func (f *fleet) waitFree(host, msg string) {
+	f.t.Helper()
+	for i := 0; !f.lockFree(host); i++ {
 		if i == 50 {
-			t.Fatal("the lock of the killed task stayed")
+			f.t.Fatal(msg)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -478,12 +485,7 @@ func TestLabStaleLock(t *testing.T) {
 	f.waitLock(web4)
 	_ = cmd.Process.Kill()
 	wait()
-	for i := 0; !f.lockFree(web4); i++ {
-		if i == 50 {
-			t.Fatal("the lock of a killed run stayed")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	f.waitFree(web4, "the lock of a killed run stayed")
 	// The holding shell killed outright on the host (no trap runs): the
 	// kernel drops its flock, the lock is free at once.
 	const holderPID = "sed -n '3s/ .*//p' /run/vigo/owner"
