@@ -34,12 +34,13 @@ func lockCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "lock",
 		Usage: "show or release the per-host locks that keep pushes and tasks from interleaving",
-		Description: "Every push and task takes one lock per host, shared by every login user: an\n" +
+		Description: "A task, a rollback and a push (on each host it changes or health-checks)\n" +
+			"take one lock per host, shared by every login user: an\n" +
 			"flock on " + lock.DefaultDir + "/lock (a directory vigo creates as root, mode 0700; a\n" +
 			"login user that is not root needs become, or --lock-dir), held by one remote\n" +
 			"shell for as long as the run works on the host. The kernel drops it when that\n" +
 			"shell ends, however it ends. A holder is stale when its heartbeat is older than\n" +
-			"2m (a half-open connection); pushes end stale holders by themselves.",
+			"2m (a half-open connection); the next run that takes the lock ends it.",
 		Subcommands: []*cli.Command{
 			{
 				Name:   "status",

@@ -47,7 +47,7 @@ func rolloutFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "health-interval", Value: 2 * time.Second, Usage: "pause `D` between health check attempts"},
 		&cli.DurationFlag{Name: "health-timeout", Value: 10 * time.Second, Usage: "time limit `D` of one health check attempt"},
 		lockDirFlag(),
-		&cli.DurationFlag{Name: "lock-wait", Usage: "wait up to `D` for a lock held by another run (checked every second; a push locks only the hosts it changes)", DefaultText: "fail at once"},
+		&cli.DurationFlag{Name: "lock-wait", Usage: "wait up to `D` for a lock held by another run (checked every second; a push locks only the hosts it changes or health-checks)", DefaultText: "fail at once"},
 		&cli.StringFlag{Name: "report", Usage: "write a JUnit XML report to `FILE`"},
 		&cli.StringFlag{Name: "report-html", Usage: "write a self-contained HTML report (per host and resource, with timings) to `FILE`"},
 	}
@@ -85,8 +85,8 @@ func envoysPushCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Select hosts with --all, --target GLOB or --environment NAME. Renders each\n" +
 			"selected host's desired state, resolves its secrets, then SSHes into the hosts\n" +
-			"batch by batch: observe, plan, lock (only a host with something to change),\n" +
-			"converge, health check, unlock. A failed host stops the\n" +
+			"batch by batch: observe, plan, lock (a host with something to change or a\n" +
+			"health check), converge, health check, unlock. A failed host stops the\n" +
 			"rollout after its batch (--max-fail to tolerate some, --fail-fast sooner).\n" +
 			"A host still busy after --host-timeout fails alone; every Docker API request\n" +
 			"and remote command has its own limit (--request-timeout).\n" +
