@@ -212,10 +212,10 @@ probe() { echo "held $d $age"; printf '%s\n' "$ojson"; }
 
 // holdScript takes the lock and holds it: $3 is the owner JSON. It prints
 // "acquired DIR REL WAITED" (REL: centiseconds since this lock's last
-// release on this boot, or "none"; 0 when the last holder left its record,
-// killed outright: when it ended is not known; WAITED: 1 when another
-// holder was seen first), then reads stdin, refreshing the heartbeat on every line, until
-// stdin ends or a signal comes; then it records the release and exits,
+// release on this boot, or "none"; 0 when the last holder left its
+// record, killed outright: when it ended is not known; WAITED: 1 when
+// another holder was seen first), then reads stdin, refreshing the
+// heartbeat on every line, until stdin ends or a signal comes; then it records the release and exits,
 // which drops the flock. When another run holds the lock it prints the
 // probe instead and exits. A holder of this same run (its token) is
 // waited for here. Between a holder's flock and its record (or its end)

@@ -263,8 +263,8 @@ func hostSink(s event.Sink, host string, batch int) event.Sink {
 
 // runHost does everything for one host: prepare, connect, the job (which
 // takes the host's lock at its gate, before its first change), health
-// check (under the lock), unlock. It never returns early without a HostFinished
-// (or HostUnreachable) event.
+// check (under the lock), unlock. It never returns early without a
+// HostFinished (or HostUnreachable) event.
 func runHost[C lock.Runner](ctx context.Context, host string, batch int, connect Connector[C], job Job[C], opts Options, sink event.Sink, releases *sync.WaitGroup) (hr HostResult) {
 	start := time.Now()
 	hs := hostSink(sink, host, batch)
@@ -367,11 +367,10 @@ func runHost[C lock.Runner](ctx context.Context, host string, batch int, connect
 	if health.Cmd != "" && !opts.DryRun {
 		// A health check runs under the host's lock, also on a host the
 		// job did not change (and so did not lock): another run may be
-		// recreating its containers right now.
-		if !hl.started() {
-			if _, err := hl.gate(ctx, time.Now()); err != nil {
-				return fail(err)
-			}
+		// recreating its containers right now. (The gate takes the lock
+		// once; on a locked host it returns at once.)
+		if _, err := hl.gate(ctx, time.Now()); err != nil {
+			return fail(err)
 		}
 		t := time.Now()
 		err := healthCheck(ctx, r, health, hs)
